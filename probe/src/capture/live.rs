@@ -1,0 +1,174 @@
+//! Live capture through libpcap: one dedicated OS thread per interface (libpcap reads block, so
+//! they never run on an async worker), each owning that interface's tables outright — no lock,
+//! no channel on the per-packet path. A shared stop flag ends all of them; a read timeout of
+//! 100 ms bounds how long a quiet interface takes to notice it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread;
+
+use crate::capture::LinkType;
+use crate::decode::Decoded;
+use crate::engine::Engine;
+use crate::interface::{Interface, Limits};
+
+/// How to open the interfaces.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub interfaces: Vec<String>,
+    pub snaplen: i32,
+    pub promiscuous: bool,
+    pub immediate: bool,
+    /// Kernel buffer size in bytes (libpcap's default when `None`).
+    pub buffer_size: Option<i32>,
+    /// BPF filter expression (tcpdump syntax).
+    pub filter: Option<String>,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            interfaces: Vec::new(),
+            snaplen: 262_144,
+            promiscuous: true,
+            immediate: true,
+            buffer_size: None,
+            filter: None,
+        }
+    }
+}
+
+/// Why a live capture could not start or stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("interface {iface}: cannot open: {source}")]
+    Open { iface: String, source: pcap::Error },
+    #[error("interface {iface}: bad filter {filter:?}: {source}")]
+    Filter { iface: String, filter: String, source: pcap::Error },
+    #[error("interface {iface}: capture failed: {source}")]
+    Read { iface: String, source: pcap::Error },
+    #[error("no interface given")]
+    NoInterface,
+    #[error("capture thread for {0} panicked")]
+    Panicked(String),
+}
+
+fn open(name: &str, o: &LiveOptions) -> Result<pcap::Capture<pcap::Active>, LiveError> {
+    let open_err = |source| LiveError::Open { iface: name.to_string(), source };
+    let mut c = pcap::Capture::from_device(name)
+        .map_err(open_err)?
+        .promisc(o.promiscuous)
+        .snaplen(o.snaplen)
+        .immediate_mode(o.immediate)
+        .precision(pcap::Precision::Nano)
+        .timeout(100);
+    if let Some(b) = o.buffer_size {
+        c = c.buffer_size(b);
+    }
+    let mut cap = c.open().map_err(open_err)?;
+    if let Some(f) = &o.filter {
+        cap.filter(f, true).map_err(|source| LiveError::Filter {
+            iface: name.to_string(),
+            filter: f.clone(),
+            source,
+        })?;
+    }
+    Ok(cap)
+}
+
+/// Captures on every interface until `stop` is set, then returns the tables.
+/// `ready` is called once every interface is open (tests and scripts wait for it).
+pub fn run(
+    opts: &LiveOptions,
+    limits: Limits,
+    stop: Arc<AtomicBool>,
+    ready: impl FnOnce(&[(String, LinkType)]),
+) -> Result<Engine, LiveError> {
+    if opts.interfaces.is_empty() {
+        return Err(LiveError::NoInterface);
+    }
+    // Each thread reports once: opened (name, link type) or failed (the error comes back
+    // through `join`). Unbounded is fine: exactly one message per interface.
+    let (tx, rx) = mpsc::channel::<Option<(String, LinkType)>>();
+    let mut handles = Vec::new();
+    for name in &opts.interfaces {
+        let (name, o, limits, stop, tx) = (name.clone(), opts.clone(), limits.clone(), stop.clone(), tx.clone());
+        let h = thread::Builder::new()
+            .name(format!("pcap-{name}"))
+            .spawn(move || -> Result<Interface, LiveError> {
+                let mut cap = match open(&name, &o) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.send(None);
+                        return Err(e);
+                    }
+                };
+                let link = LinkType(cap.get_datalink().0 as u16);
+                let _ = tx.send(Some((name.clone(), link)));
+                drop(tx);
+                let mut iface = Interface::new(name.clone(), link, limits);
+                let mut dec = Decoded::default();
+                let mut result = Ok(());
+                while !stop.load(Ordering::Relaxed) {
+                    match cap.next_packet() {
+                        Ok(p) => {
+                            let ts = p.header.ts.tv_sec as u64 * 1_000_000_000 + p.header.ts.tv_usec as u64;
+                            iface.process(ts, u64::from(p.header.len), p.data, &mut dec);
+                        }
+                        Err(pcap::Error::TimeoutExpired) => {}
+                        Err(e) => {
+                            result = Err(LiveError::Read { iface: name.clone(), source: e });
+                            break;
+                        }
+                    }
+                }
+                if let Ok(s) = cap.stats() {
+                    iface.set_drops(u64::from(s.dropped), u64::from(s.if_dropped));
+                }
+                iface.finish();
+                result.map(|_| iface)
+            })
+            .map_err(|e| LiveError::Open {
+                iface: opts.interfaces[0].clone(),
+                source: pcap::Error::IoError(e.kind()),
+            })?;
+        // (Thread creation only fails when the OS is out of resources.)
+        handles.push(h);
+    }
+    drop(tx);
+    let mut opened = Vec::new();
+    let mut failed = false;
+    for r in rx.iter() {
+        match r {
+            Some(x) => opened.push(x),
+            None => failed = true,
+        }
+    }
+    if failed {
+        stop.store(true, Ordering::Relaxed);
+    } else {
+        ready(&opened);
+    }
+    let mut first_err = None;
+    let mut engine = Engine::new(limits);
+    for (h, name) in handles.into_iter().zip(&opts.interfaces) {
+        match h.join() {
+            Ok(Ok(i)) => engine.interfaces.push(i),
+            Ok(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            Err(_) => {
+                first_err.get_or_insert(LiveError::Panicked(name.clone()));
+            }
+        }
+    }
+    match first_err {
+        Some(e) if engine.interfaces.is_empty() => Err(e),
+        Some(e) => {
+            tracing::warn!(error = %e, "an interface failed; reporting the others");
+            Ok(engine)
+        }
+        None => Ok(engine),
+    }
+}

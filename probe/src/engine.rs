@@ -1,0 +1,120 @@
+//! The set of interfaces a probe watches, and the offline driver that feeds capture files
+//! through them. Each file interface (one per pcap file, one per pcapng IDB) becomes an
+//! [`Interface`] with its own tables.
+
+use std::path::PathBuf;
+
+use crate::capture::LinkType;
+use crate::capture::file::{FileReader, ReadError};
+use crate::decode::Decoded;
+use crate::interface::{Interface, Limits};
+
+/// Every interface of one probe run.
+#[derive(Debug, Default)]
+pub struct Engine {
+    pub interfaces: Vec<Interface>,
+    pub limits: Limits,
+}
+
+/// Progress callback: bytes of the current file consumed so far.
+pub trait Progress {
+    fn file_started(&mut self, path: &std::path::Path, size: u64);
+    fn advanced(&mut self, position: u64);
+    fn file_done(&mut self);
+}
+
+/// A progress sink that ignores everything.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn file_started(&mut self, _: &std::path::Path, _: u64) {}
+    fn advanced(&mut self, _: u64) {}
+    fn file_done(&mut self) {}
+}
+
+impl Engine {
+    pub fn new(limits: Limits) -> Engine {
+        Engine { interfaces: Vec::new(), limits }
+    }
+
+    /// Adds an interface and returns its index.
+    pub fn add_interface(&mut self, name: String, link: LinkType) -> usize {
+        self.interfaces.push(Interface::new(name, link, self.limits.clone()));
+        self.interfaces.len() - 1
+    }
+
+    /// Reads capture files in order. A file that cannot be opened or is damaged produces an
+    /// error; every frame before the damage is counted, and the next file is still read.
+    pub fn read_files(&mut self, paths: &[PathBuf], progress: &mut dyn Progress) -> Vec<ReadError> {
+        let mut errors = Vec::new();
+        let mut dec = Decoded::default();
+        for path in paths {
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            progress.file_started(path, size);
+            if let Err(e) = self.read_one(path, &mut dec, progress) {
+                errors.push(e);
+            }
+            progress.file_done();
+        }
+        for i in &mut self.interfaces {
+            i.finish();
+        }
+        errors
+    }
+
+    fn read_one(
+        &mut self,
+        path: &std::path::Path,
+        dec: &mut Decoded,
+        progress: &mut dyn Progress,
+    ) -> Result<(), ReadError> {
+        let mut reader = FileReader::open(path)?;
+        // File interface index → engine interface index.
+        let mut map: Vec<usize> = Vec::new();
+        let mut n: u64 = 0;
+        let mut result = Ok(());
+        loop {
+            n += 1;
+            if n & 0xffff == 0 {
+                progress.advanced(reader.position());
+            }
+            let f = match reader.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let idx = match map.get(f.interface) {
+                Some(&i) => i,
+                None => {
+                    while map.len() <= f.interface {
+                        map.push(usize::MAX);
+                    }
+                    usize::MAX
+                }
+            };
+            let idx = if idx == usize::MAX {
+                let i = self.add_interface(f.iface.name.clone(), f.iface.link_type);
+                map[f.interface] = i;
+                i
+            } else {
+                idx
+            };
+            self.interfaces[idx].process(f.ts_ns, f.wire_len, f.data, dec);
+        }
+        progress.advanced(reader.position());
+        // Interfaces declared without packets still appear in the report.
+        for (i, ifc) in reader.interfaces().iter().enumerate() {
+            if map.get(i).is_none_or(|&m| m == usize::MAX) {
+                let e = self.add_interface(ifc.name.clone(), ifc.link_type);
+                if map.len() <= i {
+                    map.resize(i + 1, usize::MAX);
+                }
+                map[i] = e;
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,479 @@
+//! Host table: one row per IP address seen on an interface, bounded, with idle-first eviction.
+//!
+//! Rows live in a slab (`Vec<Host>`) addressed by [`HostRef`] (slot + generation) so that flows
+//! can cache their endpoints and skip the hash lookup on every packet after the first. When the
+//! table is full, a new address evicts the idlest of a few randomly sampled rows (the
+//! approximated-LRU of Redis: O(1), no per-packet list maintenance). Evictions are counted.
+//!
+//! Distinct peers are counted exactly with one set of directed (sender, receiver) slot pairs
+//! shared by the table; pairs of evicted rows are garbage-collected when the set grows.
+//!
+//! This module owns counting only; it must not decode packets or know about output formats.
+
+use std::net::IpAddr;
+
+use hashbrown::{HashMap, HashSet};
+
+use crate::services::Service;
+
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+pub type FastSet<K> = HashSet<K, foldhash::fast::FixedState>;
+
+/// Packets and bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counter {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Counter {
+    #[inline]
+    pub fn add(&mut self, bytes: u64) {
+        self.packets += 1;
+        self.bytes += bytes;
+    }
+    pub fn merge(&mut self, o: &Counter) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+    }
+}
+
+/// Sent and received.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TxRx {
+    pub tx: Counter,
+    pub rx: Counter,
+}
+
+impl TxRx {
+    pub fn merge(&mut self, o: &TxRx) {
+        self.tx.merge(&o.tx);
+        self.rx.merge(&o.rx);
+    }
+}
+
+/// Layer-4 split of a host's traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum L4 {
+    Tcp = 0,
+    Udp = 1,
+    Icmp = 2,
+    Other = 3,
+}
+
+impl L4 {
+    #[inline]
+    pub fn of(proto: u8) -> L4 {
+        match proto {
+            6 => L4::Tcp,
+            17 => L4::Udp,
+            1 | 58 => L4::Icmp,
+            _ => L4::Other,
+        }
+    }
+}
+
+/// Throughput in bytes/s each way, as ntop's sendThpt/receiveThpt (actual, average, peak).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Throughput {
+    /// Bytes at the start of the current measurement window.
+    pub(crate) window_tx: u64,
+    pub(crate) window_rx: u64,
+    pub actual_tx: f32,
+    pub actual_rx: f32,
+    pub peak_tx: f32,
+    pub peak_rx: f32,
+}
+
+/// Reference to a host row that survives only as long as the row does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostRef {
+    pub slot: u32,
+    pub generation: u32,
+}
+
+/// One host (an IP address on one interface).
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub ip: IpAddr,
+    /// Last source MAC this address sent from (all zero and `has_mac == false` if none).
+    pub mac: [u8; 6],
+    pub has_mac: bool,
+    /// VLAN of the last packet it sent (0 = untagged).
+    pub vlan: u16,
+    pub generation: u32,
+    pub roles: u32,
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    pub total: TxRx,
+    /// Indexed by [`L4`].
+    pub l4: [TxRx; 4],
+    /// Sparse split by service (only services seen), sorted by service id.
+    pub services: Vec<(Service, TxRx)>,
+    pub peers_sent: u32,
+    pub peers_rcvd: u32,
+    pub tcp_sessions_active: u32,
+    pub tcp_sessions_total: u32,
+    pub udp_flows: u32,
+    pub syn_sent: u32,
+    pub thpt: Throughput,
+    pub(crate) live: bool,
+}
+
+impl Host {
+    fn new(ip: IpAddr, ts: u64, generation: u32) -> Host {
+        Host {
+            ip,
+            mac: [0; 6],
+            has_mac: false,
+            vlan: 0,
+            generation,
+            roles: 0,
+            first_seen_ns: ts,
+            last_seen_ns: ts,
+            total: TxRx::default(),
+            l4: [TxRx::default(); 4],
+            services: Vec::new(),
+            peers_sent: 0,
+            peers_rcvd: 0,
+            tcp_sessions_active: 0,
+            tcp_sessions_total: 0,
+            udp_flows: 0,
+            syn_sent: 0,
+            thpt: Throughput::default(),
+            live: true,
+        }
+    }
+
+    #[inline]
+    fn touch(&mut self, ts: u64) {
+        if ts < self.first_seen_ns {
+            self.first_seen_ns = ts;
+        }
+        if ts > self.last_seen_ns {
+            self.last_seen_ns = ts;
+        }
+    }
+
+    fn service_mut(&mut self, svc: Service) -> &mut TxRx {
+        let i = match self.services.binary_search_by_key(&svc, |(s, _)| *s) {
+            Ok(i) => i,
+            Err(i) => {
+                self.services.insert(i, (svc, TxRx::default()));
+                i
+            }
+        };
+        &mut self.services[i].1
+    }
+
+    /// Average throughput (bytes/s) over the host's lifetime, sent and received.
+    pub fn average_thpt(&self) -> (f64, f64) {
+        let secs = (self.last_seen_ns.saturating_sub(self.first_seen_ns)) as f64 / 1e9;
+        if secs <= 0.0 {
+            return (0.0, 0.0);
+        }
+        (self.total.tx.bytes as f64 / secs, self.total.rx.bytes as f64 / secs)
+    }
+}
+
+/// What one IP header contributes to its two hosts.
+#[derive(Debug, Clone, Copy)]
+pub struct Update {
+    pub ts_ns: u64,
+    pub bytes: u64,
+    pub l4: L4,
+    pub service: Service,
+    /// Role flags the sender earns.
+    pub sender_roles: u32,
+    pub syn: bool,
+    pub vlan: u16,
+}
+
+/// Bounded host table of one interface.
+#[derive(Debug)]
+pub struct HostTable {
+    map: FastMap<IpAddr, u32>,
+    slots: Vec<Host>,
+    free: Vec<u32>,
+    max: usize,
+    evictions: u64,
+    /// Directed (sender slot, receiver slot) pairs, generations folded in, for distinct peers.
+    pairs: FastSet<u64>,
+    pairs_gc_at: usize,
+    rng: u64,
+}
+
+impl HostTable {
+    pub fn new(max_hosts: usize) -> HostTable {
+        HostTable {
+            map: FastMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            max: max_hosts.max(2),
+            evictions: 0,
+            pairs: FastSet::default(),
+            pairs_gc_at: 1 << 16,
+            rng: 0x9e37_79b9_7f4a_7c15,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Live hosts, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Host> {
+        self.slots.iter().filter(|h| h.live)
+    }
+
+    pub fn get(&self, ip: &IpAddr) -> Option<&Host> {
+        self.map.get(ip).map(|&s| &self.slots[s as usize])
+    }
+
+    /// The row behind `r`, if it still holds the same host.
+    #[inline]
+    pub fn resolve(&self, r: HostRef) -> bool {
+        self.slots.get(r.slot as usize).is_some_and(|h| h.live && h.generation == r.generation)
+    }
+
+    /// Finds or creates the row for `ip`, evicting the idlest sampled row if full.
+    pub fn lookup(&mut self, ip: IpAddr, ts: u64, protect: Option<HostRef>) -> HostRef {
+        if let Some(&slot) = self.map.get(&ip) {
+            let h = &self.slots[slot as usize];
+            return HostRef { slot, generation: h.generation };
+        }
+        if self.map.len() >= self.max {
+            self.evict_one(protect);
+        }
+        let slot = match self.free.pop() {
+            Some(s) => {
+                let generation = self.slots[s as usize].generation.wrapping_add(1) & 0xff;
+                self.slots[s as usize] = Host::new(ip, ts, generation);
+                s
+            }
+            None => {
+                let s = self.slots.len() as u32;
+                self.slots.push(Host::new(ip, ts, 0));
+                s
+            }
+        };
+        self.map.insert(ip, slot);
+        HostRef { slot, generation: self.slots[slot as usize].generation }
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        // xorshift64*: cheap and good enough to sample eviction candidates.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn evict_one(&mut self, protect: Option<HostRef>) {
+        const SAMPLES: usize = 8;
+        let n = self.slots.len() as u64;
+        if n == 0 {
+            return;
+        }
+        let mut victim: Option<(u32, u64)> = None;
+        let mut tries = 0;
+        while tries < SAMPLES * 4 && (victim.is_none() || tries < SAMPLES) {
+            tries += 1;
+            let s = (self.next_rand() % n) as u32;
+            let h = &self.slots[s as usize];
+            if !h.live || protect.is_some_and(|p| p.slot == s) {
+                continue;
+            }
+            if victim.is_none_or(|(_, t)| h.last_seen_ns < t) {
+                victim = Some((s, h.last_seen_ns));
+            }
+        }
+        let victim = match victim {
+            Some((s, _)) => s,
+            // Unlucky sampling: fall back to a scan for any live, unprotected row.
+            None => match self
+                .slots
+                .iter()
+                .enumerate()
+                .find(|(i, h)| h.live && protect.is_none_or(|p| p.slot as usize != *i))
+            {
+                Some((i, _)) => i as u32,
+                None => return,
+            },
+        };
+        self.remove_slot(victim);
+        self.evictions += 1;
+    }
+
+    fn remove_slot(&mut self, slot: u32) {
+        let h = &mut self.slots[slot as usize];
+        h.live = false;
+        h.services = Vec::new();
+        let ip = h.ip;
+        self.map.remove(&ip);
+        self.free.push(slot);
+    }
+
+    /// Removes hosts not seen since `older_than_ns` (live capture housekeeping). Returns how many.
+    pub fn purge_idle(&mut self, older_than_ns: u64) -> usize {
+        let idle: Vec<u32> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.live && h.last_seen_ns < older_than_ns)
+            .map(|(i, _)| i as u32)
+            .collect();
+        for s in &idle {
+            self.remove_slot(*s);
+        }
+        idle.len()
+    }
+
+    #[inline]
+    fn pair_key(a: HostRef, b: HostRef) -> u64 {
+        (u64::from(a.slot) << 40)
+            | (u64::from(a.generation & 0xff) << 32)
+            | (u64::from(b.slot) << 8)
+            | u64::from(b.generation & 0xff)
+    }
+
+    /// Records that `src` sent to `dst`; counts a new distinct peer on each side.
+    pub fn note_pair(&mut self, src: HostRef, dst: HostRef) {
+        if self.pairs.insert(Self::pair_key(src, dst)) {
+            self.slots[src.slot as usize].peers_sent += 1;
+            self.slots[dst.slot as usize].peers_rcvd += 1;
+            if self.pairs.len() > self.pairs_gc_at {
+                self.gc_pairs();
+            }
+        }
+    }
+
+    fn gc_pairs(&mut self) {
+        if self.evictions > 0 {
+            let slots = &self.slots;
+            let alive = |slot: u64, generation: u64| {
+                slots.get(slot as usize).is_some_and(|h| h.live && u64::from(h.generation & 0xff) == generation)
+            };
+            self.pairs.retain(|k| alive(k >> 40, (k >> 32) & 0xff) && alive((k >> 8) & 0xff_ffff, k & 0xff));
+        }
+        self.pairs_gc_at = (self.pairs.len() * 2).max(1 << 16);
+    }
+
+    /// Applies one IP header's packet to its sender and receiver (already looked up).
+    #[inline]
+    pub fn account(&mut self, src: HostRef, dst: HostRef, u: &Update, src_mac: Option<[u8; 6]>) {
+        let s = &mut self.slots[src.slot as usize];
+        s.touch(u.ts_ns);
+        s.total.tx.add(u.bytes);
+        s.l4[u.l4 as usize].tx.add(u.bytes);
+        s.roles |= u.sender_roles;
+        if u.syn {
+            s.syn_sent += 1;
+        }
+        if s.vlan != u.vlan && s.total.tx.packets > 1 {
+            s.roles |= crate::services::roles::MULTIVLANED;
+        }
+        s.vlan = u.vlan;
+        if let Some(m) = src_mac {
+            s.mac = m;
+            s.has_mac = true;
+        }
+        if u.service != Service::Other {
+            s.service_mut(u.service).tx.add(u.bytes);
+        }
+        let d = &mut self.slots[dst.slot as usize];
+        d.touch(u.ts_ns);
+        d.total.rx.add(u.bytes);
+        d.l4[u.l4 as usize].rx.add(u.bytes);
+        if u.service != Service::Other {
+            d.service_mut(u.service).rx.add(u.bytes);
+        }
+    }
+
+    pub fn host_mut(&mut self, r: HostRef) -> &mut Host {
+        &mut self.slots[r.slot as usize]
+    }
+
+    /// Recomputes actual and peak throughput over a window of `window_ns`.
+    pub fn tick_throughput(&mut self, window_ns: u64) {
+        if window_ns == 0 {
+            return;
+        }
+        let secs = window_ns as f64 / 1e9;
+        for h in self.slots.iter_mut().filter(|h| h.live) {
+            let t = &mut h.thpt;
+            t.actual_tx = ((h.total.tx.bytes - t.window_tx) as f64 / secs) as f32;
+            t.actual_rx = ((h.total.rx.bytes - t.window_rx) as f64 / secs) as f32;
+            t.peak_tx = t.peak_tx.max(t.actual_tx);
+            t.peak_rx = t.peak_rx.max(t.actual_rx);
+            t.window_tx = h.total.tx.bytes;
+            t.window_rx = h.total.rx.bytes;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(n: u32) -> IpAddr {
+        IpAddr::from(std::net::Ipv4Addr::from(0xc000_0200 + n))
+    }
+
+    fn upd(ts: u64) -> Update {
+        Update { ts_ns: ts, bytes: 100, l4: L4::Tcp, service: Service::Http, sender_roles: 0, syn: false, vlan: 0 }
+    }
+
+    #[test]
+    fn counts_both_sides_and_peers() {
+        let mut t = HostTable::new(16);
+        let a = t.lookup(ip(1), 5, None);
+        let b = t.lookup(ip(2), 5, Some(a));
+        t.account(a, b, &upd(5), Some([1, 2, 3, 4, 5, 6]));
+        t.note_pair(a, b);
+        t.note_pair(a, b);
+        let ha = t.get(&ip(1)).expect("a");
+        assert_eq!((ha.total.tx.packets, ha.total.tx.bytes, ha.peers_sent, ha.mac), (1, 100, 1, [1, 2, 3, 4, 5, 6]));
+        let hb = t.get(&ip(2)).expect("b");
+        assert_eq!((hb.total.rx.bytes, hb.peers_rcvd, hb.services.len()), (100, 1, 1));
+    }
+
+    #[test]
+    fn eviction_is_bounded_and_prefers_idle_rows() {
+        let mut t = HostTable::new(100);
+        for i in 0..100 {
+            let r = t.lookup(ip(i), u64::from(i), None);
+            t.host_mut(r).last_seen_ns = if i == 0 { 0 } else { 1_000 + u64::from(i) };
+        }
+        for i in 100..1000 {
+            t.lookup(ip(i), 10_000 + u64::from(i), None);
+        }
+        assert_eq!(t.len(), 100);
+        assert_eq!(t.evictions(), 900);
+        assert!(t.get(&ip(0)).is_none(), "the idlest row goes first");
+        assert!(t.get(&ip(999)).is_some(), "the newest row stays");
+    }
+
+    #[test]
+    fn stale_refs_do_not_resolve() {
+        let mut t = HostTable::new(2);
+        let a = t.lookup(ip(1), 1, None);
+        t.lookup(ip(2), 2, None);
+        t.lookup(ip(3), 3, None);
+        t.lookup(ip(4), 4, None);
+        assert!(!t.resolve(a) || t.get(&ip(1)).is_some());
+    }
+}

@@ -1,0 +1,201 @@
+//! `wirewatch-probe`: thin command line over the library (flags → library call → output).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use wirewatch_probe::capture::live::{self, LiveOptions};
+use wirewatch_probe::engine::{Engine, NoProgress, Progress};
+use wirewatch_probe::interface::Limits;
+use wirewatch_probe::report;
+
+#[derive(Parser)]
+#[command(name = "wirewatch-probe", version, about = "wirewatch capture probe")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Json,
+    Table,
+}
+
+#[derive(clap::Args, Clone)]
+struct TableArgs {
+    /// Most hosts kept per interface (idlest evicted beyond it).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_hosts: usize,
+    /// Most MAC addresses kept per interface.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_macs: usize,
+    /// Most flows kept per interface.
+    #[arg(long, default_value_t = 1 << 21)]
+    max_flows: usize,
+    /// Seconds without packets after which a flow is removed.
+    #[arg(long, default_value_t = 120)]
+    flow_idle_secs: u64,
+}
+
+impl TableArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_hosts: self.max_hosts,
+            max_macs: self.max_macs,
+            max_flows: self.max_flows,
+            flow_idle: Duration::from_secs(self.flow_idle_secs),
+            ..Limits::default()
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Read capture files (pcap, pcapng) and print the final tables.
+    Read {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Never draw a progress bar (it is drawn only on a terminal anyway).
+        #[arg(long)]
+        no_progress: bool,
+        #[command(flatten)]
+        tables: TableArgs,
+    },
+    /// Capture live from network interfaces until interrupted (or for --duration seconds),
+    /// then print the final tables.
+    Live {
+        /// Interface to capture on (repeatable).
+        #[arg(short, long = "interface", required = true)]
+        interfaces: Vec<String>,
+        /// BPF filter (tcpdump syntax).
+        #[arg(short, long)]
+        filter: Option<String>,
+        #[arg(long, default_value_t = 262_144)]
+        snaplen: i32,
+        /// Do not put the interfaces in promiscuous mode.
+        #[arg(long)]
+        no_promisc: bool,
+        /// Kernel capture buffer in bytes.
+        #[arg(long)]
+        buffer_size: Option<i32>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        duration: Option<f64>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[command(flatten)]
+        tables: TableArgs,
+    },
+}
+
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Progress for Bar {
+    fn file_started(&mut self, path: &std::path::Path, size: u64) {
+        // Small files finish before a bar would be seen.
+        if size < (64 << 20) {
+            self.0 = None;
+            return;
+        }
+        let pb = indicatif::ProgressBar::new(size);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb.set_message(path.display().to_string());
+        self.0 = Some(pb);
+    }
+    fn advanced(&mut self, position: u64) {
+        if let Some(pb) = &self.0 {
+            pb.set_position(position);
+        }
+    }
+    fn file_done(&mut self) {
+        if let Some(pb) = self.0.take() {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+fn print(engine: &Engine, format: Format) -> anyhow::Result<()> {
+    let r = report::build(engine);
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &r).context("writing JSON")?;
+            writeln!(out)?;
+        }
+        Format::Table => out.write_all(report::table(&r).as_bytes())?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WIREWATCH_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Read { files, format, no_progress, tables } => {
+            let mut engine = Engine::new(tables.limits());
+            let errors = if !no_progress && std::io::stderr().is_terminal() {
+                engine.read_files(&files, &mut Bar(None))
+            } else {
+                engine.read_files(&files, &mut NoProgress)
+            };
+            print(&engine, format)?;
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+        }
+        Cmd::Live { interfaces, filter, snaplen, no_promisc, buffer_size, duration, format, tables } => {
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(sig, stop.clone()).context("installing signal handler")?;
+            }
+            if let Some(secs) = duration {
+                let stop = stop.clone();
+                let until = Instant::now() + Duration::from_secs_f64(secs.max(0.0));
+                std::thread::Builder::new()
+                    .name("deadline".into())
+                    .spawn(move || {
+                        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        stop.store(true, Ordering::Relaxed);
+                    })
+                    .context("starting the deadline thread")?;
+            }
+            let opts =
+                LiveOptions { interfaces, snaplen, promiscuous: !no_promisc, immediate: true, buffer_size, filter };
+            let engine = live::run(&opts, tables.limits(), stop, |opened| {
+                for (name, link) in opened {
+                    eprintln!("listening on {name} ({link})");
+                }
+            })?;
+            print(&engine, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

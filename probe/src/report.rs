@@ -1,0 +1,372 @@
+//! Final tables as JSON (stable shape, for scripts and tests) or an aligned text table sorted by
+//! total bytes (for people). `hosts` and `macs` are totals over every interface; per-interface
+//! counters are under `interfaces`. IPs are in canonical text form (RFC 5952 for IPv6), MACs
+//! lower-case and colon-separated, times RFC 3339 in UTC.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::hosts::TxRx;
+use crate::interface::{BytesStats, PacketStats};
+use crate::services::roles;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub interfaces: Vec<InterfaceReport>,
+    pub hosts: Vec<HostReport>,
+    pub macs: Vec<MacReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InterfaceReport {
+    pub name: String,
+    pub link_type: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub undecoded_packets: u64,
+    pub undecoded_bytes: u64,
+    pub pcap_drops: u64,
+    pub if_drops: u64,
+    pub hosts: usize,
+    pub macs: usize,
+    pub flows_active: usize,
+    pub flows_total: u64,
+    pub flows_expired: u64,
+    pub host_evictions: u64,
+    pub mac_evictions: u64,
+    pub flow_evictions: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub bytes_stats: BytesStats,
+    pub pkts_stats: PacketStats,
+}
+
+/// Four counters, flat, as the JSON contract spells them.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Flat {
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+}
+
+impl From<&TxRx> for Flat {
+    fn from(t: &TxRx) -> Flat {
+        Flat { tx_packets: t.tx.packets, tx_bytes: t.tx.bytes, rx_packets: t.rx.packets, rx_bytes: t.rx.bytes }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Thpt {
+    pub actual: f64,
+    pub average: f64,
+    pub peak: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostReport {
+    pub ip: String,
+    pub mac: Option<String>,
+    pub vendor: Option<String>,
+    pub vlan: u16,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub protocols: BTreeMap<&'static str, Flat>,
+    pub services: BTreeMap<&'static str, Flat>,
+    pub peers_sent: u64,
+    pub peers_rcvd: u64,
+    pub tcp_sessions_active: u64,
+    pub tcp_sessions_total: u64,
+    pub udp_flows: u64,
+    pub syn_sent: u64,
+    pub send_thpt: Thpt,
+    pub receive_thpt: Thpt,
+    pub roles: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MacReport {
+    pub mac: String,
+    pub vendor: Option<String>,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// RFC 3339 UTC with as many fractional digits as needed.
+pub fn rfc3339(ts_ns: u64) -> String {
+    let secs = (ts_ns / 1_000_000_000) as i64;
+    let nanos = (ts_ns % 1_000_000_000) as u32;
+    match chrono::DateTime::from_timestamp(secs, nanos) {
+        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        None => ts_ns.to_string(),
+    }
+}
+
+pub fn mac_text(m: &[u8; 6]) -> String {
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+/// Vendor of a MAC address from the embedded IEEE registry (locally administered and group
+/// addresses have none).
+pub fn vendor(m: &[u8; 6]) -> Option<String> {
+    if m[0] & 0x03 != 0 {
+        return None;
+    }
+    let hex = format!("{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}", m[0], m[1], m[2], m[3], m[4], m[5]);
+    oui_data::lookup(&hex).map(|d| d.organization().to_string())
+}
+
+struct HostAcc {
+    ip: IpAddr,
+    mac: Option<([u8; 6], u64)>,
+    vlan: (u16, u64),
+    first: u64,
+    last: u64,
+    total: TxRx,
+    l4: [TxRx; 4],
+    services: BTreeMap<&'static str, TxRx>,
+    peers_sent: u64,
+    peers_rcvd: u64,
+    tcp_active: u64,
+    tcp_total: u64,
+    udp_flows: u64,
+    syn_sent: u64,
+    actual: (f64, f64),
+    peak: (f64, f64),
+    roles: u32,
+}
+
+/// Builds the report from an engine's final tables.
+pub fn build(engine: &Engine) -> Report {
+    let mut interfaces = Vec::new();
+    let mut hosts: BTreeMap<IpAddr, HostAcc> = BTreeMap::new();
+    let mut macs: BTreeMap<[u8; 6], (TxRx, u64, u64)> = BTreeMap::new();
+    for i in &engine.interfaces {
+        let s = &i.stats;
+        interfaces.push(InterfaceReport {
+            name: i.name.clone(),
+            link_type: i.link.name(),
+            packets: s.packets,
+            bytes: s.bytes,
+            undecoded_packets: s.undecoded_packets,
+            undecoded_bytes: s.undecoded_bytes,
+            pcap_drops: s.pcap_drops,
+            if_drops: s.if_drops,
+            hosts: i.hosts.len(),
+            macs: i.macs.len(),
+            flows_active: i.flows.len(),
+            flows_total: i.flows.created(),
+            flows_expired: i.flows.expired(),
+            host_evictions: i.hosts.evictions(),
+            mac_evictions: i.macs.evictions(),
+            flow_evictions: i.flows.evictions(),
+            first_seen: (s.packets > 0).then(|| rfc3339(s.first_seen_ns)),
+            last_seen: (s.packets > 0).then(|| rfc3339(s.last_seen_ns)),
+            bytes_stats: s.bytes_stats,
+            pkts_stats: s.pkts_stats,
+        });
+        for h in i.hosts.iter() {
+            let a = hosts.entry(h.ip).or_insert_with(|| HostAcc {
+                ip: h.ip,
+                mac: None,
+                vlan: (h.vlan, h.last_seen_ns),
+                first: h.first_seen_ns,
+                last: h.last_seen_ns,
+                total: TxRx::default(),
+                l4: [TxRx::default(); 4],
+                services: BTreeMap::new(),
+                peers_sent: 0,
+                peers_rcvd: 0,
+                tcp_active: 0,
+                tcp_total: 0,
+                udp_flows: 0,
+                syn_sent: 0,
+                actual: (0.0, 0.0),
+                peak: (0.0, 0.0),
+                roles: 0,
+            });
+            if h.has_mac && a.mac.is_none_or(|(_, t)| h.last_seen_ns >= t) {
+                a.mac = Some((h.mac, h.last_seen_ns));
+            }
+            if h.last_seen_ns >= a.vlan.1 {
+                a.vlan = (h.vlan, h.last_seen_ns);
+            }
+            a.first = a.first.min(h.first_seen_ns);
+            a.last = a.last.max(h.last_seen_ns);
+            a.total.merge(&h.total);
+            for (x, y) in a.l4.iter_mut().zip(h.l4.iter()) {
+                x.merge(y);
+            }
+            for (svc, t) in &h.services {
+                a.services.entry(svc.name()).or_default().merge(t);
+            }
+            a.peers_sent += u64::from(h.peers_sent);
+            a.peers_rcvd += u64::from(h.peers_rcvd);
+            a.tcp_active += u64::from(h.tcp_sessions_active);
+            a.tcp_total += u64::from(h.tcp_sessions_total);
+            a.udp_flows += u64::from(h.udp_flows);
+            a.syn_sent += u64::from(h.syn_sent);
+            a.actual.0 += f64::from(h.thpt.actual_tx);
+            a.actual.1 += f64::from(h.thpt.actual_rx);
+            a.peak.0 += f64::from(h.thpt.peak_tx);
+            a.peak.1 += f64::from(h.thpt.peak_rx);
+            a.roles |= h.roles;
+        }
+        for m in i.macs.iter() {
+            let e = macs.entry(m.mac).or_insert((TxRx::default(), m.first_seen_ns, m.last_seen_ns));
+            e.0.merge(&m.traffic);
+            e.1 = e.1.min(m.first_seen_ns);
+            e.2 = e.2.max(m.last_seen_ns);
+        }
+    }
+    let mut host_reports: Vec<HostReport> = hosts
+        .into_values()
+        .map(|a| {
+            let secs = a.last.saturating_sub(a.first) as f64 / 1e9;
+            let avg = |b: u64| if secs > 0.0 { b as f64 / secs } else { 0.0 };
+            let mut role_names: Vec<&'static str> =
+                roles::NAMES.iter().filter(|(f, _)| a.roles & f != 0).map(|(_, n)| *n).collect();
+            // A workstation in ntop's sense: it opens TCP sessions and serves nothing.
+            if a.roles & roles::SERVER == 0 && a.syn_sent > 0 {
+                role_names.push("workstation");
+            }
+            role_names.dedup();
+            HostReport {
+                ip: a.ip.to_string(),
+                mac: a.mac.map(|(m, _)| mac_text(&m)),
+                vendor: a.mac.and_then(|(m, _)| vendor(&m)),
+                vlan: a.vlan.0,
+                tx_packets: a.total.tx.packets,
+                tx_bytes: a.total.tx.bytes,
+                rx_packets: a.total.rx.packets,
+                rx_bytes: a.total.rx.bytes,
+                first_seen: rfc3339(a.first),
+                last_seen: rfc3339(a.last),
+                protocols: ["tcp", "udp", "icmp", "other"]
+                    .into_iter()
+                    .zip(a.l4.iter())
+                    .filter(|(_, t)| t.tx.packets + t.rx.packets > 0)
+                    .map(|(n, t)| (n, Flat::from(t)))
+                    .collect(),
+                services: a.services.iter().map(|(n, t)| (*n, Flat::from(t))).collect(),
+                peers_sent: a.peers_sent,
+                peers_rcvd: a.peers_rcvd,
+                tcp_sessions_active: a.tcp_active,
+                tcp_sessions_total: a.tcp_total,
+                udp_flows: a.udp_flows,
+                syn_sent: a.syn_sent,
+                send_thpt: Thpt { actual: a.actual.0, average: avg(a.total.tx.bytes), peak: a.peak.0 },
+                receive_thpt: Thpt { actual: a.actual.1, average: avg(a.total.rx.bytes), peak: a.peak.1 },
+                roles: role_names,
+            }
+        })
+        .collect();
+    host_reports.sort_by(|a, b| (b.tx_bytes + b.rx_bytes).cmp(&(a.tx_bytes + a.rx_bytes)));
+    let mut mac_reports: Vec<MacReport> = macs
+        .into_iter()
+        .map(|(m, (t, first, last))| MacReport {
+            mac: mac_text(&m),
+            vendor: vendor(&m),
+            tx_packets: t.tx.packets,
+            tx_bytes: t.tx.bytes,
+            rx_packets: t.rx.packets,
+            rx_bytes: t.rx.bytes,
+            first_seen: rfc3339(first),
+            last_seen: rfc3339(last),
+        })
+        .collect();
+    mac_reports.sort_by(|a, b| (b.tx_bytes + b.rx_bytes).cmp(&(a.tx_bytes + a.rx_bytes)));
+    Report { interfaces, hosts: host_reports, macs: mac_reports }
+}
+
+fn human(b: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+/// The aligned text table for people.
+pub fn table(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<40} {:>10} {:>12} {:>10} {:>10}", "INTERFACE", "LINK", "PACKETS", "BYTES", "UNDECODED");
+    for i in &r.interfaces {
+        let _ = writeln!(
+            out,
+            "{:<40} {:>10} {:>12} {:>10} {:>10}",
+            i.name,
+            i.link_type,
+            i.packets,
+            human(i.bytes),
+            i.undecoded_packets
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<39} {:<17} {:<24} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "HOST", "MAC", "VENDOR", "TX PKTS", "TX", "RX PKTS", "RX", "TOTAL"
+    );
+    for h in &r.hosts {
+        let vendor: String = h.vendor.as_deref().unwrap_or("").chars().take(24).collect();
+        let _ = writeln!(
+            out,
+            "{:<39} {:<17} {:<24} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            h.ip,
+            h.mac.as_deref().unwrap_or("-"),
+            vendor,
+            h.tx_packets,
+            human(h.tx_bytes),
+            h.rx_packets,
+            human(h.rx_bytes),
+            human(h.tx_bytes + h.rx_bytes)
+        );
+    }
+    let _ = writeln!(out);
+    let _ =
+        writeln!(out, "{:<17} {:<24} {:>10} {:>10} {:>10} {:>10}", "MAC", "VENDOR", "TX PKTS", "TX", "RX PKTS", "RX");
+    for m in &r.macs {
+        let vendor: String = m.vendor.as_deref().unwrap_or("").chars().take(24).collect();
+        let _ = writeln!(
+            out,
+            "{:<17} {:<24} {:>10} {:>10} {:>10} {:>10}",
+            m.mac,
+            vendor,
+            m.tx_packets,
+            human(m.tx_bytes),
+            m.rx_packets,
+            human(m.rx_bytes)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(rfc3339(1_537_044_271_794_779_000), "2018-09-15T20:44:31.794779Z");
+        assert_eq!(mac_text(&[0xa4, 0xc6, 0x4f, 0x3b, 0xb3, 0x9a]), "a4:c6:4f:3b:b3:9a");
+        assert_eq!(vendor(&[0x02, 0, 0, 0, 0, 1]), None);
+        assert!(vendor(&[0x00, 0x00, 0x0c, 1, 2, 3]).is_some_and(|v| v.to_lowercase().contains("cisco")));
+        assert_eq!(human(1536), "1.5 KiB");
+    }
+}
