@@ -737,14 +737,8 @@ mod tests {
         let vlan = {
             let b = PacketBuilder::ethernet2(A, B)
                 .double_vlan(
-                    etherparse::SingleVlanHeader {
-                        vlan_id: etherparse::VlanId::try_new(10).expect("vid"),
-                        ..Default::default()
-                    },
-                    etherparse::SingleVlanHeader {
-                        vlan_id: etherparse::VlanId::try_new(20).expect("vid"),
-                        ..Default::default()
-                    },
+                    etherparse::VlanId::try_new(10).expect("vid"),
+                    etherparse::VlanId::try_new(20).expect("vid"),
                 )
                 .ipv4([198, 51, 100, 1], [198, 51, 100, 2], 64)
                 .icmpv4_echo_request(1, 1);
