@@ -90,7 +90,7 @@ pub fn run(
     }
     // Each thread reports once: opened (name, link type) or failed (the error comes back
     // through `join`). Unbounded is fine: exactly one message per interface.
-    let (tx, rx) = mpsc::channel::<Option<(String, LinkType)>>();
+    let (tx, rx) = mpsc::channel::<Option<(String, LinkType, pcap::BreakLoop)>>();
     let mut handles = Vec::new();
     for name in &opts.interfaces {
         let (name, o, limits, stop, tx) = (name.clone(), opts.clone(), limits.clone(), stop.clone(), tx.clone());
@@ -105,7 +105,7 @@ pub fn run(
                     }
                 };
                 let link = LinkType(cap.get_datalink().0 as u16);
-                let _ = tx.send(Some((name.clone(), link)));
+                let _ = tx.send(Some((name.clone(), link, cap.breakloop_handle())));
                 drop(tx);
                 let mut iface = Interface::new(name.clone(), link, limits);
                 let mut dec = Decoded::default();
@@ -116,7 +116,8 @@ pub fn run(
                             let ts = p.header.ts.tv_sec as u64 * 1_000_000_000 + p.header.ts.tv_usec as u64;
                             iface.process(ts, u64::from(p.header.len), p.data, &mut dec);
                         }
-                        Err(pcap::Error::TimeoutExpired) => {}
+                        // Timeout, or woken by pcap_breakloop (stop is then set).
+                        Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => {}
                         Err(e) => {
                             result = Err(LiveError::Read { iface: name.clone(), source: e });
                             break;
@@ -138,10 +139,14 @@ pub fn run(
     }
     drop(tx);
     let mut opened = Vec::new();
+    let mut breakers = Vec::new();
     let mut failed = false;
     for r in rx.iter() {
         match r {
-            Some(x) => opened.push(x),
+            Some((name, link, b)) => {
+                opened.push((name, link));
+                breakers.push(b);
+            }
             None => failed = true,
         }
     }
@@ -149,6 +154,14 @@ pub fn run(
         stop.store(true, Ordering::Relaxed);
     } else {
         ready(&opened);
+    }
+    // libpcap may block in poll() with no timeout on a quiet interface (TPACKET_V3), so the
+    // read timeout alone cannot be relied on: once stop is set, wake every reader.
+    while !stop.load(Ordering::Relaxed) {
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for b in &breakers {
+        b.breakloop();
     }
     let mut first_err = None;
     let mut engine = Engine::new(limits);
