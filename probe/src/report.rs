@@ -273,7 +273,7 @@ pub fn build(engine: &Engine) -> Report {
             }
         })
         .collect();
-    host_reports.sort_by(|a, b| (b.tx_bytes + b.rx_bytes).cmp(&(a.tx_bytes + a.rx_bytes)));
+    host_reports.sort_by_key(|h| std::cmp::Reverse(h.tx_bytes + h.rx_bytes));
     let mut mac_reports: Vec<MacReport> = macs
         .into_iter()
         .map(|(m, (t, first, last))| MacReport {
@@ -287,7 +287,7 @@ pub fn build(engine: &Engine) -> Report {
             last_seen: rfc3339(last),
         })
         .collect();
-    mac_reports.sort_by(|a, b| (b.tx_bytes + b.rx_bytes).cmp(&(a.tx_bytes + a.rx_bytes)));
+    mac_reports.sort_by_key(|m| std::cmp::Reverse(m.tx_bytes + m.rx_bytes));
     Report { interfaces, hosts: host_reports, macs: mac_reports }
 }
 

@@ -88,7 +88,9 @@ fn four(v: &Value) -> (u64, u64, u64, u64) {
     (g("tx_packets"), g("tx_bytes"), g("rx_packets"), g("rx_bytes"))
 }
 
-fn tables(r: &Value) -> (BTreeMap<String, (u64, u64, u64, u64)>, BTreeMap<String, (u64, u64, u64, u64)>) {
+type Table = BTreeMap<String, (u64, u64, u64, u64)>;
+
+fn tables(r: &Value) -> (Table, Table) {
     let h = r["hosts"]
         .as_array()
         .map(|a| a.iter().map(|h| (h["ip"].as_str().unwrap_or("?").to_string(), four(h))).collect());

@@ -352,7 +352,7 @@ impl<R: Read> FileReader<R> {
             }
             let btype = u32_at(&self.buf[self.start..], big_endian);
             let blen = u32_at(&self.buf[self.start + 4..], big_endian) as usize;
-            if blen < 12 || blen % 4 != 0 || blen > MAX_RECORD + 64 {
+            if blen < 12 || !blen.is_multiple_of(4) || blen > MAX_RECORD + 64 {
                 return Err(self.err(ReadErrorKind::Corrupt {
                     what: "block header",
                     detail: format!("block type {btype:#x} has total length {blen}"),
