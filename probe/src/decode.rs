@@ -27,6 +27,8 @@ const MAX_DEPTH: u8 = 24;
 pub struct EthLayer {
     pub src: [u8; 6],
     pub dst: [u8; 6],
+    /// An IP header directly follows (through VLAN/MPLS/PPPoE tags): see `IpLayer::eth`.
+    pub carries_ip: bool,
 }
 
 /// Where a header sits in IP fragmentation.
@@ -62,8 +64,9 @@ pub struct IpLayer {
     pub vlan: u16,
     /// Encapsulation depth: 0 is the outermost IP header.
     pub depth: u8,
-    /// Source MAC of the Ethernet header directly enclosing this IP header, if any.
-    pub src_mac: Option<[u8; 6]>,
+    /// The Ethernet header directly carrying this IP header, if any (that header is then
+    /// marked `carries_ip`, and is counted with the IP header's flow).
+    pub eth: Option<EthLayer>,
 }
 
 impl Default for IpLayer {
@@ -81,7 +84,7 @@ impl Default for IpLayer {
             fragment: Fragment::No,
             vlan: 0,
             depth: 0,
-            src_mac: None,
+            eth: None,
         }
     }
 }
@@ -137,8 +140,8 @@ struct Ctx<'o> {
     out: &'o mut Decoded,
     vlan: u16,
     depth: u8,
-    /// Source MAC of the last Ethernet header, until an IP header claims it.
-    mac: Option<[u8; 6]>,
+    /// Index of the last Ethernet header, until an IP header claims it.
+    eth: Option<usize>,
 }
 
 /// Decodes one frame captured on a link of type `link` into `out` (reset first).
@@ -149,7 +152,7 @@ pub fn decode(link: LinkType, data: &[u8], out: &mut Decoded) {
     out.l3 = L3Class::None;
     out.unknown_link = false;
     out.malformed = false;
-    let mut cx = Ctx { out, vlan: 0, depth: 0, mac: None };
+    let mut cx = Ctx { out, vlan: 0, depth: 0, eth: None };
     cx.link(link, data);
 }
 
@@ -254,10 +257,12 @@ impl Ctx<'_> {
             return self.short();
         };
         if self.out.n_eth < MAX_LAYERS {
-            self.out.eth[self.out.n_eth] = EthLayer { src: eth.source(), dst: eth.destination() };
+            self.out.eth[self.out.n_eth] = EthLayer { src: eth.source(), dst: eth.destination(), carries_ip: false };
+            self.eth = Some(self.out.n_eth);
             self.out.n_eth += 1;
+        } else {
+            self.eth = None;
         }
-        self.mac = Some(eth.source());
         let et = eth.ether_type().0;
         let rest = &d[14..];
         if et <= 1500 {
@@ -492,6 +497,10 @@ impl Ctx<'_> {
             self.out.malformed = true;
             return;
         }
+        let eth = self.eth.take().and_then(|i| self.out.eth.get_mut(i)).map(|e| {
+            e.carries_ip = true;
+            *e
+        });
         self.out.ip[idx] = IpLayer {
             src,
             dst,
@@ -499,7 +508,7 @@ impl Ctx<'_> {
             fragment,
             vlan: self.vlan,
             depth: idx as u8,
-            src_mac: self.mac.take(),
+            eth,
             ..IpLayer::default()
         };
         self.out.n_ip += 1;

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use crate::capture::LinkType;
 use crate::capture::file::{FileReader, ReadError};
-use crate::decode::Decoded;
-use crate::interface::{Interface, Limits};
+use crate::interface::{Interface, Limits, Prepared};
+
+const RING: usize = 16;
+const AHEAD: usize = 8;
 
 /// Every interface of one probe run.
 #[derive(Debug, Default)]
@@ -47,11 +49,14 @@ impl Engine {
     /// error; every frame before the damage is counted, and the next file is still read.
     pub fn read_files(&mut self, paths: &[PathBuf], progress: &mut dyn Progress) -> Vec<ReadError> {
         let mut errors = Vec::new();
-        let mut dec = Decoded::default();
+        // Ring of frames decoded ahead of their accounting (see `prefetch`): a frame is
+        // decoded RING packets before it is counted, and its flow rows prefetched AHEAD
+        // packets before.
+        let mut ring: Vec<(usize, Prepared)> = (0..RING).map(|_| (0, Prepared::default())).collect();
         for path in paths {
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             progress.file_started(path, size);
-            if let Err(e) = self.read_one(path, &mut dec, progress) {
+            if let Err(e) = self.read_one(path, &mut ring, progress) {
                 errors.push(e);
             }
             progress.file_done();
@@ -65,7 +70,7 @@ impl Engine {
     fn read_one(
         &mut self,
         path: &std::path::Path,
-        dec: &mut Decoded,
+        ring: &mut [(usize, Prepared)],
         progress: &mut dyn Progress,
     ) -> Result<(), ReadError> {
         let mut reader = FileReader::open(path)?;
@@ -73,6 +78,8 @@ impl Engine {
         let mut map: Vec<usize> = Vec::new();
         let mut n: u64 = 0;
         let mut result = Ok(());
+        // Frames prepared and accounted so far (head - tail frames are in flight).
+        let (mut head, mut tail) = (0usize, 0usize);
         loop {
             n += 1;
             if n & 0xffff == 0 {
@@ -102,7 +109,24 @@ impl Engine {
             } else {
                 idx
             };
-            self.interfaces[idx].process(f.ts_ns, f.wire_len, f.data, dec);
+            if head - tail == RING {
+                let (i, p) = &ring[tail % RING];
+                self.interfaces[*i].account(p);
+                tail += 1;
+            }
+            let slot = &mut ring[head % RING];
+            slot.0 = idx;
+            self.interfaces[idx].prepare(f.ts_ns, f.wire_len, f.data, &mut slot.1);
+            if head >= AHEAD && head - AHEAD >= tail {
+                let (i, p) = &ring[(head - AHEAD) % RING];
+                self.interfaces[*i].prefetch(p);
+            }
+            head += 1;
+        }
+        while tail < head {
+            let (i, p) = &ring[tail % RING];
+            self.interfaces[*i].account(p);
+            tail += 1;
         }
         progress.advanced(reader.position());
         // Interfaces declared without packets still appear in the report.

@@ -32,6 +32,11 @@ impl Counter {
         self.packets += 1;
         self.bytes += bytes;
     }
+    #[inline]
+    pub fn add_n(&mut self, packets: u64, bytes: u64) {
+        self.packets += packets;
+        self.bytes += bytes;
+    }
     pub fn merge(&mut self, o: &Counter) {
         self.packets += o.packets;
         self.bytes += o.bytes;
@@ -147,12 +152,12 @@ impl Host {
     }
 
     #[inline]
-    fn touch(&mut self, ts: u64) {
-        if ts < self.first_seen_ns {
-            self.first_seen_ns = ts;
+    fn touch(&mut self, first: u64, last: u64) {
+        if first < self.first_seen_ns {
+            self.first_seen_ns = first;
         }
-        if ts > self.last_seen_ns {
-            self.last_seen_ns = ts;
+        if last > self.last_seen_ns {
+            self.last_seen_ns = last;
         }
     }
 
@@ -177,16 +182,20 @@ impl Host {
     }
 }
 
-/// What one IP header contributes to its two hosts.
+/// What one or more IP headers of one flow direction contribute to their two hosts.
 #[derive(Debug, Clone, Copy)]
 pub struct Update {
-    pub ts_ns: u64,
+    pub packets: u64,
     pub bytes: u64,
+    /// Packet time of the first and last of them.
+    pub first_ns: u64,
+    pub last_ns: u64,
     pub l4: L4,
     pub service: Service,
     /// Role flags the sender earns.
     pub sender_roles: u32,
-    pub syn: bool,
+    /// SYNs (without ACK) among them.
+    pub syns: u32,
     pub vlan: u16,
 }
 
@@ -372,18 +381,16 @@ impl HostTable {
         self.pairs_gc_at = (self.pairs.len() * 2).max(1 << 16);
     }
 
-    /// Applies one IP header's packet to its sender and receiver (already looked up).
+    /// Applies a flow direction's counts to its sender and receiver (already looked up).
     #[inline]
     pub fn account(&mut self, src: HostRef, dst: HostRef, u: &Update, src_mac: Option<[u8; 6]>) {
         let s = &mut self.slots[src.slot as usize];
-        s.touch(u.ts_ns);
-        s.total.tx.add(u.bytes);
-        s.l4[u.l4 as usize].tx.add(u.bytes);
+        s.touch(u.first_ns, u.last_ns);
+        s.total.tx.add_n(u.packets, u.bytes);
+        s.l4[u.l4 as usize].tx.add_n(u.packets, u.bytes);
         s.roles |= u.sender_roles;
-        if u.syn {
-            s.syn_sent += 1;
-        }
-        if s.vlan != u.vlan && s.total.tx.packets > 1 {
+        s.syn_sent += u.syns;
+        if s.vlan != u.vlan && s.total.tx.packets > u.packets {
             s.roles |= crate::services::roles::MULTIVLANED;
         }
         s.vlan = u.vlan;
@@ -392,14 +399,22 @@ impl HostTable {
             s.has_mac = true;
         }
         if u.service != Service::Other {
-            s.service_mut(u.service).tx.add(u.bytes);
+            s.service_mut(u.service).tx.add_n(u.packets, u.bytes);
         }
         let d = &mut self.slots[dst.slot as usize];
-        d.touch(u.ts_ns);
-        d.total.rx.add(u.bytes);
-        d.l4[u.l4 as usize].rx.add(u.bytes);
+        d.touch(u.first_ns, u.last_ns);
+        d.total.rx.add_n(u.packets, u.bytes);
+        d.l4[u.l4 as usize].rx.add_n(u.packets, u.bytes);
         if u.service != Service::Other {
-            d.service_mut(u.service).rx.add(u.bytes);
+            d.service_mut(u.service).rx.add_n(u.packets, u.bytes);
+        }
+    }
+
+    /// Brings a host row into the cache ahead of its use.
+    #[inline]
+    pub fn prefetch(&self, r: HostRef) {
+        if let Some(h) = self.slots.get(r.slot as usize) {
+            crate::prefetch::prefetch(h, 4);
         }
     }
 
@@ -434,7 +449,17 @@ mod tests {
     }
 
     fn upd(ts: u64) -> Update {
-        Update { ts_ns: ts, bytes: 100, l4: L4::Tcp, service: Service::Http, sender_roles: 0, syn: false, vlan: 0 }
+        Update {
+            packets: 1,
+            bytes: 100,
+            first_ns: ts,
+            last_ns: ts,
+            l4: L4::Tcp,
+            service: Service::Http,
+            sender_roles: 0,
+            syns: 0,
+            vlan: 0,
+        }
     }
 
     #[test]

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use crate::capture::LinkType;
-use crate::decode::{self, Decoded, Fragment, IpLayer, L3Class};
-use crate::flows::{FlowKey, FlowTable, Gone};
-use crate::hosts::{HostRef, HostTable, L4, Update};
+use crate::decode::{self, Decoded, Fragment, L3Class, MAX_LAYERS};
+use crate::flows::{FlowKey, FlowPacket, FlowTable, Outcome};
+use crate::hosts::{HostTable, L4, Update};
 use crate::macs::MacTable;
 use crate::services;
 
@@ -96,6 +96,17 @@ pub struct InterfaceStats {
     pub pkts_stats: PacketStats,
 }
 
+/// A frame decoded ahead of its accounting, with its flow keys hashed, so that the rows it
+/// will touch can be prefetched while earlier frames are accounted (see `engine`).
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    pub ts_ns: u64,
+    pub wire_len: u64,
+    pub dec: Decoded,
+    /// Per IP header: flow key, whether the sender is the key's `lo` side, hash tag.
+    keys: [(FlowKey, bool, u32); MAX_LAYERS],
+}
+
 /// An interface and its tables.
 #[derive(Debug)]
 pub struct Interface {
@@ -127,9 +138,38 @@ impl Interface {
 
     /// Processes one frame: `data` as captured, `wire_len` its original length.
     #[inline]
-    pub fn process(&mut self, ts_ns: u64, wire_len: u64, data: &[u8], dec: &mut Decoded) {
+    pub fn process(&mut self, ts_ns: u64, wire_len: u64, data: &[u8], p: &mut Prepared) {
+        self.prepare(ts_ns, wire_len, data, p);
+        self.account(p);
+    }
+
+    /// First stage: decode, compute flow keys, prefetch their index entries. No side effects.
+    #[inline]
+    pub fn prepare(&self, ts_ns: u64, wire_len: u64, data: &[u8], p: &mut Prepared) {
+        p.ts_ns = ts_ns;
+        p.wire_len = wire_len;
+        decode::decode(self.link, data, &mut p.dec);
+        for (l, k) in p.dec.ip().iter().zip(p.keys.iter_mut()) {
+            let (key, lo) = FlowKey::new(l.vlan, l.proto, l.src, l.sport, l.dst, l.dport);
+            let tag = self.flows.tag(&key);
+            self.flows.prefetch_index(tag);
+            *k = (key, lo, tag);
+        }
+    }
+
+    /// Second stage: prefetch the flow rows of a prepared frame.
+    #[inline]
+    pub fn prefetch(&self, p: &Prepared) {
+        for k in &p.keys[..p.dec.n_ip] {
+            self.flows.prefetch(k.2);
+        }
+    }
+
+    /// Last stage: count a prepared frame. Frames must be accounted in capture order.
+    #[inline]
+    pub fn account(&mut self, p: &Prepared) {
+        let (ts_ns, wire_len, dec) = (p.ts_ns, p.wire_len, &p.dec);
         self.clock(ts_ns);
-        decode::decode(self.link, data, dec);
         let st = &mut self.stats;
         if st.packets == 0 || ts_ns < st.first_seen_ns {
             st.first_seen_ns = ts_ns;
@@ -143,12 +183,27 @@ impl Interface {
             st.undecoded_bytes += wire_len;
         }
         Self::class_stats(st, dec, wire_len);
-        for e in dec.eth() {
+        // Ethernet headers that carry an IP header are counted through that header's flow.
+        for e in dec.eth().iter().filter(|e| !e.carries_ip) {
             self.macs.account(e.src, e.dst, wire_len, ts_ns);
         }
-        for i in 0..dec.n_ip {
-            let l = dec.ip[i];
-            self.account_ip(&l, wire_len, ts_ns);
+        for (l, (key, lo, tag)) in dec.ip().iter().zip(p.keys.iter()) {
+            let fp = FlowPacket {
+                ts_ns,
+                bytes: wire_len,
+                tcp_flags: (l.proto == 6 && l.has_ports).then_some(l.tcp_flags),
+                macs: l.eth.map(|e| (e.src, e.dst)),
+            };
+            loop {
+                match self.flows.packet(key, *tag, *lo, &fp) {
+                    Outcome::Counted(_) => break,
+                    Outcome::FlushFirst(s) => self.flush(s),
+                    Outcome::EvictFirst(s) => {
+                        self.retire(s);
+                        self.flows.evict(s);
+                    }
+                }
+            }
         }
     }
 
@@ -228,11 +283,15 @@ impl Interface {
     fn tick(&mut self, ts: u64) {
         let window = self.limits.thpt_window.as_nanos() as u64;
         if self.last_tick_ns != 0 {
+            self.flush_all();
             self.hosts.tick_throughput(ts - self.last_tick_ns);
             let idle = ts.saturating_sub(self.limits.flow_idle.as_nanos() as u64);
             let closed = ts.saturating_sub(self.limits.tcp_closed_idle.as_nanos() as u64);
-            let hosts = &mut self.hosts;
-            self.flows.expire(idle, closed, |g| Self::forget_flow(hosts, g));
+            let gone = self.flows.expired_slots(idle, closed);
+            for &s in &gone {
+                self.retire(s);
+            }
+            self.flows.remove_expired(&gone);
             if let Some(h) = self.limits.host_idle {
                 self.hosts.purge_idle(ts.saturating_sub(h.as_nanos() as u64));
             }
@@ -241,111 +300,120 @@ impl Interface {
         self.next_tick_ns = ts.saturating_add(window.max(1));
     }
 
-    fn forget_flow(hosts: &mut HostTable, g: Gone) {
-        if !g.tcp_open {
-            return;
-        }
-        for r in [g.client, g.server].into_iter().flatten() {
-            if hosts.resolve(r) {
-                let h = hosts.host_mut(r);
-                h.tcp_sessions_active = h.tcp_sessions_active.saturating_sub(1);
+    /// Applies every flow's pending counts to the host and MAC tables.
+    pub fn flush_all(&mut self) {
+        let slots: Vec<u32> = self.flows.pending_slots().collect();
+        // Host rows are scattered: prefetch those of the flow a few places ahead.
+        const AHEAD: usize = 6;
+        for (i, &s) in slots.iter().enumerate() {
+            if let Some(&next) = slots.get(i + AHEAD) {
+                let f = self.flows.slot_mut(next);
+                let (c, v) = (f.client, f.server);
+                for r in [c, v].into_iter().flatten() {
+                    self.hosts.prefetch(r);
+                }
             }
+            self.flush(s);
         }
     }
 
-    #[inline]
-    fn host_ref(
-        hosts: &mut HostTable,
-        cached: Option<HostRef>,
-        ip: std::net::IpAddr,
-        ts: u64,
-        protect: Option<HostRef>,
-    ) -> (HostRef, bool) {
-        match cached {
-            Some(r) if hosts.resolve(r) => (r, false),
-            _ => (hosts.lookup(ip, ts, protect), true),
-        }
-    }
-
-    #[inline]
-    fn account_ip(&mut self, l: &IpLayer, wire: u64, ts: u64) {
-        let (key, src_is_lo) = FlowKey::new(l.vlan, l.proto, l.src, l.sport, l.dst, l.dport);
-        let (flow, created, gone) = self.flows.get_or_create(key, src_is_lo, ts);
-        if let Some(g) = gone {
-            Self::forget_flow(&mut self.hosts, g);
-        }
-        let from_client = src_is_lo == flow.lo_is_client;
-        let (cached_src, cached_dst) =
-            if from_client { (flow.client, flow.server) } else { (flow.server, flow.client) };
-        let (src, src_new) = Self::host_ref(&mut self.hosts, cached_src, l.src, ts, None);
-        let (dst, dst_new) = Self::host_ref(&mut self.hosts, cached_dst, l.dst, ts, Some(src));
-        if src_new || dst_new {
-            // A lookup may have evicted the other endpoint's row (when they differ and the
-            // table is full); re-resolve the source so both refs are current.
-            let src = if self.hosts.resolve(src) { src } else { self.hosts.lookup(l.src, ts, Some(dst)) };
-            if from_client {
-                flow.client = Some(src);
-                flow.server = Some(dst);
-            } else {
-                flow.server = Some(src);
-                flow.client = Some(dst);
-            }
-        }
-        let (src, dst) = if from_client { (flow.client, flow.server) } else { (flow.server, flow.client) };
-        let (Some(src), Some(dst)) = (src, dst) else { return };
-        if ts > flow.last_seen_ns {
-            flow.last_seen_ns = ts;
-        }
-        if from_client {
-            flow.c2s.add(wire);
-        } else {
-            flow.s2c.add(wire);
-        }
-        let new_pair = if from_client {
-            !std::mem::replace(&mut flow.pair_c2s, true)
-        } else {
-            !std::mem::replace(&mut flow.pair_s2c, true)
-        };
-        let mut closed = false;
-        let syn = l.proto == 6 && l.tcp_flags & 0x12 == 0x02;
-        if l.proto == 6 && l.has_ports {
-            closed = flow.tcp_update(l.tcp_flags, from_client);
-        }
+    /// Applies one flow's pending counts to the host and MAC tables (see `flows`).
+    fn flush(&mut self, slot: u32) {
+        let f = self.flows.slot_mut(slot);
         let hosts = &mut self.hosts;
-        if created {
-            match l.proto {
+        let proto = f.key.proto;
+        let (cport, sport) = f.ports();
+        let first = match (f.pending[0].packets, f.pending[1].packets) {
+            (0, 0) => f.first_seen_ns,
+            (0, _) => f.pending[1].first_ns,
+            (_, 0) => f.pending[0].first_ns,
+            _ => f.pending[0].first_ns.min(f.pending[1].first_ns),
+        };
+        let c = match f.client {
+            Some(r) if hosts.resolve(r) => r,
+            _ => hosts.lookup(f.client_addr(), first, f.server.filter(|r| hosts.resolve(*r))),
+        };
+        let s = match f.server {
+            Some(r) if hosts.resolve(r) => r,
+            _ => hosts.lookup(f.server_addr(), first, Some(c)),
+        };
+        f.client = Some(c);
+        f.server = Some(s);
+        if !f.counted {
+            f.counted = true;
+            match proto {
                 6 => {
-                    for r in [src, dst] {
+                    for r in [c, s] {
                         let h = hosts.host_mut(r);
                         h.tcp_sessions_total += 1;
                         h.tcp_sessions_active += 1;
                     }
                 }
                 17 => {
-                    hosts.host_mut(src).udp_flows += 1;
-                    if dst != src {
-                        hosts.host_mut(dst).udp_flows += 1;
+                    hosts.host_mut(c).udp_flows += 1;
+                    if s != c {
+                        hosts.host_mut(s).udp_flows += 1;
                     }
                 }
                 _ => {}
             }
         }
-        if closed {
-            for r in [src, dst] {
+        let ported = proto == 6 || proto == 17;
+        for dir in 0..2 {
+            let p = f.pending[dir];
+            if p.packets == 0 {
+                continue;
+            }
+            let (src, dst, sp, dp) = if dir == 0 { (c, s, cport, sport) } else { (s, c, sport, cport) };
+            let (service, sender_roles) = if ported {
+                (services::classify(sp, dp), services::sender_roles(proto, sp, dp))
+            } else {
+                (services::Service::Other, 0)
+            };
+            let u = Update {
+                packets: u64::from(p.packets),
+                bytes: p.bytes,
+                first_ns: p.first_ns,
+                last_ns: p.last_ns,
+                l4: L4::of(proto),
+                service,
+                sender_roles,
+                syns: p.syns,
+                vlan: f.key.vlan,
+            };
+            let macs = f.macs[dir];
+            hosts.account(src, dst, &u, macs.map(|(m, _)| m));
+            if !f.paired[dir] {
+                f.paired[dir] = true;
+                hosts.note_pair(src, dst);
+            }
+            if let Some((sm, dm)) = macs {
+                self.macs.account_bulk(sm, dm, u.packets, u.bytes, p.first_ns, p.last_ns);
+            }
+            f.pending[dir] = crate::flows::Pending::default();
+        }
+        if proto == 6 && !f.is_tcp_open() && !f.close_applied {
+            f.close_applied = true;
+            for r in [c, s] {
                 let h = hosts.host_mut(r);
                 h.tcp_sessions_active = h.tcp_sessions_active.saturating_sub(1);
             }
         }
-        if new_pair {
-            hosts.note_pair(src, dst);
+    }
+
+    /// Flushes a flow that is about to leave the table and closes its session on the hosts.
+    fn retire(&mut self, slot: u32) {
+        self.flush(slot);
+        let f = self.flows.slot_mut(slot);
+        if f.key.proto == 6 && f.counted && !f.close_applied {
+            f.close_applied = true;
+            for r in [f.client, f.server].into_iter().flatten() {
+                if self.hosts.resolve(r) {
+                    let h = self.hosts.host_mut(r);
+                    h.tcp_sessions_active = h.tcp_sessions_active.saturating_sub(1);
+                }
+            }
         }
-        let (service, sender_roles) = if l.has_ports && (l.proto == 6 || l.proto == 17) {
-            (services::classify(l.sport, l.dport), services::sender_roles(l.proto, l.sport, l.dport))
-        } else {
-            (services::Service::Other, 0)
-        };
-        let u = Update { ts_ns: ts, bytes: wire, l4: L4::of(l.proto), service, sender_roles, syn, vlan: l.vlan };
-        hosts.account(src, dst, &u, l.src_mac);
     }
 
     /// Records libpcap's drop counters (live capture).
@@ -354,8 +422,9 @@ impl Interface {
         self.stats.if_drops = if_drops;
     }
 
-    /// Final throughput window at the end of a capture.
+    /// Applies all pending counts and closes the last throughput window (end of a capture).
     pub fn finish(&mut self) {
+        self.flush_all();
         let end = self.stats.last_seen_ns;
         if end > self.last_tick_ns && self.last_tick_ns != 0 {
             self.hosts.tick_throughput(end - self.last_tick_ns);

@@ -12,6 +12,7 @@ pub mod flows;
 pub mod hosts;
 pub mod interface;
 pub mod macs;
+mod prefetch;
 pub mod report;
 pub mod services;
 

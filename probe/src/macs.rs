@@ -45,26 +45,6 @@ impl MacTable {
         self.map.get(mac)
     }
 
-    #[inline]
-    fn entry(&mut self, mac: [u8; 6], ts: u64) -> &mut MacEntry {
-        if !self.map.contains_key(&mac) && self.map.len() >= self.max {
-            self.evict_one();
-        }
-        let e = self.map.entry(mac).or_insert_with(|| MacEntry {
-            mac,
-            first_seen_ns: ts,
-            last_seen_ns: ts,
-            traffic: TxRx::default(),
-        });
-        if ts < e.first_seen_ns {
-            e.first_seen_ns = ts;
-        }
-        if ts > e.last_seen_ns {
-            e.last_seen_ns = ts;
-        }
-        e
-    }
-
     fn evict_one(&mut self) {
         // Hash order is effectively random: the idlest of the first few rows goes.
         let victim = self.map.values().take(8).min_by_key(|e| e.last_seen_ns).map(|e| e.mac);
@@ -74,11 +54,37 @@ impl MacTable {
         }
     }
 
+    #[inline]
+    fn add(&mut self, mac: [u8; 6], tx: bool, packets: u64, bytes: u64, first: u64, last: u64) {
+        if let Some(e) = self.map.get_mut(&mac) {
+            let c = if tx { &mut e.traffic.tx } else { &mut e.traffic.rx };
+            c.packets += packets;
+            c.bytes += bytes;
+            e.first_seen_ns = e.first_seen_ns.min(first);
+            e.last_seen_ns = e.last_seen_ns.max(last);
+            return;
+        }
+        if self.map.len() >= self.max {
+            self.evict_one();
+        }
+        let mut traffic = TxRx::default();
+        let c = if tx { &mut traffic.tx } else { &mut traffic.rx };
+        c.packets = packets;
+        c.bytes = bytes;
+        self.map.insert(mac, MacEntry { mac, first_seen_ns: first, last_seen_ns: last, traffic });
+    }
+
     /// Counts one Ethernet header: `src` sent `bytes` to `dst`.
     #[inline]
     pub fn account(&mut self, src: [u8; 6], dst: [u8; 6], bytes: u64, ts: u64) {
-        self.entry(src, ts).traffic.tx.add(bytes);
-        self.entry(dst, ts).traffic.rx.add(bytes);
+        self.add(src, true, 1, bytes, ts, ts);
+        self.add(dst, false, 1, bytes, ts, ts);
+    }
+
+    /// Counts `packets` Ethernet headers from `src` to `dst` seen between `first` and `last`.
+    pub fn account_bulk(&mut self, src: [u8; 6], dst: [u8; 6], packets: u64, bytes: u64, first: u64, last: u64) {
+        self.add(src, true, packets, bytes, first, last);
+        self.add(dst, false, packets, bytes, first, last);
     }
 }
 

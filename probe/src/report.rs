@@ -10,9 +10,9 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::hosts::TxRx;
+use crate::hosts::{FastMap, Host, TxRx};
 use crate::interface::{BytesStats, PacketStats};
-use crate::services::roles;
+use crate::services::{Service, roles};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -128,7 +128,7 @@ pub fn vendor(m: &[u8; 6]) -> Option<String> {
     oui_data::lookup(&hex).map(|d| d.organization().to_string())
 }
 
-struct HostAcc {
+struct HostAcc<'a> {
     ip: IpAddr,
     mac: Option<([u8; 6], u64)>,
     vlan: (u16, u64),
@@ -136,7 +136,7 @@ struct HostAcc {
     last: u64,
     total: TxRx,
     l4: [TxRx; 4],
-    services: BTreeMap<&'static str, TxRx>,
+    services: std::borrow::Cow<'a, [(Service, TxRx)]>,
     peers_sent: u64,
     peers_rcvd: u64,
     tcp_active: u64,
@@ -148,11 +148,153 @@ struct HostAcc {
     roles: u32,
 }
 
-/// Builds the report from an engine's final tables.
+/// Per-interface tables merged into totals per address, sorted by total bytes (then address),
+/// before they are turned into report rows one at a time (a million rows never exist at once).
+pub struct Merged<'a> {
+    interfaces: Vec<InterfaceReport>,
+    /// One interface: rows straight from its table (no copy), sorted.
+    single: Vec<&'a Host>,
+    /// Several interfaces: merged totals, sorted.
+    hosts: Vec<HostAcc<'a>>,
+    macs: Vec<([u8; 6], TxRx, u64, u64)>,
+}
+
+impl<'a> HostAcc<'a> {
+    fn of(h: &'a Host) -> HostAcc<'a> {
+        HostAcc {
+            ip: h.ip,
+            mac: h.has_mac.then_some((h.mac, h.last_seen_ns)),
+            vlan: (h.vlan, h.last_seen_ns),
+            first: h.first_seen_ns,
+            last: h.last_seen_ns,
+            total: h.total,
+            l4: h.l4,
+            services: std::borrow::Cow::Borrowed(&h.services),
+            peers_sent: u64::from(h.peers_sent),
+            peers_rcvd: u64::from(h.peers_rcvd),
+            tcp_active: u64::from(h.tcp_sessions_active),
+            tcp_total: u64::from(h.tcp_sessions_total),
+            udp_flows: u64::from(h.udp_flows),
+            syn_sent: u64::from(h.syn_sent),
+            actual: (f64::from(h.thpt.actual_tx), f64::from(h.thpt.actual_rx)),
+            peak: (f64::from(h.thpt.peak_tx), f64::from(h.thpt.peak_rx)),
+            roles: h.roles,
+        }
+    }
+}
+
+impl<'a> Merged<'a> {
+    pub fn host_count(&self) -> usize {
+        self.hosts.len() + self.single.len()
+    }
+
+    /// Host rows, largest first.
+    pub fn host_rows(&self) -> impl Iterator<Item = HostReport> + '_ {
+        let single = self.single.iter().map(|h| host_row(&HostAcc::of(h)));
+        single.chain(self.hosts.iter().map(host_row))
+    }
+
+    /// MAC rows, largest first.
+    pub fn mac_rows(&self) -> impl Iterator<Item = MacReport> + '_ {
+        self.macs.iter().map(|(m, t, first, last)| MacReport {
+            mac: mac_text(m),
+            vendor: vendor(m),
+            tx_packets: t.tx.packets,
+            tx_bytes: t.tx.bytes,
+            rx_packets: t.rx.packets,
+            rx_bytes: t.rx.bytes,
+            first_seen: rfc3339(*first),
+            last_seen: rfc3339(*last),
+        })
+    }
+
+    /// Writes the JSON document, streaming host and MAC rows.
+    pub fn write_json<W: std::io::Write>(&self, w: W) -> serde_json::Result<()> {
+        struct Rows<I>(std::cell::RefCell<Option<I>>);
+        impl<I: Iterator<Item = T>, T: Serialize> Serialize for Rows<I> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self.0.borrow_mut().take() {
+                    Some(it) => s.collect_seq(it),
+                    None => s.collect_seq(std::iter::empty::<T>()),
+                }
+            }
+        }
+        #[derive(Serialize)]
+        struct Doc<'a, H: Serialize, M: Serialize> {
+            interfaces: &'a [InterfaceReport],
+            hosts: H,
+            macs: M,
+        }
+        let doc = Doc {
+            interfaces: &self.interfaces,
+            hosts: Rows(std::cell::RefCell::new(Some(self.host_rows()))),
+            macs: Rows(std::cell::RefCell::new(Some(self.mac_rows()))),
+        };
+        serde_json::to_writer(w, &doc)
+    }
+
+    /// Collects everything into a [`Report`] (small captures, tests, the text table).
+    pub fn into_report(self) -> Report {
+        let hosts = self.host_rows().collect();
+        let macs = self.mac_rows().collect();
+        Report { interfaces: self.interfaces, hosts, macs }
+    }
+}
+
+fn host_row(a: &HostAcc<'_>) -> HostReport {
+    let secs = a.last.saturating_sub(a.first) as f64 / 1e9;
+    let avg = |b: u64| if secs > 0.0 { b as f64 / secs } else { 0.0 };
+    let mut role_names: Vec<&'static str> =
+        roles::NAMES.iter().filter(|(f, _)| a.roles & f != 0).map(|(_, n)| *n).collect();
+    // A workstation in ntop's sense: it opens TCP sessions and serves nothing.
+    if a.roles & roles::SERVER == 0 && a.syn_sent > 0 && a.roles & roles::WORKSTATION == 0 {
+        role_names.push("workstation");
+    }
+    HostReport {
+        ip: a.ip.to_string(),
+        mac: a.mac.map(|(m, _)| mac_text(&m)),
+        vendor: a.mac.and_then(|(m, _)| vendor(&m)),
+        vlan: a.vlan.0,
+        tx_packets: a.total.tx.packets,
+        tx_bytes: a.total.tx.bytes,
+        rx_packets: a.total.rx.packets,
+        rx_bytes: a.total.rx.bytes,
+        first_seen: rfc3339(a.first),
+        last_seen: rfc3339(a.last),
+        protocols: ["tcp", "udp", "icmp", "other"]
+            .into_iter()
+            .zip(a.l4.iter())
+            .filter(|(_, t)| t.tx.packets + t.rx.packets > 0)
+            .map(|(n, t)| (n, Flat::from(t)))
+            .collect(),
+        services: a.services.iter().map(|(svc, t)| (svc.name(), Flat::from(t))).collect(),
+        peers_sent: a.peers_sent,
+        peers_rcvd: a.peers_rcvd,
+        tcp_sessions_active: a.tcp_active,
+        tcp_sessions_total: a.tcp_total,
+        udp_flows: a.udp_flows,
+        syn_sent: a.syn_sent,
+        send_thpt: Thpt { actual: a.actual.0, average: avg(a.total.tx.bytes), peak: a.peak.0 },
+        receive_thpt: Thpt { actual: a.actual.1, average: avg(a.total.rx.bytes), peak: a.peak.1 },
+        roles: role_names,
+    }
+}
+
+/// Builds the report from an engine's final tables (flushed: see `Interface::finish`).
 pub fn build(engine: &Engine) -> Report {
+    merge(engine).into_report()
+}
+
+/// Merges the per-interface tables into per-address totals.
+pub fn merge(engine: &Engine) -> Merged<'_> {
     let mut interfaces = Vec::new();
-    let mut hosts: BTreeMap<IpAddr, HostAcc> = BTreeMap::new();
-    let mut macs: BTreeMap<[u8; 6], (TxRx, u64, u64)> = BTreeMap::new();
+    let mut index: FastMap<IpAddr, usize> = FastMap::default();
+    let mut hosts: Vec<HostAcc<'_>> = Vec::new();
+    let mut single_rows: Vec<&Host> = Vec::new();
+    let mut mac_index: FastMap<[u8; 6], usize> = FastMap::default();
+    // With one interface every address is unique: no index needed.
+    let single = engine.interfaces.len() == 1;
+    let mut macs: Vec<([u8; 6], TxRx, u64, u64)> = Vec::new();
     for i in &engine.interfaces {
         let s = &i.stats;
         interfaces.push(InterfaceReport {
@@ -177,8 +319,11 @@ pub fn build(engine: &Engine) -> Report {
             bytes_stats: s.bytes_stats,
             pkts_stats: s.pkts_stats,
         });
-        for h in i.hosts.iter() {
-            let a = hosts.entry(h.ip).or_insert_with(|| HostAcc {
+        if single {
+            single_rows.extend(i.hosts.iter());
+        }
+        for h in i.hosts.iter().filter(|_| !single) {
+            let new = || HostAcc {
                 ip: h.ip,
                 mac: None,
                 vlan: (h.vlan, h.last_seen_ns),
@@ -186,7 +331,7 @@ pub fn build(engine: &Engine) -> Report {
                 last: h.last_seen_ns,
                 total: TxRx::default(),
                 l4: [TxRx::default(); 4],
-                services: BTreeMap::new(),
+                services: std::borrow::Cow::Owned(Vec::new()),
                 peers_sent: 0,
                 peers_rcvd: 0,
                 tcp_active: 0,
@@ -196,7 +341,12 @@ pub fn build(engine: &Engine) -> Report {
                 actual: (0.0, 0.0),
                 peak: (0.0, 0.0),
                 roles: 0,
+            };
+            let k = *index.entry(h.ip).or_insert_with(|| {
+                hosts.push(new());
+                hosts.len() - 1
             });
+            let a = &mut hosts[k];
             if h.has_mac && a.mac.is_none_or(|(_, t)| h.last_seen_ns >= t) {
                 a.mac = Some((h.mac, h.last_seen_ns));
             }
@@ -209,8 +359,12 @@ pub fn build(engine: &Engine) -> Report {
             for (x, y) in a.l4.iter_mut().zip(h.l4.iter()) {
                 x.merge(y);
             }
+            let services = a.services.to_mut();
             for (svc, t) in &h.services {
-                a.services.entry(svc.name()).or_default().merge(t);
+                match services.binary_search_by_key(svc, |(s, _)| *s) {
+                    Ok(p) => services[p].1.merge(t),
+                    Err(p) => services.insert(p, (*svc, *t)),
+                }
             }
             a.peers_sent += u64::from(h.peers_sent);
             a.peers_rcvd += u64::from(h.peers_rcvd);
@@ -225,70 +379,33 @@ pub fn build(engine: &Engine) -> Report {
             a.roles |= h.roles;
         }
         for m in i.macs.iter() {
-            let e = macs.entry(m.mac).or_insert((TxRx::default(), m.first_seen_ns, m.last_seen_ns));
-            e.0.merge(&m.traffic);
-            e.1 = e.1.min(m.first_seen_ns);
-            e.2 = e.2.max(m.last_seen_ns);
+            let k = if single {
+                macs.push((m.mac, TxRx::default(), m.first_seen_ns, m.last_seen_ns));
+                macs.len() - 1
+            } else {
+                *mac_index.entry(m.mac).or_insert_with(|| {
+                    macs.push((m.mac, TxRx::default(), m.first_seen_ns, m.last_seen_ns));
+                    macs.len() - 1
+                })
+            };
+            let e = &mut macs[k];
+            e.1.merge(&m.traffic);
+            e.2 = e.2.min(m.first_seen_ns);
+            e.3 = e.3.max(m.last_seen_ns);
         }
     }
-    let mut host_reports: Vec<HostReport> = hosts
-        .into_values()
-        .map(|a| {
-            let secs = a.last.saturating_sub(a.first) as f64 / 1e9;
-            let avg = |b: u64| if secs > 0.0 { b as f64 / secs } else { 0.0 };
-            let mut role_names: Vec<&'static str> =
-                roles::NAMES.iter().filter(|(f, _)| a.roles & f != 0).map(|(_, n)| *n).collect();
-            // A workstation in ntop's sense: it opens TCP sessions and serves nothing.
-            if a.roles & roles::SERVER == 0 && a.syn_sent > 0 {
-                role_names.push("workstation");
-            }
-            role_names.dedup();
-            HostReport {
-                ip: a.ip.to_string(),
-                mac: a.mac.map(|(m, _)| mac_text(&m)),
-                vendor: a.mac.and_then(|(m, _)| vendor(&m)),
-                vlan: a.vlan.0,
-                tx_packets: a.total.tx.packets,
-                tx_bytes: a.total.tx.bytes,
-                rx_packets: a.total.rx.packets,
-                rx_bytes: a.total.rx.bytes,
-                first_seen: rfc3339(a.first),
-                last_seen: rfc3339(a.last),
-                protocols: ["tcp", "udp", "icmp", "other"]
-                    .into_iter()
-                    .zip(a.l4.iter())
-                    .filter(|(_, t)| t.tx.packets + t.rx.packets > 0)
-                    .map(|(n, t)| (n, Flat::from(t)))
-                    .collect(),
-                services: a.services.iter().map(|(n, t)| (*n, Flat::from(t))).collect(),
-                peers_sent: a.peers_sent,
-                peers_rcvd: a.peers_rcvd,
-                tcp_sessions_active: a.tcp_active,
-                tcp_sessions_total: a.tcp_total,
-                udp_flows: a.udp_flows,
-                syn_sent: a.syn_sent,
-                send_thpt: Thpt { actual: a.actual.0, average: avg(a.total.tx.bytes), peak: a.peak.0 },
-                receive_thpt: Thpt { actual: a.actual.1, average: avg(a.total.rx.bytes), peak: a.peak.1 },
-                roles: role_names,
-            }
-        })
+    // Sort small (key, index) pairs, then permute once: the rows themselves are large.
+    let mut order: Vec<(std::cmp::Reverse<u64>, IpAddr, u32)> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (std::cmp::Reverse(a.total.tx.bytes + a.total.rx.bytes), a.ip, i as u32))
         .collect();
-    host_reports.sort_by_key(|h| std::cmp::Reverse(h.tx_bytes + h.rx_bytes));
-    let mut mac_reports: Vec<MacReport> = macs
-        .into_iter()
-        .map(|(m, (t, first, last))| MacReport {
-            mac: mac_text(&m),
-            vendor: vendor(&m),
-            tx_packets: t.tx.packets,
-            tx_bytes: t.tx.bytes,
-            rx_packets: t.rx.packets,
-            rx_bytes: t.rx.bytes,
-            first_seen: rfc3339(first),
-            last_seen: rfc3339(last),
-        })
-        .collect();
-    mac_reports.sort_by_key(|m| std::cmp::Reverse(m.tx_bytes + m.rx_bytes));
-    Report { interfaces, hosts: host_reports, macs: mac_reports }
+    order.sort_unstable();
+    let mut slots: Vec<Option<HostAcc<'_>>> = hosts.into_iter().map(Some).collect();
+    let hosts: Vec<HostAcc<'_>> = order.iter().filter_map(|(_, _, i)| slots[*i as usize].take()).collect();
+    single_rows.sort_unstable_by_key(|h| (std::cmp::Reverse(h.total.tx.bytes + h.total.rx.bytes), h.ip));
+    macs.sort_unstable_by_key(|m| (std::cmp::Reverse(m.1.tx.bytes + m.1.rx.bytes), m.0));
+    Merged { interfaces, single: single_rows, hosts, macs }
 }
 
 fn human(b: u64) -> String {

@@ -35,7 +35,7 @@ proptest! {
         decode(LinkType::ETHERNET, &f, &mut d);
         prop_assert!(d.n_ip >= 1);
         let mut i = Interface::new("t".into(), LinkType::ETHERNET, Limits::default());
-        i.process(1, f.len() as u64, &f, &mut d);
+        i.process(1, f.len() as u64, &f, &mut wirewatch_probe::interface::Prepared::default());
         prop_assert_eq!(i.stats.packets, 1);
     }
 

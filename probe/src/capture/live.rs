@@ -9,9 +9,8 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::capture::LinkType;
-use crate::decode::Decoded;
 use crate::engine::Engine;
-use crate::interface::{Interface, Limits};
+use crate::interface::{Interface, Limits, Prepared};
 
 /// How to open the interfaces.
 #[derive(Debug, Clone)]
@@ -108,7 +107,7 @@ pub fn run(
                 let _ = tx.send(Some((name.clone(), link, cap.breakloop_handle())));
                 drop(tx);
                 let mut iface = Interface::new(name.clone(), link, limits);
-                let mut dec = Decoded::default();
+                let mut dec = Prepared::default();
                 let mut result = Ok(());
                 while !stop.load(Ordering::Relaxed) {
                     match cap.next_packet() {
