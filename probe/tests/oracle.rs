@@ -14,6 +14,8 @@ use wirewatch_probe::interface::Limits;
 use wirewatch_probe::report;
 
 type Four = (u64, u64, u64, u64);
+/// First and last seen, nanoseconds since the epoch.
+type Seen = (u64, u64);
 const KEYS: [&str; 4] = ["tx_packets", "tx_bytes", "rx_packets", "rx_bytes"];
 
 fn pcaps() -> PathBuf {
@@ -26,6 +28,43 @@ fn pcaps() -> PathBuf {
 fn four(v: &Value) -> Four {
     let g = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("missing {k} in {v}"));
     (g(KEYS[0]), g(KEYS[1]), g(KEYS[2]), g(KEYS[3]))
+}
+
+fn epoch_ns(s: &str) -> u64 {
+    let (sec, frac) = s.split_once('.').unwrap_or((s, "0"));
+    let frac = format!("{frac:0<9}");
+    sec.parse::<u64>().expect("seconds") * 1_000_000_000 + frac[..9].parse::<u64>().expect("fraction")
+}
+
+fn rfc3339_ns(s: &str) -> u64 {
+    let t = chrono::DateTime::parse_from_rfc3339(s).expect("RFC 3339");
+    t.timestamp_nanos_opt().expect("in range") as u64
+}
+
+/// The oracle's first/last seen per address (IPs canonicalised).
+fn oracle_seen(name: &str) -> BTreeMap<String, Seen> {
+    let path = pcaps().join(format!("{name}.oracle.json"));
+    let o: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("oracle")).expect("JSON");
+    let mut out = BTreeMap::new();
+    for t in ["ipv4", "ipv6", "eth"] {
+        for (a, v) in o[t].as_object().expect("table") {
+            let key = if t == "eth" { a.clone() } else { a.parse::<IpAddr>().expect("ip").to_string() };
+            let f = epoch_ns(v["first_seen"].as_str().expect("first"));
+            let l = epoch_ns(v["last_seen"].as_str().expect("last"));
+            out.insert(key, (f, l));
+        }
+    }
+    out
+}
+
+fn probe_seen(name: &str) -> BTreeMap<String, Seen> {
+    let mut e = Engine::new(Limits::default());
+    e.read_files(&[pcaps().join(name)], &mut NoProgress);
+    let r = report::build(&e);
+    let mut out: BTreeMap<String, Seen> =
+        r.hosts.iter().map(|h| (h.ip.clone(), (rfc3339_ns(&h.first_seen), rfc3339_ns(&h.last_seen)))).collect();
+    out.extend(r.macs.iter().map(|m| (m.mac.clone(), (rfc3339_ns(&m.first_seen), rfc3339_ns(&m.last_seen)))));
+    out
 }
 
 fn oracle(name: &str) -> (BTreeMap<String, Four>, BTreeMap<String, Four>) {
@@ -69,6 +108,16 @@ fn check(name: &str) {
     let mut d = diff("ip", &want_ip, &got_ip);
     d.extend(diff("mac", &want_mac, &got_mac));
     assert!(d.is_empty(), "{name}: {} addresses differ:\n{}", d.len(), d.join("\n"));
+    // First and last seen (packet time) of every address. tshark prints nanosecond times
+    // through a double (~240 ns resolution at today's epoch), hence the tolerance.
+    let (want, got) = (oracle_seen(name), probe_seen(name));
+    let close = |a: u64, b: u64| a.abs_diff(b) <= 1_000;
+    let bad: Vec<String> = want
+        .iter()
+        .filter(|(a, w)| !got.get(*a).is_some_and(|g| close(g.0, w.0) && close(g.1, w.1)))
+        .map(|(a, w)| format!("{a}: oracle {w:?}, probe {:?}", got.get(a)))
+        .collect();
+    assert!(bad.is_empty(), "{name}: first/last seen differ:\n{}", bad.join("\n"));
 }
 
 macro_rules! oracle_tests {
