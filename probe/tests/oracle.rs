@@ -25,6 +25,18 @@ fn pcaps() -> PathBuf {
     }
 }
 
+/// The bundled demo capture (and its oracle, made with ../shared/pcaps/oracle.py) live in
+/// demo/; the rest in ../shared/pcaps/real.
+fn dir_of(name: &str) -> PathBuf {
+    if name == "lab.pcap" { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo") } else { pcaps() }
+}
+
+/// Our own capture (real traffic between two namespaces, scripts/make-demo-capture).
+#[test]
+fn demo_lab() {
+    check("lab.pcap");
+}
+
 fn four(v: &Value) -> Four {
     let g = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("missing {k} in {v}"));
     (g(KEYS[0]), g(KEYS[1]), g(KEYS[2]), g(KEYS[3]))
@@ -43,7 +55,7 @@ fn rfc3339_ns(s: &str) -> u64 {
 
 /// The oracle's first/last seen per address (IPs canonicalised).
 fn oracle_seen(name: &str) -> BTreeMap<String, Seen> {
-    let path = pcaps().join(format!("{name}.oracle.json"));
+    let path = dir_of(name).join(format!("{name}.oracle.json"));
     let o: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("oracle")).expect("JSON");
     let mut out = BTreeMap::new();
     for t in ["ipv4", "ipv6", "eth"] {
@@ -59,7 +71,7 @@ fn oracle_seen(name: &str) -> BTreeMap<String, Seen> {
 
 fn probe_seen(name: &str) -> BTreeMap<String, Seen> {
     let mut e = Engine::new(Limits::default());
-    e.read_files(&[pcaps().join(name)], &mut NoProgress);
+    e.read_files(&[dir_of(name).join(name)], &mut NoProgress);
     let r = report::build(&e);
     let mut out: BTreeMap<String, Seen> =
         r.hosts.iter().map(|h| (h.ip.clone(), (rfc3339_ns(&h.first_seen), rfc3339_ns(&h.last_seen)))).collect();
@@ -68,7 +80,7 @@ fn probe_seen(name: &str) -> BTreeMap<String, Seen> {
 }
 
 fn oracle(name: &str) -> (BTreeMap<String, Four>, BTreeMap<String, Four>) {
-    let path = pcaps().join(format!("{name}.oracle.json"));
+    let path = dir_of(name).join(format!("{name}.oracle.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let o: Value = serde_json::from_str(&text).expect("oracle JSON");
     let mut ips = BTreeMap::new();
@@ -84,7 +96,7 @@ fn oracle(name: &str) -> (BTreeMap<String, Four>, BTreeMap<String, Four>) {
 
 fn probe(name: &str) -> (BTreeMap<String, Four>, BTreeMap<String, Four>, usize) {
     let mut e = Engine::new(Limits::default());
-    let errors = e.read_files(&[pcaps().join(name)], &mut NoProgress);
+    let errors = e.read_files(&[dir_of(name).join(name)], &mut NoProgress);
     let r = report::build(&e);
     let ips = r.hosts.iter().map(|h| (h.ip.clone(), (h.tx_packets, h.tx_bytes, h.rx_packets, h.rx_bytes))).collect();
     let macs = r.macs.iter().map(|m| (m.mac.clone(), (m.tx_packets, m.tx_bytes, m.rx_packets, m.rx_bytes))).collect();
