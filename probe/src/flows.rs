@@ -20,6 +20,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::hosts::{Counter, HostRef};
+use crate::slab::Slab;
 
 /// Canonical flow key: the lower (address, port) endpoint first. Addresses are 16 bytes
 /// (IPv4 mapped into IPv6 space, `v6` tells which).
@@ -324,7 +325,7 @@ impl Index {
 #[derive(Debug)]
 pub struct FlowTable {
     index: Index,
-    slots: Vec<Flow>,
+    slots: Slab<Flow>,
     free: Vec<u32>,
     max: usize,
     hasher: foldhash::fast::FixedState,
@@ -338,7 +339,7 @@ impl FlowTable {
     pub fn new(max: usize) -> FlowTable {
         FlowTable {
             index: Index::new(),
-            slots: Vec::new(),
+            slots: Slab::default(),
             free: Vec::new(),
             max: max.clamp(2, u32::MAX as usize),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed),
@@ -374,7 +375,7 @@ impl FlowTable {
     }
 
     pub(crate) fn slot_mut(&mut self, slot: u32) -> &mut Flow {
-        &mut self.slots[slot as usize]
+        &mut self.slots[slot]
     }
 
     /// Slots of live flows with pending counts.
@@ -405,7 +406,7 @@ impl FlowTable {
                 return;
             }
             if (e >> 32) as u32 == tag {
-                if let Some(f) = self.slots.get((e as u32).wrapping_sub(1) as usize) {
+                if let Some(f) = self.slots.get((e as u32).wrapping_sub(1)) {
                     crate::prefetch::prefetch(f, 3);
                 }
                 return;
@@ -418,7 +419,7 @@ impl FlowTable {
     #[inline]
     pub fn packet(&mut self, key: &FlowKey, tag: u32, src_is_lo: bool, p: &FlowPacket) -> Outcome {
         let slots = &self.slots;
-        let found = self.index.find(tag, |i| slots.get(i as usize).is_some_and(|f| f.key == *key));
+        let found = self.index.find(tag, |i| slots.get(i).is_some_and(|f| f.key == *key));
         let slot = match found {
             Some(s) => s,
             None => {
@@ -430,7 +431,7 @@ impl FlowTable {
                 self.insert(tag, *key, src_is_lo, p.ts_ns)
             }
         };
-        let f = &mut self.slots[slot as usize];
+        let f = &mut self.slots[slot];
         let from_client = src_is_lo == f.lo_is_client;
         let dir = usize::from(!from_client);
         if f.pending[dir].packets > 0 && f.macs[dir] != p.macs {
@@ -478,7 +479,7 @@ impl FlowTable {
         };
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slots[s as usize] = flow;
+                self.slots[s] = flow;
                 s
             }
             None => {
@@ -504,7 +505,7 @@ impl FlowTable {
         let mut best: Option<(u32, u64)> = None;
         for _ in 0..32 {
             let s = (self.next_rand() % n.max(1)) as u32;
-            let Some(f) = self.slots.get(s as usize) else { continue };
+            let Some(f) = self.slots.get(s) else { continue };
             if f.live && best.is_none_or(|(_, t)| f.last_seen_ns < t) {
                 best = Some((s, f.last_seen_ns));
             }
@@ -514,9 +515,9 @@ impl FlowTable {
 
     /// Removes a row (its pending counts must have been flushed).
     pub(crate) fn remove(&mut self, slot: u32) {
-        let tag = self.slots[slot as usize].tag;
+        let tag = self.slots[slot].tag;
         self.index.remove(tag, slot);
-        self.slots[slot as usize].live = false;
+        self.slots[slot].live = false;
         self.free.push(slot);
     }
 
@@ -635,7 +636,7 @@ mod tests {
         assert_eq!(t.len(), live.len());
         for (k, s) in &live {
             let tag = t.tag(k);
-            assert_eq!(t.index.find(tag, |i| t.slots[i as usize].key == *k), Some(*s));
+            assert_eq!(t.index.find(tag, |i| t.slots[i].key == *k), Some(*s));
         }
     }
 

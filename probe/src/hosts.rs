@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use hashbrown::{HashMap, HashSet};
 
 use crate::services::Service;
+use crate::slab::Slab;
 
 pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 pub type FastSet<K> = HashSet<K, foldhash::fast::FixedState>;
@@ -112,8 +113,8 @@ pub struct Host {
     pub first_seen_ns: u64,
     pub last_seen_ns: u64,
     pub total: TxRx,
-    /// Indexed by [`L4`].
-    pub l4: [TxRx; 4],
+    /// TCP, UDP and ICMP, indexed by [`L4`]; "other" is the total minus these (see `l4_split`).
+    pub l4: [TxRx; 3],
     /// Sparse split by service (only services seen), sorted by service id.
     pub services: Vec<(Service, TxRx)>,
     pub peers_sent: u32,
@@ -138,7 +139,7 @@ impl Host {
             first_seen_ns: ts,
             last_seen_ns: ts,
             total: TxRx::default(),
-            l4: [TxRx::default(); 4],
+            l4: [TxRx::default(); 3],
             services: Vec::new(),
             peers_sent: 0,
             peers_rcvd: 0,
@@ -172,6 +173,18 @@ impl Host {
         &mut self.services[i].1
     }
 
+    /// Traffic split TCP, UDP, ICMP, other.
+    pub fn l4_split(&self) -> [TxRx; 4] {
+        let mut other = self.total;
+        for t in &self.l4 {
+            other.tx.packets -= t.tx.packets;
+            other.tx.bytes -= t.tx.bytes;
+            other.rx.packets -= t.rx.packets;
+            other.rx.bytes -= t.rx.bytes;
+        }
+        [self.l4[0], self.l4[1], self.l4[2], other]
+    }
+
     /// Average throughput (bytes/s) over the host's lifetime, sent and received.
     pub fn average_thpt(&self) -> (f64, f64) {
         let secs = (self.last_seen_ns.saturating_sub(self.first_seen_ns)) as f64 / 1e9;
@@ -203,7 +216,7 @@ pub struct Update {
 #[derive(Debug)]
 pub struct HostTable {
     map: FastMap<IpAddr, u32>,
-    slots: Vec<Host>,
+    slots: Slab<Host>,
     free: Vec<u32>,
     max: usize,
     evictions: u64,
@@ -217,7 +230,7 @@ impl HostTable {
     pub fn new(max_hosts: usize) -> HostTable {
         HostTable {
             map: FastMap::default(),
-            slots: Vec::new(),
+            slots: Slab::default(),
             free: Vec::new(),
             max: max_hosts.max(2),
             evictions: 0,
@@ -249,19 +262,19 @@ impl HostTable {
     }
 
     pub fn get(&self, ip: &IpAddr) -> Option<&Host> {
-        self.map.get(ip).map(|&s| &self.slots[s as usize])
+        self.map.get(ip).map(|&s| &self.slots[s])
     }
 
     /// The row behind `r`, if it still holds the same host.
     #[inline]
     pub fn resolve(&self, r: HostRef) -> bool {
-        self.slots.get(r.slot as usize).is_some_and(|h| h.live && h.generation == r.generation)
+        self.slots.get(r.slot).is_some_and(|h| h.live && h.generation == r.generation)
     }
 
     /// Finds or creates the row for `ip`, evicting the idlest sampled row if full.
     pub fn lookup(&mut self, ip: IpAddr, ts: u64, protect: Option<HostRef>) -> HostRef {
         if let Some(&slot) = self.map.get(&ip) {
-            let h = &self.slots[slot as usize];
+            let h = &self.slots[slot];
             return HostRef { slot, generation: h.generation };
         }
         if self.map.len() >= self.max {
@@ -269,8 +282,8 @@ impl HostTable {
         }
         let slot = match self.free.pop() {
             Some(s) => {
-                let generation = self.slots[s as usize].generation.wrapping_add(1) & 0xff;
-                self.slots[s as usize] = Host::new(ip, ts, generation);
+                let generation = self.slots[s].generation.wrapping_add(1) & 0xff;
+                self.slots[s] = Host::new(ip, ts, generation);
                 s
             }
             None => {
@@ -280,7 +293,7 @@ impl HostTable {
             }
         };
         self.map.insert(ip, slot);
-        HostRef { slot, generation: self.slots[slot as usize].generation }
+        HostRef { slot, generation: self.slots[slot].generation }
     }
 
     fn next_rand(&mut self) -> u64 {
@@ -302,7 +315,7 @@ impl HostTable {
         while tries < SAMPLES * 4 && (victim.is_none() || tries < SAMPLES) {
             tries += 1;
             let s = (self.next_rand() % n) as u32;
-            let h = &self.slots[s as usize];
+            let h = &self.slots[s];
             if !h.live || protect.is_some_and(|p| p.slot == s) {
                 continue;
             }
@@ -328,7 +341,7 @@ impl HostTable {
     }
 
     fn remove_slot(&mut self, slot: u32) {
-        let h = &mut self.slots[slot as usize];
+        let h = &mut self.slots[slot];
         h.live = false;
         h.services = Vec::new();
         let ip = h.ip;
@@ -362,8 +375,8 @@ impl HostTable {
     /// Records that `src` sent to `dst`; counts a new distinct peer on each side.
     pub fn note_pair(&mut self, src: HostRef, dst: HostRef) {
         if self.pairs.insert(Self::pair_key(src, dst)) {
-            self.slots[src.slot as usize].peers_sent += 1;
-            self.slots[dst.slot as usize].peers_rcvd += 1;
+            self.slots[src.slot].peers_sent += 1;
+            self.slots[dst.slot].peers_rcvd += 1;
             if self.pairs.len() > self.pairs_gc_at {
                 self.gc_pairs();
             }
@@ -374,7 +387,7 @@ impl HostTable {
         if self.evictions > 0 {
             let slots = &self.slots;
             let alive = |slot: u64, generation: u64| {
-                slots.get(slot as usize).is_some_and(|h| h.live && u64::from(h.generation & 0xff) == generation)
+                slots.get(slot as u32).is_some_and(|h| h.live && u64::from(h.generation & 0xff) == generation)
             };
             self.pairs.retain(|k| alive(k >> 40, (k >> 32) & 0xff) && alive((k >> 8) & 0xff_ffff, k & 0xff));
         }
@@ -384,10 +397,12 @@ impl HostTable {
     /// Applies a flow direction's counts to its sender and receiver (already looked up).
     #[inline]
     pub fn account(&mut self, src: HostRef, dst: HostRef, u: &Update, src_mac: Option<[u8; 6]>) {
-        let s = &mut self.slots[src.slot as usize];
+        let s = &mut self.slots[src.slot];
         s.touch(u.first_ns, u.last_ns);
         s.total.tx.add_n(u.packets, u.bytes);
-        s.l4[u.l4 as usize].tx.add_n(u.packets, u.bytes);
+        if let Some(c) = s.l4.get_mut(u.l4 as usize) {
+            c.tx.add_n(u.packets, u.bytes);
+        }
         s.roles |= u.sender_roles;
         s.syn_sent += u.syns;
         if s.vlan != u.vlan && s.total.tx.packets > u.packets {
@@ -401,10 +416,12 @@ impl HostTable {
         if u.service != Service::Other {
             s.service_mut(u.service).tx.add_n(u.packets, u.bytes);
         }
-        let d = &mut self.slots[dst.slot as usize];
+        let d = &mut self.slots[dst.slot];
         d.touch(u.first_ns, u.last_ns);
         d.total.rx.add_n(u.packets, u.bytes);
-        d.l4[u.l4 as usize].rx.add_n(u.packets, u.bytes);
+        if let Some(c) = d.l4.get_mut(u.l4 as usize) {
+            c.rx.add_n(u.packets, u.bytes);
+        }
         if u.service != Service::Other {
             d.service_mut(u.service).rx.add_n(u.packets, u.bytes);
         }
@@ -413,13 +430,13 @@ impl HostTable {
     /// Brings a host row into the cache ahead of its use.
     #[inline]
     pub fn prefetch(&self, r: HostRef) {
-        if let Some(h) = self.slots.get(r.slot as usize) {
+        if let Some(h) = self.slots.get(r.slot) {
             crate::prefetch::prefetch(h, 4);
         }
     }
 
     pub fn host_mut(&mut self, r: HostRef) -> &mut Host {
-        &mut self.slots[r.slot as usize]
+        &mut self.slots[r.slot]
     }
 
     /// Recomputes actual and peak throughput over a window of `window_ns`.

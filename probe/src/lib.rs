@@ -15,6 +15,7 @@ pub mod macs;
 mod prefetch;
 pub mod report;
 pub mod services;
+pub mod slab;
 
 pub use capture::LinkType;
 pub use engine::Engine;

@@ -69,6 +69,9 @@ enum Cmd {
         /// Print packets, time and packets/s of the reading phase to stderr.
         #[arg(long)]
         timing: bool,
+        /// Also list every flow (JSON `flows`, table section FLOWS).
+        #[arg(long)]
+        flows: bool,
         #[command(flatten)]
         tables: TableArgs,
     },
@@ -92,6 +95,9 @@ enum Cmd {
         /// Stop after this many seconds.
         #[arg(long)]
         duration: Option<f64>,
+        /// Also list every flow (JSON `flows`, table section FLOWS).
+        #[arg(long)]
+        flows: bool,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         #[command(flatten)]
@@ -129,8 +135,8 @@ impl Progress for Bar {
     }
 }
 
-fn print(engine: &Engine, format: Format) -> anyhow::Result<()> {
-    let merged = report::merge(engine);
+fn print(engine: &Engine, format: Format, flows: bool) -> anyhow::Result<()> {
+    let merged = report::merge_with(engine, flows);
     // Stdout is line-buffered: without this, pretty JSON costs one write(2) per line.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match format {
@@ -175,7 +181,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
-        Cmd::Read { files, format, no_progress, timing, tables } => {
+        Cmd::Read { files, format, no_progress, timing, flows, tables } => {
             let mut engine = Engine::new(tables.limits());
             let start = Instant::now();
             let errors = if !no_progress && std::io::stderr().is_terminal() {
@@ -185,7 +191,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let read_secs = start.elapsed().as_secs_f64();
             let rss_after_read = rss_kib();
-            print(&engine, format)?;
+            print(&engine, format, flows)?;
             if timing {
                 let packets: u64 = engine.interfaces.iter().map(|i| i.stats.packets).sum();
                 let hosts: usize = engine.interfaces.iter().map(|i| i.hosts.len()).sum();
@@ -205,7 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             std::mem::forget(engine);
             Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }
-        Cmd::Live { interfaces, filter, snaplen, no_promisc, buffer_size, duration, format, tables } => {
+        Cmd::Live { interfaces, filter, snaplen, no_promisc, buffer_size, duration, flows, format, tables } => {
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(sig, stop.clone()).context("installing signal handler")?;
@@ -230,7 +236,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("listening on {name} ({link})");
                 }
             })?;
-            print(&engine, format)?;
+            print(&engine, format, flows)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::engine::Engine;
+use crate::flows::{Flow, TcpState};
 use crate::hosts::{FastMap, Host, TxRx};
 use crate::interface::{BytesStats, PacketStats};
 use crate::services::{Service, roles};
@@ -19,6 +20,49 @@ pub struct Report {
     pub interfaces: Vec<InterfaceReport>,
     pub hosts: Vec<HostReport>,
     pub macs: Vec<MacReport>,
+    /// Present when asked for (`read --flows`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<Vec<FlowReport>>,
+}
+
+/// One flow: the client is the sender of its first packet.
+#[derive(Debug, Serialize)]
+pub struct FlowReport {
+    pub interface: String,
+    pub vlan: u16,
+    /// IP protocol number (6 TCP, 17 UDP, …).
+    pub proto: u8,
+    pub client: String,
+    pub client_port: u16,
+    pub server: String,
+    pub server_port: u16,
+    pub c2s_packets: u64,
+    pub c2s_bytes: u64,
+    pub s2c_packets: u64,
+    pub s2c_bytes: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub tcp_state: TcpState,
+}
+
+fn flow_row(iface: &str, f: &Flow) -> FlowReport {
+    let (cp, sp) = f.ports();
+    FlowReport {
+        interface: iface.to_string(),
+        vlan: f.key.vlan,
+        proto: f.key.proto,
+        client: f.client_addr().to_string(),
+        client_port: cp,
+        server: f.server_addr().to_string(),
+        server_port: sp,
+        c2s_packets: f.c2s.packets,
+        c2s_bytes: f.c2s.bytes,
+        s2c_packets: f.s2c.packets,
+        s2c_bytes: f.s2c.bytes,
+        first_seen: rfc3339(f.first_seen_ns),
+        last_seen: rfc3339(f.last_seen_ns),
+        tcp_state: f.tcp_state,
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -157,6 +201,8 @@ pub struct Merged<'a> {
     /// Several interfaces: merged totals, sorted.
     hosts: Vec<HostAcc<'a>>,
     macs: Vec<([u8; 6], TxRx, u64, u64)>,
+    /// (interface name, flow), largest first; empty unless asked for.
+    flows: Option<Vec<(&'a str, &'a Flow)>>,
 }
 
 impl<'a> HostAcc<'a> {
@@ -168,7 +214,7 @@ impl<'a> HostAcc<'a> {
             first: h.first_seen_ns,
             last: h.last_seen_ns,
             total: h.total,
-            l4: h.l4,
+            l4: h.l4_split(),
             services: std::borrow::Cow::Borrowed(&h.services),
             peers_sent: u64::from(h.peers_sent),
             peers_rcvd: u64::from(h.peers_rcvd),
@@ -220,15 +266,21 @@ impl<'a> Merged<'a> {
             }
         }
         #[derive(Serialize)]
-        struct Doc<'a, H: Serialize, M: Serialize> {
+        struct Doc<'a, H: Serialize, M: Serialize, F: Serialize> {
             interfaces: &'a [InterfaceReport],
             hosts: H,
             macs: M,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            flows: Option<F>,
         }
         let doc = Doc {
             interfaces: &self.interfaces,
             hosts: Rows(std::cell::RefCell::new(Some(self.host_rows()))),
             macs: Rows(std::cell::RefCell::new(Some(self.mac_rows()))),
+            flows: self
+                .flows
+                .as_ref()
+                .map(|fl| Rows(std::cell::RefCell::new(Some(fl.iter().map(|(i, f)| flow_row(i, f)))))),
         };
         serde_json::to_writer(w, &doc)
     }
@@ -237,7 +289,8 @@ impl<'a> Merged<'a> {
     pub fn into_report(self) -> Report {
         let hosts = self.host_rows().collect();
         let macs = self.mac_rows().collect();
-        Report { interfaces: self.interfaces, hosts, macs }
+        let flows = self.flows.as_ref().map(|fl| fl.iter().map(|(i, f)| flow_row(i, f)).collect());
+        Report { interfaces: self.interfaces, hosts, macs, flows }
     }
 }
 
@@ -287,6 +340,11 @@ pub fn build(engine: &Engine) -> Report {
 
 /// Merges the per-interface tables into per-address totals.
 pub fn merge(engine: &Engine) -> Merged<'_> {
+    merge_with(engine, false)
+}
+
+/// Like [`merge`], and lists every flow too when `flows` is set.
+pub fn merge_with(engine: &Engine, with_flows: bool) -> Merged<'_> {
     let mut interfaces = Vec::new();
     let mut index: FastMap<IpAddr, usize> = FastMap::default();
     let mut hosts: Vec<HostAcc<'_>> = Vec::new();
@@ -356,7 +414,7 @@ pub fn merge(engine: &Engine) -> Merged<'_> {
             a.first = a.first.min(h.first_seen_ns);
             a.last = a.last.max(h.last_seen_ns);
             a.total.merge(&h.total);
-            for (x, y) in a.l4.iter_mut().zip(h.l4.iter()) {
+            for (x, y) in a.l4.iter_mut().zip(h.l4_split().iter()) {
                 x.merge(y);
             }
             let services = a.services.to_mut();
@@ -405,7 +463,13 @@ pub fn merge(engine: &Engine) -> Merged<'_> {
     let hosts: Vec<HostAcc<'_>> = order.iter().filter_map(|(_, _, i)| slots[*i as usize].take()).collect();
     single_rows.sort_unstable_by_key(|h| (std::cmp::Reverse(h.total.tx.bytes + h.total.rx.bytes), h.ip));
     macs.sort_unstable_by_key(|m| (std::cmp::Reverse(m.1.tx.bytes + m.1.rx.bytes), m.0));
-    Merged { interfaces, single: single_rows, hosts, macs }
+    let flows = with_flows.then(|| {
+        let mut all: Vec<(&str, &Flow)> =
+            engine.interfaces.iter().flat_map(|i| i.flows.iter().map(move |f| (i.name.as_str(), f))).collect();
+        all.sort_unstable_by_key(|(_, f)| std::cmp::Reverse(f.c2s.bytes + f.s2c.bytes));
+        all
+    });
+    Merged { interfaces, single: single_rows, hosts, macs, flows }
 }
 
 fn human(b: u64) -> String {
@@ -470,6 +534,27 @@ pub fn table(r: &Report) -> String {
             m.rx_packets,
             human(m.rx_bytes)
         );
+    }
+    if let Some(flows) = &r.flows {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<5} {:<46} {:<46} {:>12} {:>12} {:<11}",
+            "PROTO", "CLIENT", "SERVER", "C→S", "S→C", "TCP STATE"
+        );
+        for f in flows {
+            let ep = |a: &str, p: u16| if a.contains(':') { format!("[{a}]:{p}") } else { format!("{a}:{p}") };
+            let _ = writeln!(
+                out,
+                "{:<5} {:<46} {:<46} {:>12} {:>12} {:<11}",
+                f.proto,
+                ep(&f.client, f.client_port),
+                ep(&f.server, f.server_port),
+                human(f.c2s_bytes),
+                human(f.s2c_bytes),
+                format!("{:?}", f.tcp_state).to_lowercase()
+            );
+        }
     }
     out
 }

@@ -3,8 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wirewatch_probe::LinkType;
-use wirewatch_probe::decode::Decoded;
-use wirewatch_probe::interface::{Interface, Limits};
+use wirewatch_probe::interface::{Interface, Limits, Prepared};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
@@ -12,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let link = LinkType(u16::from_le_bytes([data[0], data[1]]) % 300);
     let mut iface = Interface::new("fuzz".into(), link, Limits::default());
-    let mut d = Decoded::default();
-    iface.process(1, data.len() as u64, &data[2..], &mut d);
+    let mut p = Prepared::default();
+    iface.process(1, data.len() as u64, &data[2..], &mut p);
+    iface.finish();
 });
