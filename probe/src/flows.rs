@@ -147,6 +147,8 @@ pub struct Flow {
     /// Index 0: client → server, 1: server → client.
     pub(crate) pending: [Pending; 2],
     pub(crate) macs: [MacPair; 2],
+    /// MAC table slots of each direction's (source, destination), as hints (see `macs`).
+    pub(crate) mac_hints: [[u32; 2]; 2],
     /// Cached host rows of the client and server (validated before use).
     pub(crate) client: Option<HostRef>,
     pub(crate) server: Option<HostRef>,
@@ -471,6 +473,7 @@ impl FlowTable {
             fin_seen: 0,
             pending: [Pending::default(); 2],
             macs: [None; 2],
+            mac_hints: [[crate::macs::NO_HINT; 2]; 2],
             client: None,
             server: None,
             paired: [false; 2],

@@ -308,9 +308,12 @@ impl Interface {
         for (i, &s) in slots.iter().enumerate() {
             if let Some(&next) = slots.get(i + AHEAD) {
                 let f = self.flows.slot_mut(next);
-                let (c, v) = (f.client, f.server);
+                let (c, v, hints) = (f.client, f.server, f.mac_hints);
                 for r in [c, v].into_iter().flatten() {
                     self.hosts.prefetch(r);
+                }
+                for h in hints.into_iter().flatten() {
+                    self.macs.prefetch(h);
                 }
             }
             self.flush(s);
@@ -388,7 +391,8 @@ impl Interface {
                 hosts.note_pair(src, dst);
             }
             if let Some((sm, dm)) = macs {
-                self.macs.account_bulk(sm, dm, u.packets, u.bytes, p.first_ns, p.last_ns);
+                f.mac_hints[dir] =
+                    self.macs.account_bulk(sm, dm, u.packets, u.bytes, p.first_ns, p.last_ns, f.mac_hints[dir]);
             }
             f.pending[dir] = crate::flows::Pending::default();
         }

@@ -1,12 +1,18 @@
 //! MAC table: one row per Ethernet address seen on an interface (non-IP traffic included),
-//! bounded like the host table (idlest sampled row evicted when full).
+//! bounded like the host table (idlest of a few sampled rows evicted when full).
+//!
+//! Rows live in a chunked slab; a flow remembers the slots of its MAC pairs as *hints* and
+//! passes them back at flush time, which skips the hash lookup when the slot still holds the
+//! same address (a hint is only ever compared, never trusted).
 
 use crate::hosts::{FastMap, TxRx};
+use crate::slab::Slab;
 
 /// One Ethernet address.
 #[derive(Debug, Clone)]
 pub struct MacEntry {
     pub mac: [u8; 6],
+    live: bool,
     pub first_seen_ns: u64,
     pub last_seen_ns: u64,
     pub traffic: TxRx,
@@ -15,22 +21,35 @@ pub struct MacEntry {
 /// Bounded MAC table of one interface.
 #[derive(Debug)]
 pub struct MacTable {
-    map: FastMap<[u8; 6], MacEntry>,
+    index: FastMap<[u8; 6], u32>,
+    slots: Slab<MacEntry>,
+    free: Vec<u32>,
     max: usize,
     evictions: u64,
+    rng: u64,
 }
+
+/// "No hint" for [`MacTable::account_bulk`].
+pub const NO_HINT: u32 = u32::MAX;
 
 impl MacTable {
     pub fn new(max: usize) -> MacTable {
-        MacTable { map: FastMap::default(), max: max.max(2), evictions: 0 }
+        MacTable {
+            index: FastMap::default(),
+            slots: Slab::default(),
+            free: Vec::new(),
+            max: max.max(2),
+            evictions: 0,
+            rng: 0x853c_49e6_748f_ea9b,
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
     }
 
     pub fn evictions(&self) -> u64 {
@@ -38,53 +57,109 @@ impl MacTable {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &MacEntry> {
-        self.map.values()
+        self.slots.iter().filter(|e| e.live)
     }
 
     pub fn get(&self, mac: &[u8; 6]) -> Option<&MacEntry> {
-        self.map.get(mac)
+        self.index.get(mac).and_then(|&s| self.slots.get(s))
+    }
+
+    /// Brings a hinted row into the cache ahead of its use.
+    #[inline]
+    pub fn prefetch(&self, hint: u32) {
+        if let Some(e) = self.slots.get(hint) {
+            crate::prefetch::prefetch(e, 1);
+        }
     }
 
     fn evict_one(&mut self) {
-        // Hash order is effectively random: the idlest of the first few rows goes.
-        let victim = self.map.values().take(8).min_by_key(|e| e.last_seen_ns).map(|e| e.mac);
-        if let Some(m) = victim {
-            self.map.remove(&m);
+        let n = self.slots.len() as u64;
+        let mut victim: Option<(u32, u64)> = None;
+        for _ in 0..32 {
+            self.rng ^= self.rng >> 12;
+            self.rng ^= self.rng << 25;
+            self.rng ^= self.rng >> 27;
+            let s = (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)) as u32;
+            if let Some(e) = self.slots.get(s)
+                && e.live
+                && victim.is_none_or(|(_, t)| e.last_seen_ns < t)
+            {
+                victim = Some((s, e.last_seen_ns));
+            }
+        }
+        let victim = victim.map(|(s, _)| s).or_else(|| self.index.values().next().copied());
+        if let Some(s) = victim {
+            let mac = self.slots[s].mac;
+            self.slots[s].live = false;
+            self.index.remove(&mac);
+            self.free.push(s);
             self.evictions += 1;
         }
     }
 
+    /// The slot of `mac`, created if needed; `hint` is tried first.
     #[inline]
-    fn add(&mut self, mac: [u8; 6], tx: bool, packets: u64, bytes: u64, first: u64, last: u64) {
-        if let Some(e) = self.map.get_mut(&mac) {
-            let c = if tx { &mut e.traffic.tx } else { &mut e.traffic.rx };
-            c.packets += packets;
-            c.bytes += bytes;
-            e.first_seen_ns = e.first_seen_ns.min(first);
-            e.last_seen_ns = e.last_seen_ns.max(last);
-            return;
+    fn slot(&mut self, mac: [u8; 6], hint: u32, first: u64) -> u32 {
+        if let Some(e) = self.slots.get(hint)
+            && e.live
+            && e.mac == mac
+        {
+            return hint;
         }
-        if self.map.len() >= self.max {
+        if let Some(&s) = self.index.get(&mac) {
+            return s;
+        }
+        if self.index.len() >= self.max {
             self.evict_one();
         }
-        let mut traffic = TxRx::default();
-        let c = if tx { &mut traffic.tx } else { &mut traffic.rx };
-        c.packets = packets;
-        c.bytes = bytes;
-        self.map.insert(mac, MacEntry { mac, first_seen_ns: first, last_seen_ns: last, traffic });
+        let e = MacEntry { mac, live: true, first_seen_ns: first, last_seen_ns: first, traffic: TxRx::default() };
+        let s = match self.free.pop() {
+            Some(s) => {
+                self.slots[s] = e;
+                s
+            }
+            None => self.slots.push(e),
+        };
+        self.index.insert(mac, s);
+        s
+    }
+
+    #[inline]
+    fn add(&mut self, slot: u32, tx: bool, packets: u64, bytes: u64, first: u64, last: u64) {
+        let e = &mut self.slots[slot];
+        let c = if tx { &mut e.traffic.tx } else { &mut e.traffic.rx };
+        c.packets += packets;
+        c.bytes += bytes;
+        e.first_seen_ns = e.first_seen_ns.min(first);
+        e.last_seen_ns = e.last_seen_ns.max(last);
     }
 
     /// Counts one Ethernet header: `src` sent `bytes` to `dst`.
     #[inline]
     pub fn account(&mut self, src: [u8; 6], dst: [u8; 6], bytes: u64, ts: u64) {
-        self.add(src, true, 1, bytes, ts, ts);
-        self.add(dst, false, 1, bytes, ts, ts);
+        self.account_bulk(src, dst, 1, bytes, ts, ts, [NO_HINT; 2]);
     }
 
     /// Counts `packets` Ethernet headers from `src` to `dst` seen between `first` and `last`.
-    pub fn account_bulk(&mut self, src: [u8; 6], dst: [u8; 6], packets: u64, bytes: u64, first: u64, last: u64) {
-        self.add(src, true, packets, bytes, first, last);
-        self.add(dst, false, packets, bytes, first, last);
+    /// `hints` are the slots these addresses had last time (or [`NO_HINT`]); the slots used
+    /// are returned to be kept as the next hints.
+    #[allow(clippy::too_many_arguments)]
+    pub fn account_bulk(
+        &mut self,
+        src: [u8; 6],
+        dst: [u8; 6],
+        packets: u64,
+        bytes: u64,
+        first: u64,
+        last: u64,
+        hints: [u32; 2],
+    ) -> [u32; 2] {
+        let s = self.slot(src, hints[0], first);
+        self.add(s, true, packets, bytes, first, last);
+        let d = self.slot(dst, hints[1], first);
+        self.add(d, false, packets, bytes, first, last);
+        // Creating `dst` may have evicted `src` (full table): the hint check catches that.
+        [s, d]
     }
 }
 
@@ -103,6 +178,19 @@ mod tests {
             t.account([i; 6], [2; 6], 1, u64::from(i));
         }
         assert!(t.len() <= 4);
+        assert_eq!(t.iter().count(), t.len());
         assert!(t.evictions() > 0);
+    }
+
+    #[test]
+    fn hints_are_checked_not_trusted() {
+        let mut t = MacTable::new(100);
+        let h = t.account_bulk([1; 6], [2; 6], 3, 300, 1, 2, [NO_HINT; 2]);
+        let h2 = t.account_bulk([1; 6], [2; 6], 1, 100, 3, 3, h);
+        assert_eq!(h, h2);
+        // A wrong hint (another address's slot) still counts the right address.
+        t.account_bulk([2; 6], [1; 6], 1, 10, 4, 4, h);
+        assert_eq!(t.get(&[2; 6]).map(|e| (e.traffic.tx.bytes, e.traffic.rx.bytes)), Some((10, 400)));
+        assert_eq!(t.get(&[1; 6]).map(|e| (e.traffic.tx.bytes, e.traffic.rx.bytes)), Some((400, 10)));
     }
 }
