@@ -136,6 +136,48 @@ impl Decoded {
     }
 }
 
+/// Fragment position from an IPv6 extension-header chain, walked with explicit bounds checks.
+/// (etherparse 0.21's `Ipv6ExtensionSliceIter` reads past the end of a lax-sliced chain whose
+/// last header is cut short — undefined behaviour found by our fuzzer — so it is not used.)
+fn ipv6_fragment(first: Option<IpNumber>, mut b: &[u8]) -> Fragment {
+    let mut next = first.map(|n| n.0);
+    let mut f = Fragment::No;
+    while let Some(h) = next {
+        let len = match h {
+            // Hop-by-hop, routing, destination options: (len + 1) * 8 bytes.
+            0 | 43 | 60 => match b.get(1) {
+                Some(l) => (usize::from(*l) + 1) * 8,
+                None => break,
+            },
+            44 => {
+                let Some(x) = b.get(..8) else { break };
+                let off = u16::from_be_bytes([x[2], x[3]]) >> 3;
+                f = if off != 0 {
+                    Fragment::Later
+                } else if x[3] & 1 != 0 {
+                    Fragment::First
+                } else {
+                    Fragment::No
+                };
+                8
+            }
+            // Authentication header: (len + 2) * 4 bytes.
+            51 => match b.get(1) {
+                Some(l) => (usize::from(*l) + 2) * 4,
+                None => break,
+            },
+            _ => break,
+        };
+        let Some(&n) = b.first() else { break };
+        next = Some(n);
+        match b.get(len..) {
+            Some(rest) => b = rest,
+            None => break,
+        }
+    }
+    f
+}
+
 struct Ctx<'o> {
     out: &'o mut Decoded,
     vlan: u16,
@@ -474,19 +516,8 @@ impl Ctx<'_> {
                 }
             }
             LaxIpSlice::Ipv6(v6) => {
-                let mut f = Fragment::No;
-                for ext in v6.extensions().clone() {
-                    if let Ipv6ExtensionSlice::Fragment(fh) = ext {
-                        f = if fh.fragment_offset().value() != 0 {
-                            Fragment::Later
-                        } else if fh.more_fragments() {
-                            Fragment::First
-                        } else {
-                            Fragment::No
-                        };
-                    }
-                }
-                f
+                let exts = v6.extensions();
+                ipv6_fragment(exts.first_header(), exts.slice())
             }
         };
         self.set_l3(if src.is_ipv4() { L3Class::Ipv4 } else { L3Class::Ipv6 });
@@ -830,6 +861,31 @@ mod tests {
         assert_eq!(dec(LinkType::NULL, &null).n_ip, 1);
         let unknown = dec(LinkType(147), ip);
         assert!(unknown.undecoded() && unknown.unknown_link);
+    }
+
+    /// Found by the fuzzer: a truncated IPv6 extension chain made etherparse's extension
+    /// iterator read out of bounds. Must decode without touching memory past the frame.
+    #[test]
+    fn fuzz_regression_truncated_ipv6_extension_chain() {
+        let input: [u8; 56] = [
+            0x39, 0x25, 0x65, 0x65, 0x1f, 0x65, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x65, 0x65,
+            0x65, 0x65, 0x65, 0x65, 0x65, 0xc1, 0x15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x65, 0x65, 0x65, 0x65, 0, 0, 0,
+            0, 0x65, 0x65, 0x65, 0x65, 0x65, 0x65, 0x65, 0x65, 0x65, 0xe5, 0x65,
+        ];
+        let link = LinkType(u16::from_le_bytes([input[0], input[1]]) % 300);
+        let d = dec(link, &input[2..]);
+        assert!(d.n_ip <= MAX_LAYERS);
+    }
+
+    #[test]
+    fn ipv6_fragment_positions() {
+        // Hop-by-hop (8 bytes) then a fragment header at offset 0 with M set.
+        let chain = [44u8, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0x00, 0x01, 0, 0, 0, 1];
+        assert_eq!(ipv6_fragment(Some(IpNumber(0)), &chain), Fragment::First);
+        let later = [17u8, 0, 0x00, 0x08, 0, 0, 0, 1];
+        assert_eq!(ipv6_fragment(Some(IpNumber(44)), &later), Fragment::Later);
+        assert_eq!(ipv6_fragment(Some(IpNumber(0)), &chain[..5]), Fragment::No);
+        assert_eq!(ipv6_fragment(None, &[]), Fragment::No);
     }
 
     #[test]
