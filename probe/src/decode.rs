@@ -13,7 +13,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use etherparse::{Ethernet2HeaderSlice, IpNumber, Ipv6ExtensionSlice, LaxIpSlice, TcpHeaderSlice, UdpHeaderSlice};
+use etherparse::{Ethernet2HeaderSlice, IpNumber, LaxIpSlice, TcpHeaderSlice, UdpHeaderSlice};
 
 use crate::capture::LinkType;
 

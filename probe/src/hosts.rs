@@ -435,6 +435,14 @@ impl HostTable {
         }
     }
 
+    /// Brings a host's service array into the cache (its row should be cached already).
+    #[inline]
+    pub fn prefetch_services(&self, r: HostRef) {
+        if let Some(first) = self.slots.get(r.slot).and_then(|h| h.services.first()) {
+            crate::prefetch::prefetch(first, 1);
+        }
+    }
+
     pub fn host_mut(&mut self, r: HostRef) -> &mut Host {
         &mut self.slots[r.slot]
     }

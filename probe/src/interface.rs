@@ -303,8 +303,10 @@ impl Interface {
     /// Applies every flow's pending counts to the host and MAC tables.
     pub fn flush_all(&mut self) {
         let slots: Vec<u32> = self.flows.pending_slots().collect();
-        // Host rows are scattered: prefetch those of the flow a few places ahead.
-        const AHEAD: usize = 6;
+        // Host rows are scattered: prefetch those of the flow a few places ahead, and their
+        // service arrays (a pointer inside the row, so only once the row has arrived).
+        const AHEAD: usize = 8;
+        const AHEAD_SERVICES: usize = 4;
         for (i, &s) in slots.iter().enumerate() {
             if let Some(&next) = slots.get(i + AHEAD) {
                 let f = self.flows.slot_mut(next);
@@ -314,6 +316,13 @@ impl Interface {
                 }
                 for h in hints.into_iter().flatten() {
                     self.macs.prefetch(h);
+                }
+            }
+            if let Some(&next) = slots.get(i + AHEAD_SERVICES) {
+                let f = self.flows.slot_mut(next);
+                let (c, v) = (f.client, f.server);
+                for r in [c, v].into_iter().flatten() {
+                    self.hosts.prefetch_services(r);
                 }
             }
             self.flush(s);
