@@ -41,6 +41,10 @@ struct TableArgs {
     /// Seconds without packets after which a flow is removed.
     #[arg(long, default_value_t = 120)]
     flow_idle_secs: u64,
+    /// Throughput window in seconds of packet time; flow deltas reach the host and MAC
+    /// tables at the end of each window.
+    #[arg(long, default_value_t = 10)]
+    thpt_window_secs: u64,
 }
 
 impl TableArgs {
@@ -50,6 +54,7 @@ impl TableArgs {
             max_macs: self.max_macs,
             max_flows: self.max_flows,
             flow_idle: Duration::from_secs(self.flow_idle_secs),
+            thpt_window: Duration::from_secs(self.thpt_window_secs.max(1)),
             ..Limits::default()
         }
     }
