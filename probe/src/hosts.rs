@@ -166,6 +166,9 @@ impl Host {
         let i = match self.services.binary_search_by_key(&svc, |(s, _)| *s) {
             Ok(i) => i,
             Err(i) => {
+                // Most hosts use one or two services: grow one entry at a time (a plain push
+                // would reserve four, 160 bytes, on the first insert).
+                self.services.reserve_exact(1);
                 self.services.insert(i, (svc, TxRx::default()));
                 i
             }
