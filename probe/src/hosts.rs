@@ -187,15 +187,6 @@ impl Host {
         }
         [self.l4[0], self.l4[1], self.l4[2], other]
     }
-
-    /// Average throughput (bytes/s) over the host's lifetime, sent and received.
-    pub fn average_thpt(&self) -> (f64, f64) {
-        let secs = (self.last_seen_ns.saturating_sub(self.first_seen_ns)) as f64 / 1e9;
-        if secs <= 0.0 {
-            return (0.0, 0.0);
-        }
-        (self.total.tx.bytes as f64 / secs, self.total.rx.bytes as f64 / secs)
-    }
 }
 
 /// What one or more IP headers of one flow direction contribute to their two hosts.
