@@ -56,14 +56,9 @@ pub struct IpLayer {
     pub has_ports: bool,
     /// TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20).
     pub tcp_flags: u8,
-    /// ICMP/ICMPv6 type and code when captured.
-    pub icmp_type: u8,
-    pub icmp_code: u8,
     pub fragment: Fragment,
     /// Innermost 802.1Q VLAN id seen before this header (0 = untagged).
     pub vlan: u16,
-    /// Encapsulation depth: 0 is the outermost IP header.
-    pub depth: u8,
     /// The Ethernet header directly carrying this IP header, if any (that header is then
     /// marked `carries_ip`, and is counted with the IP header's flow).
     pub eth: Option<EthLayer>,
@@ -79,11 +74,8 @@ impl Default for IpLayer {
             dport: 0,
             has_ports: false,
             tcp_flags: 0,
-            icmp_type: 0,
-            icmp_code: 0,
             fragment: Fragment::No,
             vlan: 0,
-            depth: 0,
             eth: None,
         }
     }
@@ -532,16 +524,7 @@ impl Ctx<'_> {
             e.carries_ip = true;
             *e
         });
-        self.out.ip[idx] = IpLayer {
-            src,
-            dst,
-            proto: proto.0,
-            fragment,
-            vlan: self.vlan,
-            depth: idx as u8,
-            eth,
-            ..IpLayer::default()
-        };
+        self.out.ip[idx] = IpLayer { src, dst, proto: proto.0, fragment, vlan: self.vlan, eth, ..IpLayer::default() };
         self.out.n_ip += 1;
         if fragment == Fragment::Later {
             return;
@@ -589,13 +572,7 @@ impl Ctx<'_> {
                 }
             }
             // ICMP errors quote headers that were not sent: never descend.
-            IpNumber::ICMP | IpNumber::IPV6_ICMP => {
-                if let Some(t) = body.get(..2) {
-                    let l = &mut self.out.ip[idx];
-                    l.icmp_type = t[0];
-                    l.icmp_code = t[1];
-                }
-            }
+            IpNumber::ICMP | IpNumber::IPV6_ICMP => {}
             IpNumber::IPV4 | IpNumber::IPV6 => self.ip_any(body),
             IpNumber::GRE => self.gre(body),
             // MPLS in IP (RFC 4023).

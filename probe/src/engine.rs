@@ -74,8 +74,8 @@ impl Engine {
         progress: &mut dyn Progress,
     ) -> Result<(), ReadError> {
         let mut reader = FileReader::open(path)?;
-        // File interface index → engine interface index.
-        let mut map: Vec<usize> = Vec::new();
+        // File interface index → engine interface index (created on its first frame).
+        let mut map: Vec<Option<usize>> = Vec::new();
         let mut n: u64 = 0;
         let mut result = Ok(());
         // Frames prepared and accounted so far (head - tail frames are in flight).
@@ -93,21 +93,16 @@ impl Engine {
                     break;
                 }
             };
-            let idx = match map.get(f.interface) {
-                Some(&i) => i,
+            let idx = match map.get(f.interface).copied().flatten() {
+                Some(i) => i,
                 None => {
-                    while map.len() <= f.interface {
-                        map.push(usize::MAX);
+                    let i = self.add_interface(f.iface.name.clone(), f.iface.link_type);
+                    if map.len() <= f.interface {
+                        map.resize(f.interface + 1, None);
                     }
-                    usize::MAX
+                    map[f.interface] = Some(i);
+                    i
                 }
-            };
-            let idx = if idx == usize::MAX {
-                let i = self.add_interface(f.iface.name.clone(), f.iface.link_type);
-                map[f.interface] = i;
-                i
-            } else {
-                idx
             };
             if head - tail == RING {
                 let (i, p) = &ring[tail % RING];
@@ -131,12 +126,8 @@ impl Engine {
         progress.advanced(reader.position());
         // Interfaces declared without packets still appear in the report.
         for (i, ifc) in reader.interfaces().iter().enumerate() {
-            if map.get(i).is_none_or(|&m| m == usize::MAX) {
-                let e = self.add_interface(ifc.name.clone(), ifc.link_type);
-                if map.len() <= i {
-                    map.resize(i + 1, usize::MAX);
-                }
-                map[i] = e;
+            if map.get(i).copied().flatten().is_none() {
+                self.add_interface(ifc.name.clone(), ifc.link_type);
             }
         }
         result

@@ -496,25 +496,9 @@ impl FlowTable {
         slot
     }
 
-    fn next_rand(&mut self) -> u64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// The idlest of 8 randomly sampled live rows.
+    /// The idlest of a few randomly sampled live rows.
     fn pick_victim(&mut self) -> Option<u32> {
-        let n = self.slots.len() as u64;
-        let mut best: Option<(u32, u64)> = None;
-        for _ in 0..32 {
-            let s = (self.next_rand() % n.max(1)) as u32;
-            let Some(f) = self.slots.get(s) else { continue };
-            if f.live && best.is_none_or(|(_, t)| f.last_seen_ns < t) {
-                best = Some((s, f.last_seen_ns));
-            }
-        }
-        best.map(|(s, _)| s).or_else(|| self.slots.iter().position(|f| f.live).map(|i| i as u32))
+        self.slots.sample_idlest(&mut self.rng, |_, f| f.live.then_some(f.last_seen_ns))
     }
 
     /// Removes a row (its pending counts must have been flushed).

@@ -290,48 +290,14 @@ impl HostTable {
         HostRef { slot, generation: self.slots[slot].generation }
     }
 
-    fn next_rand(&mut self) -> u64 {
-        // xorshift64*: cheap and good enough to sample eviction candidates.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
     fn evict_one(&mut self, protect: Option<HostRef>) {
-        const SAMPLES: usize = 8;
-        let n = self.slots.len() as u64;
-        if n == 0 {
-            return;
+        let victim = self.slots.sample_idlest(&mut self.rng, |i, h| {
+            (h.live && protect.is_none_or(|p| p.slot != i)).then_some(h.last_seen_ns)
+        });
+        if let Some(v) = victim {
+            self.remove_slot(v);
+            self.evictions += 1;
         }
-        let mut victim: Option<(u32, u64)> = None;
-        let mut tries = 0;
-        while tries < SAMPLES * 4 && (victim.is_none() || tries < SAMPLES) {
-            tries += 1;
-            let s = (self.next_rand() % n) as u32;
-            let h = &self.slots[s];
-            if !h.live || protect.is_some_and(|p| p.slot == s) {
-                continue;
-            }
-            if victim.is_none_or(|(_, t)| h.last_seen_ns < t) {
-                victim = Some((s, h.last_seen_ns));
-            }
-        }
-        let victim = match victim {
-            Some((s, _)) => s,
-            // Unlucky sampling: fall back to a scan for any live, unprotected row.
-            None => match self
-                .slots
-                .iter()
-                .enumerate()
-                .find(|(i, h)| h.live && protect.is_none_or(|p| p.slot as usize != *i))
-            {
-                Some((i, _)) => i as u32,
-                None => return,
-            },
-        };
-        self.remove_slot(victim);
-        self.evictions += 1;
     }
 
     fn remove_slot(&mut self, slot: u32) {

@@ -73,22 +73,7 @@ impl MacTable {
     }
 
     fn evict_one(&mut self) {
-        let n = self.slots.len() as u64;
-        let mut victim: Option<(u32, u64)> = None;
-        for _ in 0..32 {
-            self.rng ^= self.rng >> 12;
-            self.rng ^= self.rng << 25;
-            self.rng ^= self.rng >> 27;
-            let s = (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)) as u32;
-            if let Some(e) = self.slots.get(s)
-                && e.live
-                && victim.is_none_or(|(_, t)| e.last_seen_ns < t)
-            {
-                victim = Some((s, e.last_seen_ns));
-            }
-        }
-        let victim = victim.map(|(s, _)| s).or_else(|| self.index.values().next().copied());
-        if let Some(s) = victim {
+        if let Some(s) = self.slots.sample_idlest(&mut self.rng, |_, e| e.live.then_some(e.last_seen_ns)) {
             let mac = self.slots[s].mac;
             self.slots[s].live = false;
             self.index.remove(&mac);

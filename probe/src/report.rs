@@ -230,10 +230,6 @@ impl<'a> HostAcc<'a> {
 }
 
 impl<'a> Merged<'a> {
-    pub fn host_count(&self) -> usize {
-        self.hosts.len() + self.single.len()
-    }
-
     /// Host rows, largest first.
     pub fn host_rows(&self) -> impl Iterator<Item = HostReport> + '_ {
         let single = self.single.iter().map(|h| host_row(&HostAcc::of(h)));

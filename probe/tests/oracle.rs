@@ -42,10 +42,13 @@ fn four(v: &Value) -> Four {
     (g(KEYS[0]), g(KEYS[1]), g(KEYS[2]), g(KEYS[3]))
 }
 
-fn epoch_ns(s: &str) -> u64 {
+/// Epoch seconds as tshark prints them; `None` for the negative times tshark gives a fuzzed
+/// record whose timestamp has the top bit set (pcap timestamps are unsigned; the probe reads
+/// them so, tshark as signed).
+fn epoch_ns(s: &str) -> Option<u64> {
     let (sec, frac) = s.split_once('.').unwrap_or((s, "0"));
     let frac = format!("{frac:0<9}");
-    sec.parse::<u64>().expect("seconds") * 1_000_000_000 + frac[..9].parse::<u64>().expect("fraction")
+    Some(sec.parse::<u64>().ok()? * 1_000_000_000 + frac[..9].parse::<u64>().expect("fraction"))
 }
 
 fn rfc3339_ns(s: &str) -> u64 {
@@ -53,54 +56,54 @@ fn rfc3339_ns(s: &str) -> u64 {
     t.timestamp_nanos_opt().expect("in range") as u64
 }
 
-/// The oracle's first/last seen per address (IPs canonicalised).
-fn oracle_seen(name: &str) -> BTreeMap<String, Seen> {
-    let path = dir_of(name).join(format!("{name}.oracle.json"));
-    let o: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("oracle")).expect("JSON");
-    let mut out = BTreeMap::new();
-    for t in ["ipv4", "ipv6", "eth"] {
-        for (a, v) in o[t].as_object().expect("table") {
-            let key = if t == "eth" { a.clone() } else { a.parse::<IpAddr>().expect("ip").to_string() };
-            let f = epoch_ns(v["first_seen"].as_str().expect("first"));
-            let l = epoch_ns(v["last_seen"].as_str().expect("last"));
-            out.insert(key, (f, l));
-        }
-    }
-    out
+/// Counters and first/last seen per address, as the oracle or the probe gives them.
+struct Tables {
+    ips: BTreeMap<String, Four>,
+    macs: BTreeMap<String, Four>,
+    /// IPs and MACs together.
+    seen: BTreeMap<String, Seen>,
 }
 
-fn probe_seen(name: &str) -> BTreeMap<String, Seen> {
-    let mut e = Engine::new(Limits::default());
-    e.read_files(&[dir_of(name).join(name)], &mut NoProgress);
-    let r = report::build(&e);
-    let mut out: BTreeMap<String, Seen> =
-        r.hosts.iter().map(|h| (h.ip.clone(), (rfc3339_ns(&h.first_seen), rfc3339_ns(&h.last_seen)))).collect();
-    out.extend(r.macs.iter().map(|m| (m.mac.clone(), (rfc3339_ns(&m.first_seen), rfc3339_ns(&m.last_seen)))));
-    out
-}
-
-fn oracle(name: &str) -> (BTreeMap<String, Four>, BTreeMap<String, Four>) {
+fn oracle(name: &str) -> Tables {
     let path = dir_of(name).join(format!("{name}.oracle.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let o: Value = serde_json::from_str(&text).expect("oracle JSON");
-    let mut ips = BTreeMap::new();
-    for t in ["ipv4", "ipv6"] {
-        for (a, v) in o[t].as_object().expect("table") {
-            let ip: IpAddr = a.parse().expect("oracle IP");
-            ips.insert(ip.to_string(), four(v));
+    let mut t = Tables { ips: BTreeMap::new(), macs: BTreeMap::new(), seen: BTreeMap::new() };
+    for table in ["ipv4", "ipv6", "eth"] {
+        for (a, v) in o[table].as_object().expect("table") {
+            let key = if table == "eth" { a.clone() } else { a.parse::<IpAddr>().expect("oracle IP").to_string() };
+            let first = epoch_ns(v["first_seen"].as_str().expect("first"));
+            let last = epoch_ns(v["last_seen"].as_str().expect("last"));
+            if let (Some(f), Some(l)) = (first, last) {
+                t.seen.insert(key.clone(), (f, l));
+            }
+            if table == "eth" {
+                t.macs.insert(key, four(v))
+            } else {
+                t.ips.insert(key, four(v))
+            };
         }
     }
-    let macs = o["eth"].as_object().expect("eth").iter().map(|(a, v)| (a.clone(), four(v))).collect();
-    (ips, macs)
+    t
 }
 
-fn probe(name: &str) -> (BTreeMap<String, Four>, BTreeMap<String, Four>, usize) {
+/// The probe's tables for one capture, and how many read errors it reported.
+fn probe(name: &str) -> (Tables, usize) {
     let mut e = Engine::new(Limits::default());
     let errors = e.read_files(&[dir_of(name).join(name)], &mut NoProgress);
     let r = report::build(&e);
-    let ips = r.hosts.iter().map(|h| (h.ip.clone(), (h.tx_packets, h.tx_bytes, h.rx_packets, h.rx_bytes))).collect();
-    let macs = r.macs.iter().map(|m| (m.mac.clone(), (m.tx_packets, m.tx_bytes, m.rx_packets, m.rx_bytes))).collect();
-    (ips, macs, errors.len())
+    let seen = |f: &str, l: &str| (rfc3339_ns(f), rfc3339_ns(l));
+    let t = Tables {
+        ips: r.hosts.iter().map(|h| (h.ip.clone(), (h.tx_packets, h.tx_bytes, h.rx_packets, h.rx_bytes))).collect(),
+        macs: r.macs.iter().map(|m| (m.mac.clone(), (m.tx_packets, m.tx_bytes, m.rx_packets, m.rx_bytes))).collect(),
+        seen: r
+            .hosts
+            .iter()
+            .map(|h| (h.ip.clone(), seen(&h.first_seen, &h.last_seen)))
+            .chain(r.macs.iter().map(|m| (m.mac.clone(), seen(&m.first_seen, &m.last_seen))))
+            .collect(),
+    };
+    (t, errors.len())
 }
 
 fn diff(kind: &str, want: &BTreeMap<String, Four>, got: &BTreeMap<String, Four>) -> Vec<String> {
@@ -114,20 +117,20 @@ fn diff(kind: &str, want: &BTreeMap<String, Four>, got: &BTreeMap<String, Four>)
 }
 
 fn check(name: &str) {
-    let (want_ip, want_mac) = oracle(name);
-    let (got_ip, got_mac, errors) = probe(name);
+    let want = oracle(name);
+    let (got, errors) = probe(name);
     assert_eq!(errors, 0, "{name}: read errors");
-    let mut d = diff("ip", &want_ip, &got_ip);
-    d.extend(diff("mac", &want_mac, &got_mac));
+    let mut d = diff("ip", &want.ips, &got.ips);
+    d.extend(diff("mac", &want.macs, &got.macs));
     assert!(d.is_empty(), "{name}: {} addresses differ:\n{}", d.len(), d.join("\n"));
     // First and last seen (packet time) of every address. tshark prints nanosecond times
     // through a double (~240 ns resolution at today's epoch), hence the tolerance.
-    let (want, got) = (oracle_seen(name), probe_seen(name));
     let close = |a: u64, b: u64| a.abs_diff(b) <= 1_000;
     let bad: Vec<String> = want
+        .seen
         .iter()
-        .filter(|(a, w)| !got.get(*a).is_some_and(|g| close(g.0, w.0) && close(g.1, w.1)))
-        .map(|(a, w)| format!("{a}: oracle {w:?}, probe {:?}", got.get(a)))
+        .filter(|(a, w)| !got.seen.get(*a).is_some_and(|g| close(g.0, w.0) && close(g.1, w.1)))
+        .map(|(a, w)| format!("{a}: oracle {w:?}, probe {:?}", got.seen.get(a)))
         .collect();
     assert!(bad.is_empty(), "{name}: first/last seen differ:\n{}", bad.join("\n"));
 }
@@ -217,19 +220,19 @@ oracle_tests! {
 #[test]
 fn fuzz_orig_len_beyond_tshark() {
     let name = "fuzz-2021-06-07-c6c72a0a56.pcap";
-    let (mut want_ip, mut want_mac) = oracle(name);
-    for v in want_ip.values_mut().chain(want_mac.values_mut()) {
+    let mut want = oracle(name);
+    for v in want.ips.values_mut().chain(want.macs.values_mut()) {
         for b in [&mut v.1, &mut v.3] {
             if *b == 2_147_483_647 {
                 *b = 4_093_509_168;
             }
         }
     }
-    let (got_ip, got_mac, errors) = probe(name);
+    let (got, errors) = probe(name);
     assert_eq!(errors, 0);
-    assert_eq!(got_ip, want_ip);
-    assert_eq!(got_mac, want_mac);
-    assert_eq!(got_ip.len(), 2);
+    assert_eq!(got.ips, want.ips);
+    assert_eq!(got.macs, want.macs);
+    assert_eq!(got.ips.len(), 2);
 }
 
 fn bin() -> Command {
