@@ -76,6 +76,24 @@ fn open(name: &str, o: &LiveOptions) -> Result<pcap::Capture<pcap::Active>, Live
     Ok(cap)
 }
 
+/// Reads what is left in a non-blocking capture's ring. A pending `pcap_breakloop` makes one
+/// read return early, so that is tolerated once; the packet bound keeps a flooded interface from
+/// holding shutdown up forever.
+fn drain(cap: &mut pcap::Capture<pcap::Active>, iface: &mut Interface, dec: &mut Prepared) {
+    const MAX_DRAIN: usize = 1 << 20;
+    let mut breaks = 0;
+    for _ in 0..MAX_DRAIN {
+        match cap.next_packet() {
+            Ok(p) => {
+                let ts = p.header.ts.tv_sec as u64 * 1_000_000_000 + p.header.ts.tv_usec as u64;
+                iface.process(ts, u64::from(p.header.len), p.data, dec);
+            }
+            Err(pcap::Error::NoMorePackets) if breaks == 0 => breaks += 1,
+            Err(_) => return,
+        }
+    }
+}
+
 /// Captures on every interface until `stop` is set, then returns the tables.
 /// `ready` is called once every interface is open (tests and scripts wait for it).
 pub fn run(
@@ -120,6 +138,22 @@ pub fn run(
                         Err(e) => {
                             result = Err(LiveError::Read { iface: name.clone(), source: e });
                             break;
+                        }
+                    }
+                }
+                // Stopping must not lose what the kernel already queued: the ring may still
+                // hold packets when stop is seen (a busy machine schedules this thread late).
+                // Drain it without blocking, up to what a ring can hold.
+                if result.is_ok() {
+                    match cap.setnonblock() {
+                        Ok(c) => {
+                            cap = c;
+                            drain(&mut cap, &mut iface, &mut dec);
+                        }
+                        Err(e) => {
+                            tracing::warn!(iface = %name, error = %e, "cannot drain the capture ring at stop");
+                            iface.finish();
+                            return Ok(iface);
                         }
                     }
                 }
