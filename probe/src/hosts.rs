@@ -206,6 +206,83 @@ pub struct Update {
     pub vlan: u16,
 }
 
+/// A host's non-additive values at one moment (reported as they are, the latest wins).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostSnapshot {
+    pub mac: Option<[u8; 6]>,
+    pub vlan: u16,
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    pub peers_sent: u32,
+    pub peers_rcvd: u32,
+    pub tcp_sessions_active: u32,
+    pub thpt: Throughput,
+    pub roles: u32,
+}
+
+impl HostSnapshot {
+    fn of(h: &Host) -> HostSnapshot {
+        HostSnapshot {
+            mac: h.has_mac.then_some(h.mac),
+            vlan: h.vlan,
+            first_seen_ns: h.first_seen_ns,
+            last_seen_ns: h.last_seen_ns,
+            peers_sent: h.peers_sent,
+            peers_rcvd: h.peers_rcvd,
+            tcp_sessions_active: h.tcp_sessions_active,
+            thpt: h.thpt,
+            roles: h.roles,
+        }
+    }
+}
+
+/// What a host's counters did since the previous [`HostTable::take_changes`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostChange {
+    pub total: TxRx,
+    /// TCP, UDP, ICMP as in [`Host::l4`]; other is the total minus these.
+    pub l4: [TxRx; 3],
+    pub services: Vec<(Service, TxRx)>,
+    pub syn_sent: u64,
+    pub tcp_sessions_total: u64,
+    pub udp_flows: u64,
+    /// The row's values when it left the table, if it did since.
+    gone: Option<HostSnapshot>,
+}
+
+impl HostChange {
+    fn service_mut(&mut self, svc: Service) -> &mut TxRx {
+        let i = match self.services.binary_search_by_key(&svc, |(s, _)| *s) {
+            Ok(i) => i,
+            Err(i) => {
+                self.services.insert(i, (svc, TxRx::default()));
+                i
+            }
+        };
+        &mut self.services[i].1
+    }
+
+    /// Split TCP, UDP, ICMP, other.
+    pub fn l4_split(&self) -> [TxRx; 4] {
+        let mut other = self.total;
+        for t in &self.l4 {
+            other.tx.packets -= t.tx.packets;
+            other.tx.bytes -= t.tx.bytes;
+            other.rx.packets -= t.rx.packets;
+            other.rx.bytes -= t.rx.bytes;
+        }
+        [self.l4[0], self.l4[1], self.l4[2], other]
+    }
+}
+
+/// One host's entry in [`HostTable::take_changes`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostChanged {
+    pub ip: IpAddr,
+    pub change: HostChange,
+    pub now: HostSnapshot,
+}
+
 /// Bounded host table of one interface.
 #[derive(Debug)]
 pub struct HostTable {
@@ -218,6 +295,9 @@ pub struct HostTable {
     pairs: FastSet<u64>,
     pairs_gc_at: usize,
     rng: u64,
+    /// Per address, what changed since the last take; `None` unless changes are tracked (an
+    /// uplinked probe). Keyed by address, not slot, so an evicted row's last counts survive.
+    changes: Option<FastMap<IpAddr, HostChange>>,
 }
 
 impl HostTable {
@@ -231,6 +311,61 @@ impl HostTable {
             pairs: FastSet::default(),
             pairs_gc_at: 1 << 16,
             rng: 0x9e37_79b9_7f4a_7c15,
+            changes: None,
+        }
+    }
+
+    /// Starts keeping what changed for [`HostTable::take_changes`].
+    pub fn track_changes(&mut self) {
+        self.changes.get_or_insert_with(FastMap::default);
+    }
+
+    /// Every host that changed since the previous call: its counter deltas and its current
+    /// values (or those it had when it left the table).
+    pub fn take_changes(&mut self) -> Vec<HostChanged> {
+        let Some(changes) = self.changes.as_mut() else { return Vec::new() };
+        let mut out = Vec::with_capacity(changes.len());
+        for (ip, change) in changes.drain() {
+            let now = match self.map.get(&ip) {
+                Some(&slot) => HostSnapshot::of(&self.slots[slot]),
+                None => match change.gone {
+                    Some(g) => g,
+                    None => continue,
+                },
+            };
+            out.push(HostChanged { ip, change, now });
+        }
+        out
+    }
+
+    #[inline]
+    fn changed(&mut self, slot: u32) -> Option<&mut HostChange> {
+        let ip = self.slots[slot].ip;
+        self.changes.as_mut().map(|m| m.entry(ip).or_default())
+    }
+
+    /// A TCP flow between this host and another was seen for the first time.
+    pub fn open_tcp_session(&mut self, r: HostRef) {
+        let h = &mut self.slots[r.slot];
+        h.tcp_sessions_total += 1;
+        h.tcp_sessions_active += 1;
+        if let Some(c) = self.changed(r.slot) {
+            c.tcp_sessions_total += 1;
+        }
+    }
+
+    /// A TCP flow of this host closed or left the flow table.
+    pub fn close_tcp_session(&mut self, r: HostRef) {
+        let h = &mut self.slots[r.slot];
+        h.tcp_sessions_active = h.tcp_sessions_active.saturating_sub(1);
+        self.changed(r.slot);
+    }
+
+    /// A UDP flow of this host was seen for the first time.
+    pub fn count_udp_flow(&mut self, r: HostRef) {
+        self.slots[r.slot].udp_flows += 1;
+        if let Some(c) = self.changed(r.slot) {
+            c.udp_flows += 1;
         }
     }
 
@@ -301,6 +436,12 @@ impl HostTable {
     }
 
     fn remove_slot(&mut self, slot: u32) {
+        if let Some(m) = self.changes.as_mut() {
+            let h = &self.slots[slot];
+            if let Some(c) = m.get_mut(&h.ip) {
+                c.gone = Some(HostSnapshot::of(h));
+            }
+        }
         let h = &mut self.slots[slot];
         h.live = false;
         h.services = Vec::new();
@@ -385,6 +526,32 @@ impl HostTable {
         if u.service != Service::Other {
             d.service_mut(u.service).rx.add_n(u.packets, u.bytes);
         }
+        if self.changes.is_some() {
+            self.record(src.slot, dst.slot, u);
+        }
+    }
+
+    #[cold]
+    fn record(&mut self, src: u32, dst: u32, u: &Update) {
+        if let Some(c) = self.changed(src) {
+            c.total.tx.add_n(u.packets, u.bytes);
+            if let Some(t) = c.l4.get_mut(u.l4 as usize) {
+                t.tx.add_n(u.packets, u.bytes);
+            }
+            c.syn_sent += u64::from(u.syns);
+            if u.service != Service::Other {
+                c.service_mut(u.service).tx.add_n(u.packets, u.bytes);
+            }
+        }
+        if let Some(c) = self.changed(dst) {
+            c.total.rx.add_n(u.packets, u.bytes);
+            if let Some(t) = c.l4.get_mut(u.l4 as usize) {
+                t.rx.add_n(u.packets, u.bytes);
+            }
+            if u.service != Service::Other {
+                c.service_mut(u.service).rx.add_n(u.packets, u.bytes);
+            }
+        }
     }
 
     /// Brings a host row into the cache ahead of its use.
@@ -415,12 +582,18 @@ impl HostTable {
         let secs = window_ns as f64 / 1e9;
         for h in self.slots.iter_mut().filter(|h| h.live) {
             let t = &mut h.thpt;
+            let before = (t.actual_tx, t.actual_rx);
             t.actual_tx = ((h.total.tx.bytes - t.window_tx) as f64 / secs) as f32;
             t.actual_rx = ((h.total.rx.bytes - t.window_rx) as f64 / secs) as f32;
             t.peak_tx = t.peak_tx.max(t.actual_tx);
             t.peak_rx = t.peak_rx.max(t.actual_rx);
             t.window_tx = h.total.tx.bytes;
             t.window_rx = h.total.rx.bytes;
+            if let Some(m) = self.changes.as_mut()
+                && before != (t.actual_tx, t.actual_rx)
+            {
+                m.entry(h.ip).or_default();
+            }
         }
     }
 }

@@ -356,15 +356,13 @@ impl Interface {
             match proto {
                 6 => {
                     for r in [c, s] {
-                        let h = hosts.host_mut(r);
-                        h.tcp_sessions_total += 1;
-                        h.tcp_sessions_active += 1;
+                        hosts.open_tcp_session(r);
                     }
                 }
                 17 => {
-                    hosts.host_mut(c).udp_flows += 1;
+                    hosts.count_udp_flow(c);
                     if s != c {
-                        hosts.host_mut(s).udp_flows += 1;
+                        hosts.count_udp_flow(s);
                     }
                 }
                 _ => {}
@@ -408,8 +406,7 @@ impl Interface {
         if proto == 6 && !f.is_tcp_open() && !f.close_applied {
             f.close_applied = true;
             for r in [c, s] {
-                let h = hosts.host_mut(r);
-                h.tcp_sessions_active = h.tcp_sessions_active.saturating_sub(1);
+                hosts.close_tcp_session(r);
             }
         }
     }
@@ -422,8 +419,7 @@ impl Interface {
             f.close_applied = true;
             for r in [f.client, f.server].into_iter().flatten() {
                 if self.hosts.resolve(r) {
-                    let h = self.hosts.host_mut(r);
-                    h.tcp_sessions_active = h.tcp_sessions_active.saturating_sub(1);
+                    self.hosts.close_tcp_session(r);
                 }
             }
         }

@@ -16,6 +16,26 @@ pub struct MacEntry {
     pub first_seen_ns: u64,
     pub last_seen_ns: u64,
     pub traffic: TxRx,
+    /// Traffic already reported upstream (see [`MacTable::take_changes`]).
+    reported: TxRx,
+}
+
+/// What an address did since the previous [`MacTable::take_changes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacChange {
+    pub mac: [u8; 6],
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    pub traffic: TxRx,
+}
+
+fn minus(a: &TxRx, b: &TxRx) -> TxRx {
+    let mut d = *a;
+    d.tx.packets -= b.tx.packets;
+    d.tx.bytes -= b.tx.bytes;
+    d.rx.packets -= b.rx.packets;
+    d.rx.bytes -= b.rx.bytes;
+    d
 }
 
 /// Bounded MAC table of one interface.
@@ -27,6 +47,9 @@ pub struct MacTable {
     max: usize,
     evictions: u64,
     rng: u64,
+    /// Unreported traffic of evicted rows (only while changes are taken).
+    evicted: Vec<MacChange>,
+    tracking: bool,
 }
 
 /// "No hint" for [`MacTable::account_bulk`].
@@ -41,6 +64,8 @@ impl MacTable {
             max: max.max(2),
             evictions: 0,
             rng: 0x853c_49e6_748f_ea9b,
+            evicted: Vec::new(),
+            tracking: false,
         }
     }
 
@@ -64,6 +89,27 @@ impl MacTable {
         self.index.get(mac).and_then(|&s| self.slots.get(s))
     }
 
+    /// Starts keeping what changed for [`MacTable::take_changes`] (an uplinked probe).
+    pub fn track_changes(&mut self) {
+        self.tracking = true;
+    }
+
+    /// Every address whose traffic changed since the previous call, with the change. Walks
+    /// the table: MAC tables are small next to host tables (one segment's stations).
+    pub fn take_changes(&mut self) -> Vec<MacChange> {
+        let mut out = std::mem::take(&mut self.evicted);
+        for e in self.slots.iter_mut().filter(|e| e.live && e.traffic != e.reported) {
+            out.push(MacChange {
+                mac: e.mac,
+                first_seen_ns: e.first_seen_ns,
+                last_seen_ns: e.last_seen_ns,
+                traffic: minus(&e.traffic, &e.reported),
+            });
+            e.reported = e.traffic;
+        }
+        out
+    }
+
     /// Brings a hinted row into the cache ahead of its use.
     #[inline]
     pub fn prefetch(&self, hint: u32) {
@@ -74,7 +120,16 @@ impl MacTable {
 
     fn evict_one(&mut self) {
         if let Some(s) = self.slots.sample_idlest(&mut self.rng, |_, e| e.live.then_some(e.last_seen_ns)) {
-            let mac = self.slots[s].mac;
+            let e = &self.slots[s];
+            let mac = e.mac;
+            if self.tracking && e.traffic != e.reported {
+                self.evicted.push(MacChange {
+                    mac,
+                    first_seen_ns: e.first_seen_ns,
+                    last_seen_ns: e.last_seen_ns,
+                    traffic: minus(&e.traffic, &e.reported),
+                });
+            }
             self.slots[s].live = false;
             self.index.remove(&mac);
             self.free.push(s);
@@ -97,7 +152,14 @@ impl MacTable {
         if self.index.len() >= self.max {
             self.evict_one();
         }
-        let e = MacEntry { mac, live: true, first_seen_ns: first, last_seen_ns: first, traffic: TxRx::default() };
+        let e = MacEntry {
+            mac,
+            live: true,
+            first_seen_ns: first,
+            last_seen_ns: first,
+            traffic: TxRx::default(),
+            reported: TxRx::default(),
+        };
         let s = match self.free.pop() {
             Some(s) => {
                 self.slots[s] = e;
@@ -165,6 +227,24 @@ mod tests {
         assert!(t.len() <= 4);
         assert_eq!(t.iter().count(), t.len());
         assert!(t.evictions() > 0);
+    }
+
+    #[test]
+    fn changes_add_up_to_the_totals_even_across_evictions() {
+        let mut t = MacTable::new(3);
+        t.track_changes();
+        let mut sum: std::collections::BTreeMap<[u8; 6], u64> = Default::default();
+        for round in 0..5u8 {
+            for i in 0..(3 + round) {
+                t.account([i; 6], [9; 6], 10, u64::from(round));
+            }
+            for c in t.take_changes() {
+                *sum.entry(c.mac).or_default() += c.traffic.tx.bytes + c.traffic.rx.bytes;
+            }
+        }
+        let total: u64 = sum.values().sum();
+        assert_eq!(total, 2 * 10 * (3 + 4 + 5 + 6 + 7));
+        assert!(t.take_changes().is_empty());
     }
 
     #[test]

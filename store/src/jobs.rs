@@ -1,0 +1,231 @@
+//! Periodic jobs: rollups (raw samples → hourly → daily, each batch exactly once) and retention
+//! (drop sample and hourly partitions past their age). A job runs inside a transaction that
+//! holds its `jobs` row `FOR UPDATE SKIP LOCKED` and only when its period has passed, so with
+//! several controllers on one database each period's run happens on exactly one of them.
+
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
+
+use crate::{Result, Store};
+
+/// How long history is kept (0 days: forever).
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub raw_days: u32,
+    pub hourly_days: u32,
+    pub daily_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { raw_days: 7, hourly_days: 90, daily_days: 0 }
+    }
+}
+
+/// Batches rolled up per transaction.
+const ROLLUP_CHUNK: i64 = 500;
+
+impl Store {
+    /// Runs job `name` if its period has passed and no other controller is running it.
+    /// Returns the job's report, or `None` when it was not this controller's turn.
+    pub async fn run_job(
+        &self,
+        name: &str,
+        period: Duration,
+        controller: &str,
+        retention: Retention,
+    ) -> Result<Option<String>> {
+        let mut tx = self.pool.begin().await?;
+        let due: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM jobs WHERE name = $1
+               AND (last_run_at IS NULL OR last_run_at <= now() - make_interval(secs => $2))
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(name)
+        .bind(period.as_secs_f64())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if due.is_none() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let started = chrono::Utc::now();
+        let detail = match name {
+            "rollup" => rollup(&mut tx).await?,
+            "retention" => retention_run(&mut tx, retention).await?,
+            other => format!("unknown job {other}"),
+        };
+        sqlx::query("UPDATE jobs SET last_run_at = now(), last_run_by = $2, runs = runs + 1 WHERE name = $1")
+            .bind(name)
+            .bind(controller)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO job_runs (name, controller, started_at, finished_at, detail) VALUES ($1, $2, $3, clock_timestamp(), $4)",
+        )
+        .bind(name)
+        .bind(controller)
+        .bind(started)
+        .bind(&detail)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(detail))
+    }
+}
+
+async fn ensure_month(tx: &mut Transaction<'_, Postgres>, table: &str, month: chrono::NaiveDate) -> Result<()> {
+    use chrono::Datelike;
+    let next = if month.month() == 12 {
+        chrono::NaiveDate::from_ymd_opt(month.year() + 1, 1, 1)
+    } else {
+        chrono::NaiveDate::from_ymd_opt(month.year(), month.month() + 1, 1)
+    }
+    .unwrap_or(month);
+    let q = format!(
+        "CREATE TABLE IF NOT EXISTS {table}_p{} PARTITION OF {table} FOR VALUES FROM ('{} 00:00:00+00') TO ('{} 00:00:00+00')",
+        month.format("%Y%m"),
+        month.format("%Y-%m-%d"),
+        next.format("%Y-%m-%d")
+    );
+    sqlx::query(AssertSqlSafe(q)).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Folds batches not yet rolled up into the hourly and daily tables.
+async fn rollup(tx: &mut Transaction<'_, Postgres>) -> Result<String> {
+    let mut batches = 0u64;
+    loop {
+        sqlx::query("DROP TABLE IF EXISTS rollup_todo").execute(&mut **tx).await?;
+        sqlx::query(
+            "CREATE TEMP TABLE rollup_todo ON COMMIT DROP AS
+             SELECT probe_id, seq, to_timestamp(interval_end_ns / 1e9) AS ts FROM batches WHERE NOT rolled_up
+             ORDER BY received_at LIMIT $1",
+        )
+        .bind(ROLLUP_CHUNK)
+        .execute(&mut **tx)
+        .await?;
+        let months: Vec<chrono::NaiveDate> = sqlx::query_scalar(
+            "SELECT DISTINCT (date_trunc('month', ts AT TIME ZONE 'UTC'))::date FROM rollup_todo",
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        if months.is_empty() {
+            break;
+        }
+        for m in months {
+            ensure_month(tx, "host_hourly", m).await?;
+        }
+        for (table, unit) in [("host_hourly", "hour"), ("host_daily", "day")] {
+            let q = format!(
+                "INSERT INTO {table} AS r (probe_id, interface_id, ip, ts, tx_packets, tx_bytes, rx_packets, rx_bytes, peak_thpt_tx, peak_thpt_rx)
+                 SELECT s.probe_id, s.interface_id, s.ip, date_trunc('{unit}', s.ts, 'UTC'), sum(s.tx_packets), sum(s.tx_bytes),
+                        sum(s.rx_packets), sum(s.rx_bytes), max(s.thpt_actual_tx), max(s.thpt_actual_rx)
+                 FROM host_samples s JOIN rollup_todo t ON t.probe_id = s.probe_id AND t.seq = s.seq AND t.ts = s.ts
+                 GROUP BY 1, 2, 3, 4
+                 ON CONFLICT (probe_id, interface_id, ip, ts) DO UPDATE SET
+                   tx_packets = r.tx_packets + excluded.tx_packets, tx_bytes = r.tx_bytes + excluded.tx_bytes,
+                   rx_packets = r.rx_packets + excluded.rx_packets, rx_bytes = r.rx_bytes + excluded.rx_bytes,
+                   peak_thpt_tx = greatest(r.peak_thpt_tx, excluded.peak_thpt_tx),
+                   peak_thpt_rx = greatest(r.peak_thpt_rx, excluded.peak_thpt_rx)"
+            );
+            sqlx::query(AssertSqlSafe(q)).execute(&mut **tx).await?;
+        }
+        for (table, unit) in [("interface_hourly", "hour"), ("interface_daily", "day")] {
+            let q = format!(
+                "INSERT INTO {table} AS r (probe_id, interface_id, ts, packets, bytes, drops)
+                 SELECT s.probe_id, s.interface_id, date_trunc('{unit}', s.ts, 'UTC'), sum(s.packets), sum(s.bytes), sum(s.drops)
+                 FROM interface_samples s JOIN rollup_todo t ON t.probe_id = s.probe_id AND t.seq = s.seq AND t.ts = s.ts
+                 GROUP BY 1, 2, 3
+                 ON CONFLICT (probe_id, interface_id, ts) DO UPDATE SET
+                   packets = r.packets + excluded.packets, bytes = r.bytes + excluded.bytes, drops = r.drops + excluded.drops"
+            );
+            sqlx::query(AssertSqlSafe(q)).execute(&mut **tx).await?;
+        }
+        let n = sqlx::query(
+            "UPDATE batches b SET rolled_up = true FROM rollup_todo t WHERE b.probe_id = t.probe_id AND b.seq = t.seq",
+        )
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        batches += n;
+        if n < ROLLUP_CHUNK as u64 {
+            break;
+        }
+    }
+    Ok(format!("rolled up {batches} batches"))
+}
+
+/// Partitions of `parent` with their upper bounds.
+async fn partitions(tx: &mut Transaction<'_, Postgres>, parent: &str) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid)
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+         WHERE p.relname = $1",
+    )
+    .bind(parent)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Vec::new();
+    for (name, bound) in rows {
+        // FOR VALUES FROM ('2026-11-29 00:00:00+00') TO ('2026-11-30 00:00:00+00')
+        let Some(to) = bound.split("TO ('").nth(1).and_then(|s| s.split('\'').next()) else { continue };
+        if let Ok(t) = chrono::DateTime::parse_from_str(&format!("{to}00"), "%Y-%m-%d %H:%M:%S%z") {
+            out.push((name, t.with_timezone(&chrono::Utc)));
+        }
+    }
+    Ok(out)
+}
+
+async fn retention_run(tx: &mut Transaction<'_, Postgres>, r: Retention) -> Result<String> {
+    let now = chrono::Utc::now();
+    let mut dropped = Vec::new();
+    for (parent, days) in
+        [("host_samples", r.raw_days), ("interface_samples", r.raw_days), ("host_hourly", r.hourly_days)]
+    {
+        if days == 0 {
+            continue;
+        }
+        let cutoff = now - chrono::Duration::days(i64::from(days));
+        for (name, upper) in partitions(tx, parent).await? {
+            if upper > cutoff {
+                continue;
+            }
+            // Raw samples leave only once every batch in them is rolled up.
+            if parent != "host_hourly" {
+                let pending: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up AND interval_end_ns < $1)",
+                )
+                .bind(upper.timestamp_nanos_opt().unwrap_or(i64::MAX))
+                .fetch_one(&mut **tx)
+                .await?;
+                if pending {
+                    continue;
+                }
+            }
+            sqlx::query(AssertSqlSafe(format!("DROP TABLE {name}"))).execute(&mut **tx).await?;
+            dropped.push(name);
+        }
+    }
+    let mut deleted = 0;
+    if r.daily_days > 0 {
+        let cutoff = now - chrono::Duration::days(i64::from(r.daily_days));
+        for t in ["host_daily", "interface_daily"] {
+            deleted += sqlx::query(AssertSqlSafe(format!("DELETE FROM {t} WHERE ts < $1")))
+                .bind(cutoff)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+        }
+    }
+    if r.hourly_days > 0 {
+        let cutoff = now - chrono::Duration::days(i64::from(r.hourly_days));
+        deleted += sqlx::query("DELETE FROM interface_hourly WHERE ts < $1")
+            .bind(cutoff)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    }
+    Ok(format!("dropped {} partitions {:?}; deleted {deleted} rollup rows", dropped.len(), dropped))
+}

@@ -1,0 +1,120 @@
+//! Storage: the only code that writes SQL. One module per aggregate — probes (enrolment,
+//! certificates, hello/status), ingest (a batch in one transaction), jobs (rollups, retention,
+//! the lease that makes each run happen on exactly one controller), totals (what the `hosts`
+//! command and later the API read) — plus `embedded`, the private PostgreSQL cluster the
+//! controller starts when no database URL is given.
+//!
+//! Every statement is keyed by probe (and through it, site), so a later move to a distributed
+//! PostgreSQL (Citus, probe as distribution key) needs no rewrite.
+
+pub mod embedded;
+pub mod ingest;
+pub mod jobs;
+pub mod probes;
+pub mod totals;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+pub use sqlx::postgres::PgConnectOptions as ConnectOptions;
+
+/// Storage failures, split by what the caller can do about them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or the connection broke: retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A statement failed for another reason (a bug or bad data): retrying will not help.
+    #[error("database error: {0}")]
+    Query(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    /// The data offered breaks a rule of the store (duplicate host rows in one batch, …).
+    #[error("invalid data: {0}")]
+    Invalid(String),
+    #[error("embedded PostgreSQL: {0}")]
+    Embedded(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same operation later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e),
+            sqlx::Error::Database(d) => {
+                // Class 08 (connection exception), 57P01-03 (admin shutdown, crash, cannot
+                // connect now), 53 (insufficient resources), 40001/40P01 (serialisation, deadlock).
+                let code = d.code().map(|c| c.to_string()).unwrap_or_default();
+                if code.starts_with("08") || code.starts_with("57P") || code.starts_with("53") || code.starts_with("40")
+                {
+                    StoreError::Unavailable(e)
+                } else {
+                    StoreError::Query(e)
+                }
+            }
+            _ => StoreError::Query(e),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle on the database (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub pool: PgPool,
+    partitions: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Store {
+    /// Connects (the pool reconnects by itself after an outage).
+    pub async fn connect(opts: PgConnectOptions, max_connections: u32) -> Result<Store> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await?;
+        Ok(Store { pool, partitions: Default::default() })
+    }
+
+    /// Connects without waiting for the database (connections are made on first use).
+    pub fn connect_lazy(opts: PgConnectOptions, max_connections: u32) -> Store {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(opts);
+        Store { pool, partitions: Default::default() }
+    }
+
+    /// Applies the migrations in `migrations/` (forward only; concurrent controllers serialise
+    /// on sqlx's migration lock).
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("../migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Parses a `postgres://` URL.
+pub fn parse_url(url: &str) -> Result<PgConnectOptions> {
+    url.parse::<PgConnectOptions>().map_err(StoreError::Query)
+}

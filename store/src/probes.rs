@@ -1,0 +1,213 @@
+//! Sites, probes and their certificates; the shared CA; what a probe says of itself (Hello).
+
+use sqlx::Row;
+use wirewatch_wire::{Hello, SpoolStatus};
+
+use crate::{Result, Store, StoreError};
+
+/// A probe as enrolled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeIdentity {
+    pub id: i64,
+    pub name: String,
+    pub site: String,
+    pub revoked: bool,
+}
+
+/// One row of `probe list`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProbeStatus {
+    pub name: String,
+    pub site: String,
+    pub revoked: bool,
+    pub software_version: Option<String>,
+    pub os: Option<String>,
+    pub hostname: Option<String>,
+    pub controller: Option<String>,
+    pub last_seq: Option<i64>,
+    pub last_batch_at: Option<String>,
+    pub spool_pending_batches: i64,
+    pub spool_dropped_batches: i64,
+    pub spool_dropped_bytes: i64,
+}
+
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Creates a probe (and its site if new) holding the certificate `cert_sha256`. With
+    /// `replace`, an existing probe of that name gets the new certificate and every older one
+    /// is revoked.
+    pub async fn enroll(&self, name: &str, site: &str, cert_sha256: &[u8], replace: bool) -> Result<ProbeIdentity> {
+        let mut tx = self.pool.begin().await?;
+        let site_id: i64 = sqlx::query_scalar(
+            "INSERT INTO sites (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
+        )
+        .bind(site)
+        .fetch_one(&mut *tx)
+        .await?;
+        let existing: Option<(i64, i64)> = sqlx::query_as("SELECT id, site_id FROM probes WHERE name = $1 FOR UPDATE")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let id = match existing {
+            Some(_) if !replace => return Err(StoreError::Exists(format!("probe {name:?}"))),
+            Some((id, _)) => {
+                sqlx::query("UPDATE probe_certs SET revoked_at = now() WHERE probe_id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE probes SET revoked_at = NULL, site_id = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(site_id)
+                    .execute(&mut *tx)
+                    .await?;
+                id
+            }
+            None => {
+                sqlx::query_scalar("INSERT INTO probes (site_id, name) VALUES ($1, $2) RETURNING id")
+                    .bind(site_id)
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        sqlx::query("INSERT INTO probe_certs (sha256, probe_id) VALUES ($1, $2)")
+            .bind(cert_sha256)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ProbeIdentity { id, name: name.to_string(), site: site.to_string(), revoked: false })
+    }
+
+    /// Revokes a probe and all its certificates. Returns the certificates' fingerprints.
+    pub async fn revoke(&self, name: &str) -> Result<Vec<Vec<u8>>> {
+        let mut tx = self.pool.begin().await?;
+        let id: Option<i64> = sqlx::query_scalar("UPDATE probes SET revoked_at = now() WHERE name = $1 RETURNING id")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let id = id.ok_or_else(|| StoreError::NotFound(format!("probe {name:?}")))?;
+        let certs: Vec<Vec<u8>> = sqlx::query_scalar(
+            "UPDATE probe_certs SET revoked_at = coalesce(revoked_at, now()) WHERE probe_id = $1 RETURNING sha256",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(certs)
+    }
+
+    /// Fingerprints of every revoked certificate (the handshake refuses them).
+    pub async fn revoked_certs(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(sqlx::query_scalar("SELECT sha256 FROM probe_certs WHERE revoked_at IS NOT NULL").fetch_all(&self.pool).await?)
+    }
+
+    /// The probe holding a certificate, if it is enrolled.
+    pub async fn probe_by_cert(&self, sha256: &[u8]) -> Result<Option<ProbeIdentity>> {
+        let row = sqlx::query(
+            "SELECT p.id, p.name, s.name AS site, (c.revoked_at IS NOT NULL OR p.revoked_at IS NOT NULL) AS revoked
+             FROM probe_certs c JOIN probes p ON p.id = c.probe_id JOIN sites s ON s.id = p.site_id
+             WHERE c.sha256 = $1",
+        )
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| ProbeIdentity { id: r.get("id"), name: r.get("name"), site: r.get("site"), revoked: r.get("revoked") }))
+    }
+
+    /// Records what a probe said when it connected; returns its last committed sequence.
+    pub async fn hello(&self, probe_id: i64, controller: &str, h: &Hello) -> Result<Option<u64>> {
+        let last: Option<i64> = sqlx::query_scalar(
+            "UPDATE probes SET software_version = $2, os = $3, hostname = $4, uptime_secs = $5, last_hello_at = now(),
+                    controller = $6
+             WHERE id = $1 RETURNING last_seq",
+        )
+        .bind(probe_id)
+        .bind(&h.software_version)
+        .bind(&h.os)
+        .bind(&h.hostname)
+        .bind(clamp(h.uptime_secs))
+        .bind(controller)
+        .fetch_one(&self.pool)
+        .await?;
+        self.spool_status(probe_id, &h.spool).await?;
+        for i in &h.interfaces {
+            sqlx::query(
+                "INSERT INTO interfaces (probe_id, name, link_type, live) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (probe_id, name) DO UPDATE SET link_type = excluded.link_type, live = excluded.live",
+            )
+            .bind(probe_id)
+            .bind(&i.name)
+            .bind(&i.link_type)
+            .bind(i.live)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(last.and_then(|v| u64::try_from(v).ok()))
+    }
+
+    /// Records a probe's spool figures.
+    pub async fn spool_status(&self, probe_id: i64, s: &SpoolStatus) -> Result<()> {
+        sqlx::query(
+            "UPDATE probes SET spool_pending_batches = $2, spool_pending_bytes = $3, spool_dropped_batches = $4,
+                    spool_dropped_bytes = $5, spool_last_dropped_seq = $6
+             WHERE id = $1",
+        )
+        .bind(probe_id)
+        .bind(clamp(s.pending_batches))
+        .bind(clamp(s.pending_bytes))
+        .bind(clamp(s.dropped_batches))
+        .bind(clamp(s.dropped_bytes))
+        .bind(s.last_dropped_seq.map(clamp))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every probe, by site and name.
+    pub async fn probes(&self) -> Result<Vec<ProbeStatus>> {
+        let rows = sqlx::query(
+            "SELECT p.name, s.name AS site, p.revoked_at IS NOT NULL AS revoked, p.software_version, p.os, p.hostname,
+                    p.controller, p.last_seq, to_char(p.last_batch_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_batch_at,
+                    p.spool_pending_batches, p.spool_dropped_batches, p.spool_dropped_bytes
+             FROM probes p JOIN sites s ON s.id = p.site_id ORDER BY s.name, p.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ProbeStatus {
+                name: r.get("name"),
+                site: r.get("site"),
+                revoked: r.get("revoked"),
+                software_version: r.get("software_version"),
+                os: r.get("os"),
+                hostname: r.get("hostname"),
+                controller: r.get("controller"),
+                last_seq: r.get("last_seq"),
+                last_batch_at: r.get("last_batch_at"),
+                spool_pending_batches: r.get("spool_pending_batches"),
+                spool_dropped_batches: r.get("spool_dropped_batches"),
+                spool_dropped_bytes: r.get("spool_dropped_bytes"),
+            })
+            .collect())
+    }
+
+    /// The CA shared by the controllers of this database, if one was stored.
+    pub async fn ca(&self) -> Result<Option<(String, String)>> {
+        Ok(sqlx::query_as("SELECT cert_pem, key_pem FROM ca WHERE id = 1").fetch_optional(&self.pool).await?)
+    }
+
+    /// Stores a CA unless one exists; returns the one that is stored (ours or the earlier one).
+    pub async fn put_ca(&self, cert_pem: &str, key_pem: &str) -> Result<(String, String)> {
+        sqlx::query("INSERT INTO ca (id, cert_pem, key_pem) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
+            .bind(cert_pem)
+            .bind(key_pem)
+            .execute(&self.pool)
+            .await?;
+        self.ca().await?.ok_or_else(|| StoreError::NotFound("CA".into()))
+    }
+}

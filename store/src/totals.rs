@@ -1,0 +1,207 @@
+//! Reading totals back: every stored host, MAC and interface of a probe or site, as plain rows
+//! (the controller turns them into the probe's report shape).
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use crate::{Result, Store};
+
+/// Which probes to read.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub site: Option<String>,
+    pub probe: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredInterface {
+    pub probe: String,
+    pub name: String,
+    pub link_type: String,
+    /// packets, bytes, undecoded packets/bytes, pcap drops, if drops, flows total/expired,
+    /// host/MAC/flow evictions, hosts, MACs, active flows, first/last seen (ns).
+    pub counters: [i64; 16],
+    pub bytes_stats: Vec<i64>,
+    pub pkts_stats: Vec<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredHost {
+    pub probe: String,
+    pub interface: String,
+    pub ip: std::net::IpAddr,
+    pub mac: Option<[u8; 6]>,
+    pub vlan: u16,
+    pub first_seen_ns: i64,
+    pub last_seen_ns: i64,
+    /// tx/rx packets/bytes, then TCP, UDP, ICMP, other the same way.
+    pub traffic: [i64; 20],
+    pub syn_sent: i64,
+    pub tcp_sessions_total: i64,
+    pub udp_flows: i64,
+    pub peers_sent: i64,
+    pub peers_rcvd: i64,
+    pub tcp_sessions_active: i64,
+    /// actual tx/rx, peak tx/rx (bytes/s).
+    pub thpt: [f32; 4],
+    pub roles: i32,
+    pub services: Vec<(String, [i64; 4])>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredMac {
+    pub probe: String,
+    pub interface: String,
+    pub mac: [u8; 6],
+    pub first_seen_ns: i64,
+    pub last_seen_ns: i64,
+    pub traffic: [i64; 4],
+}
+
+/// Everything stored for a scope.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub interfaces: Vec<StoredInterface>,
+    pub hosts: Vec<StoredHost>,
+    pub macs: Vec<StoredMac>,
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut m = [0u8; 6];
+    let mut n = 0;
+    for (i, part) in s.split(':').enumerate() {
+        *m.get_mut(i)? = u8::from_str_radix(part, 16).ok()?;
+        n += 1;
+    }
+    (n == 6).then_some(m)
+}
+
+const SCOPE: &str = "($1::text IS NULL OR s.name = $1) AND ($2::text IS NULL OR p.name = $2)";
+
+impl Store {
+    /// Interfaces, hosts (with services) and MACs of the probes in `scope`.
+    pub async fn totals(&self, scope: &Scope) -> Result<Totals> {
+        let mut out = Totals::default();
+        let q = format!(
+            "SELECT p.name AS probe, i.name, i.link_type, i.packets, i.bytes, i.undecoded_packets, i.undecoded_bytes, i.pcap_drops,
+                    i.if_drops, i.flows_total, i.flows_expired, i.host_evictions, i.mac_evictions, i.flow_evictions, i.hosts,
+                    i.macs, i.flows_active, i.first_seen_ns, i.last_seen_ns, i.bytes_stats, i.pkts_stats
+             FROM interfaces i JOIN probes p ON p.id = i.probe_id JOIN sites s ON s.id = p.site_id
+             WHERE {SCOPE} ORDER BY p.name, i.id"
+        );
+        for r in sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(&scope.site)
+            .bind(&scope.probe)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mut counters = [0i64; 16];
+            for (k, c) in counters.iter_mut().enumerate() {
+                *c = r.try_get(3 + k)?;
+            }
+            out.interfaces.push(StoredInterface {
+                probe: r.get("probe"),
+                name: r.get("name"),
+                link_type: r.get("link_type"),
+                counters,
+                bytes_stats: r.get("bytes_stats"),
+                pkts_stats: r.get("pkts_stats"),
+            });
+        }
+        let mut services: HashMap<(String, String, String), Vec<(String, [i64; 4])>> = HashMap::new();
+        let q = format!(
+            "SELECT p.name AS probe, i.name AS interface, host(v.ip) AS ip, v.service, v.tx_packets, v.tx_bytes, v.rx_packets, v.rx_bytes
+             FROM host_services v JOIN interfaces i ON i.id = v.interface_id JOIN probes p ON p.id = v.probe_id
+             JOIN sites s ON s.id = p.site_id WHERE {SCOPE}"
+        );
+        for r in sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(&scope.site)
+            .bind(&scope.probe)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            services.entry((r.get("probe"), r.get("interface"), r.get("ip"))).or_default().push((
+                r.get("service"),
+                [r.get("tx_packets"), r.get("tx_bytes"), r.get("rx_packets"), r.get("rx_bytes")],
+            ));
+        }
+        let mut traffic_cols = vec!["h.tx_packets", "h.tx_bytes", "h.rx_packets", "h.rx_bytes"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        for p in ["tcp", "udp", "icmp", "other"] {
+            for d in ["tx_packets", "tx_bytes", "rx_packets", "rx_bytes"] {
+                traffic_cols.push(format!("h.{p}_{d}"));
+            }
+        }
+        let q = format!(
+            "SELECT p.name AS probe, i.name AS interface, host(h.ip) AS ip, h.mac::text AS mac, h.vlan, h.first_seen_ns, h.last_seen_ns,
+                    h.syn_sent, h.tcp_sessions_total, h.udp_flows, h.peers_sent, h.peers_rcvd, h.tcp_sessions_active,
+                    h.thpt_actual_tx, h.thpt_actual_rx, h.thpt_peak_tx, h.thpt_peak_rx, h.roles, {}
+             FROM hosts h JOIN interfaces i ON i.id = h.interface_id JOIN probes p ON p.id = h.probe_id
+             JOIN sites s ON s.id = p.site_id WHERE {SCOPE}",
+            traffic_cols.join(", ")
+        );
+        for r in sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(&scope.site)
+            .bind(&scope.probe)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mut traffic = [0i64; 20];
+            for (k, t) in traffic.iter_mut().enumerate() {
+                *t = r.try_get(18 + k)?;
+            }
+            let probe: String = r.get("probe");
+            let interface: String = r.get("interface");
+            let ip_text: String = r.get("ip");
+            let Ok(ip) = ip_text.parse() else { continue };
+            let svc = services.remove(&(probe.clone(), interface.clone(), ip_text)).unwrap_or_default();
+            let mac: Option<String> = r.get("mac");
+            out.hosts.push(StoredHost {
+                probe,
+                interface,
+                ip,
+                mac: mac.as_deref().and_then(parse_mac),
+                vlan: u16::try_from(r.get::<i32, _>("vlan")).unwrap_or(0),
+                first_seen_ns: r.get("first_seen_ns"),
+                last_seen_ns: r.get("last_seen_ns"),
+                traffic,
+                syn_sent: r.get("syn_sent"),
+                tcp_sessions_total: r.get("tcp_sessions_total"),
+                udp_flows: r.get("udp_flows"),
+                peers_sent: r.get("peers_sent"),
+                peers_rcvd: r.get("peers_rcvd"),
+                tcp_sessions_active: r.get("tcp_sessions_active"),
+                thpt: [r.get("thpt_actual_tx"), r.get("thpt_actual_rx"), r.get("thpt_peak_tx"), r.get("thpt_peak_rx")],
+                roles: r.get("roles"),
+                services: svc,
+            });
+        }
+        let q = format!(
+            "SELECT p.name AS probe, i.name AS interface, m.mac::text AS mac, m.first_seen_ns, m.last_seen_ns,
+                    m.tx_packets, m.tx_bytes, m.rx_packets, m.rx_bytes
+             FROM macs m JOIN interfaces i ON i.id = m.interface_id JOIN probes p ON p.id = m.probe_id
+             JOIN sites s ON s.id = p.site_id WHERE {SCOPE}"
+        );
+        for r in sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(&scope.site)
+            .bind(&scope.probe)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let mac: String = r.get("mac");
+            let Some(mac) = parse_mac(&mac) else { continue };
+            out.macs.push(StoredMac {
+                probe: r.get("probe"),
+                interface: r.get("interface"),
+                mac,
+                first_seen_ns: r.get("first_seen_ns"),
+                last_seen_ns: r.get("last_seen_ns"),
+                traffic: [r.get("tx_packets"), r.get("tx_bytes"), r.get("rx_packets"), r.get("rx_bytes")],
+            });
+        }
+        Ok(out)
+    }
+}
