@@ -16,6 +16,10 @@ const AHEAD: usize = 8;
 pub struct Engine {
     pub interfaces: Vec<Interface>,
     pub limits: Limits,
+    /// Current interval `[start, end)` in packet time (0, 0 before the first frame).
+    interval: (u64, u64),
+    /// New interfaces keep their changes (an uplinked replay).
+    track_changes: bool,
 }
 
 /// Progress callback: bytes of the current file consumed so far.
@@ -24,6 +28,30 @@ pub trait Progress {
     fn advanced(&mut self, position: u64);
     fn file_done(&mut self);
 }
+
+/// What a replay driver wants to see besides the frames: each frame's packet time before it is
+/// counted (to pace a replay) and the end of every interval of packet time (to cut a batch).
+pub trait Hooks {
+    /// Interval length in ns; 0: never cut.
+    fn interval_ns(&self) -> u64 {
+        0
+    }
+    /// Called before a frame is counted.
+    fn before_frame(&mut self, _ts_ns: u64) {}
+    /// Called when packet time reaches `end_ns`, before the first frame at or past it is
+    /// counted, and once more after the last frame (with `last` set).
+    fn interval_end(&mut self, _interfaces: &mut [Interface], _start_ns: u64, _end_ns: u64, _last: bool) {}
+    /// Called every few thousand frames (to answer queries while a long replay runs).
+    fn poll(&mut self, _interfaces: &mut [Interface]) {}
+    /// A stop was requested: reading ends early (and no last interval is cut).
+    fn stopped(&self) -> bool {
+        false
+    }
+}
+
+/// Hooks that do nothing (plain `read`).
+pub struct NoHooks;
+impl Hooks for NoHooks {}
 
 /// A progress sink that ignores everything.
 pub struct NoProgress;
@@ -36,27 +64,49 @@ impl Progress for NoProgress {
 
 impl Engine {
     pub fn new(limits: Limits) -> Engine {
-        Engine { interfaces: Vec::new(), limits }
+        Engine { interfaces: Vec::new(), limits, interval: (0, 0), track_changes: false }
     }
 
     /// Adds an interface and returns its index.
+    /// Interfaces added from now on keep what changed for `Interface::take_delta`.
+    pub fn track_changes(&mut self) {
+        self.track_changes = true;
+    }
+
     pub fn add_interface(&mut self, name: String, link: LinkType) -> usize {
-        self.interfaces.push(Interface::new(name, link, self.limits.clone()));
+        let mut i = Interface::new(name, link, self.limits.clone());
+        if self.track_changes {
+            i.track_changes();
+        }
+        self.interfaces.push(i);
         self.interfaces.len() - 1
     }
 
     /// Reads capture files in order. A file that cannot be opened or is damaged produces an
     /// error; every frame before the damage is counted, and the next file is still read.
     pub fn read_files(&mut self, paths: &[PathBuf], progress: &mut dyn Progress) -> Vec<ReadError> {
+        self.read_files_with(paths, progress, &mut NoHooks)
+    }
+
+    /// [`Engine::read_files`] with hooks that pace the replay and cut intervals.
+    pub fn read_files_with(
+        &mut self,
+        paths: &[PathBuf],
+        progress: &mut dyn Progress,
+        hooks: &mut dyn Hooks,
+    ) -> Vec<ReadError> {
         let mut errors = Vec::new();
         // Ring of frames decoded ahead of their accounting (see `prefetch`): a frame is
         // decoded RING packets before it is counted, and its flow rows prefetched AHEAD
         // packets before.
         let mut ring: Vec<(usize, Prepared)> = (0..RING).map(|_| (0, Prepared::default())).collect();
         for path in paths {
+            if hooks.stopped() {
+                break;
+            }
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             progress.file_started(path, size);
-            if let Err(e) = self.read_one(path, &mut ring, progress) {
+            if let Err(e) = self.read_one(path, &mut ring, progress, hooks) {
                 errors.push(e);
             }
             progress.file_done();
@@ -64,7 +114,30 @@ impl Engine {
         for i in &mut self.interfaces {
             i.finish();
         }
+        if hooks.interval_ns() > 0 && !hooks.stopped() {
+            let (start, end) = self.interval;
+            hooks.interval_end(&mut self.interfaces, start, end, true);
+        }
         errors
+    }
+
+    /// Accounts one prepared frame, cutting the interval first if the frame is past its end.
+    #[inline]
+    fn account_frame(&mut self, idx: usize, p: &Prepared, hooks: &mut dyn Hooks) {
+        let every = hooks.interval_ns();
+        if every > 0 {
+            let ts = p.ts_ns;
+            if self.interval.1 == 0 {
+                let start = ts - ts % every;
+                self.interval = (start, start + every);
+            } else if ts >= self.interval.1 {
+                let (start, end) = self.interval;
+                hooks.interval_end(&mut self.interfaces, start, end, false);
+                let start = ts - ts % every;
+                self.interval = (start, start + every);
+            }
+        }
+        self.interfaces[idx].account(p);
     }
 
     fn read_one(
@@ -72,6 +145,7 @@ impl Engine {
         path: &std::path::Path,
         ring: &mut [(usize, Prepared)],
         progress: &mut dyn Progress,
+        hooks: &mut dyn Hooks,
     ) -> Result<(), ReadError> {
         let mut reader = FileReader::open(path)?;
         // File interface index → engine interface index (created on its first frame).
@@ -84,6 +158,12 @@ impl Engine {
             n += 1;
             if n & 0xffff == 0 {
                 progress.advanced(reader.position());
+            }
+            if n & 0xfff == 0 {
+                hooks.poll(&mut self.interfaces);
+                if hooks.stopped() {
+                    break;
+                }
             }
             let f = match reader.next_frame() {
                 Ok(Some(f)) => f,
@@ -106,9 +186,10 @@ impl Engine {
             };
             if head - tail == RING {
                 let (i, p) = &ring[tail % RING];
-                self.interfaces[*i].account(p);
+                self.account_frame(*i, p, hooks);
                 tail += 1;
             }
+            hooks.before_frame(f.ts_ns);
             let slot = &mut ring[head % RING];
             slot.0 = idx;
             self.interfaces[idx].prepare(f.ts_ns, f.wire_len, f.data, &mut slot.1);
@@ -120,7 +201,7 @@ impl Engine {
         }
         while tail < head {
             let (i, p) = &ring[tail % RING];
-            self.interfaces[*i].account(p);
+            self.account_frame(*i, p, hooks);
             tail += 1;
         }
         progress.advanced(reader.position());

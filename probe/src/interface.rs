@@ -119,6 +119,8 @@ pub struct Interface {
     limits: Limits,
     next_tick_ns: u64,
     last_tick_ns: u64,
+    /// Counters as of the last uplink delta (see `delta`).
+    pub(crate) reported: crate::delta::Reported,
 }
 
 impl Interface {
@@ -133,6 +135,7 @@ impl Interface {
             limits,
             next_tick_ns: 0,
             last_tick_ns: 0,
+            reported: Default::default(),
         }
     }
 

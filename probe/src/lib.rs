@@ -7,6 +7,7 @@
 
 pub mod capture;
 pub mod decode;
+pub mod delta;
 pub mod engine;
 pub mod flows;
 pub mod hosts;
@@ -14,8 +15,11 @@ pub mod interface;
 pub mod macs;
 mod prefetch;
 pub mod report;
+pub mod run;
 pub mod services;
 pub mod slab;
+pub mod spool;
+pub mod uplink;
 
 pub use capture::LinkType;
 pub use engine::Engine;

@@ -106,11 +106,10 @@ async fn rollup(tx: &mut Transaction<'_, Postgres>) -> Result<String> {
         .bind(ROLLUP_CHUNK)
         .execute(&mut **tx)
         .await?;
-        let months: Vec<chrono::NaiveDate> = sqlx::query_scalar(
-            "SELECT DISTINCT (date_trunc('month', ts AT TIME ZONE 'UTC'))::date FROM rollup_todo",
-        )
-        .fetch_all(&mut **tx)
-        .await?;
+        let months: Vec<chrono::NaiveDate> =
+            sqlx::query_scalar("SELECT DISTINCT (date_trunc('month', ts AT TIME ZONE 'UTC'))::date FROM rollup_todo")
+                .fetch_all(&mut **tx)
+                .await?;
         if months.is_empty() {
             break;
         }
@@ -158,7 +157,10 @@ async fn rollup(tx: &mut Transaction<'_, Postgres>) -> Result<String> {
 }
 
 /// Partitions of `parent` with their upper bounds.
-async fn partitions(tx: &mut Transaction<'_, Postgres>, parent: &str) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+async fn partitions(
+    tx: &mut Transaction<'_, Postgres>,
+    parent: &str,
+) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid)
          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent

@@ -102,7 +102,9 @@ impl Store {
 
     /// Fingerprints of every revoked certificate (the handshake refuses them).
     pub async fn revoked_certs(&self) -> Result<Vec<Vec<u8>>> {
-        Ok(sqlx::query_scalar("SELECT sha256 FROM probe_certs WHERE revoked_at IS NOT NULL").fetch_all(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT sha256 FROM probe_certs WHERE revoked_at IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// The probe holding a certificate, if it is enrolled.
@@ -115,7 +117,12 @@ impl Store {
         .bind(sha256)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| ProbeIdentity { id: r.get("id"), name: r.get("name"), site: r.get("site"), revoked: r.get("revoked") }))
+        Ok(row.map(|r| ProbeIdentity {
+            id: r.get("id"),
+            name: r.get("name"),
+            site: r.get("site"),
+            revoked: r.get("revoked"),
+        }))
     }
 
     /// Records what a probe said when it connected; returns its last committed sequence.

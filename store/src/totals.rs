@@ -90,12 +90,7 @@ impl Store {
              FROM interfaces i JOIN probes p ON p.id = i.probe_id JOIN sites s ON s.id = p.site_id
              WHERE {SCOPE} ORDER BY p.name, i.id"
         );
-        for r in sqlx::query(sqlx::AssertSqlSafe(q))
-            .bind(&scope.site)
-            .bind(&scope.probe)
-            .fetch_all(&self.pool)
-            .await?
-        {
+        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&self.pool).await? {
             let mut counters = [0i64; 16];
             for (k, c) in counters.iter_mut().enumerate() {
                 *c = r.try_get(3 + k)?;
@@ -115,12 +110,7 @@ impl Store {
              FROM host_services v JOIN interfaces i ON i.id = v.interface_id JOIN probes p ON p.id = v.probe_id
              JOIN sites s ON s.id = p.site_id WHERE {SCOPE}"
         );
-        for r in sqlx::query(sqlx::AssertSqlSafe(q))
-            .bind(&scope.site)
-            .bind(&scope.probe)
-            .fetch_all(&self.pool)
-            .await?
-        {
+        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&self.pool).await? {
             services.entry((r.get("probe"), r.get("interface"), r.get("ip"))).or_default().push((
                 r.get("service"),
                 [r.get("tx_packets"), r.get("tx_bytes"), r.get("rx_packets"), r.get("rx_bytes")],
@@ -143,12 +133,7 @@ impl Store {
              JOIN sites s ON s.id = p.site_id WHERE {SCOPE}",
             traffic_cols.join(", ")
         );
-        for r in sqlx::query(sqlx::AssertSqlSafe(q))
-            .bind(&scope.site)
-            .bind(&scope.probe)
-            .fetch_all(&self.pool)
-            .await?
-        {
+        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&self.pool).await? {
             let mut traffic = [0i64; 20];
             for (k, t) in traffic.iter_mut().enumerate() {
                 *t = r.try_get(18 + k)?;
@@ -185,12 +170,7 @@ impl Store {
              FROM macs m JOIN interfaces i ON i.id = m.interface_id JOIN probes p ON p.id = m.probe_id
              JOIN sites s ON s.id = p.site_id WHERE {SCOPE}"
         );
-        for r in sqlx::query(sqlx::AssertSqlSafe(q))
-            .bind(&scope.site)
-            .bind(&scope.probe)
-            .fetch_all(&self.pool)
-            .await?
-        {
+        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&self.pool).await? {
             let mac: String = r.get("mac");
             let Some(mac) = parse_mac(&mac) else { continue };
             out.macs.push(StoredMac {

@@ -133,8 +133,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn traffic() -> impl Strategy<Value = Traffic> {
-        (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>())
-            .prop_map(|(a, b, c, d)| Traffic { tx_packets: a, tx_bytes: b, rx_packets: c, rx_bytes: d })
+        (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(a, b, c, d)| Traffic {
+            tx_packets: a,
+            tx_bytes: b,
+            rx_packets: c,
+            rx_bytes: d,
+        })
     }
 
     fn host() -> impl Strategy<Value = HostDelta> {
@@ -149,8 +153,8 @@ mod tests {
             (any::<u64>(), any::<u64>(), any::<u64>()),
             (any::<u64>(), any::<u64>(), any::<u64>(), any::<u32>(), -1e9f32..1e9f32),
         )
-            .prop_map(|(ip, mac, vlan, (f, l), traffic, l4, services, (syn, tcp, udp), (ps, pr, act, roles, t))| {
-                HostDelta {
+            .prop_map(
+                |(ip, mac, vlan, (f, l), traffic, l4, services, (syn, tcp, udp), (ps, pr, act, roles, t))| HostDelta {
                     ip,
                     mac,
                     vlan,
@@ -172,8 +176,8 @@ mod tests {
                         thpt_peak_rx: 0.0,
                         roles,
                     },
-                }
-            })
+                },
+            )
     }
 
     fn batch() -> impl Strategy<Value = Batch> {

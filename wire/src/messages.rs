@@ -134,8 +134,21 @@ pub struct InterfaceCounters {
 
 /// bytesStats keys as the JSON report spells them.
 pub const BYTES_STATS_KEYS: [&str; 15] = [
-    "total", "ipv4", "fragmented", "tcp", "udp", "otherIp", "icmp", "stp", "ipsec", "netbios", "arpRarp", "gre",
-    "ipv6", "icmp6", "other",
+    "total",
+    "ipv4",
+    "fragmented",
+    "tcp",
+    "udp",
+    "otherIp",
+    "icmp",
+    "stp",
+    "ipsec",
+    "netbios",
+    "arpRarp",
+    "gre",
+    "ipv6",
+    "icmp6",
+    "other",
 ];
 /// pktsStats keys as the JSON report spells them.
 pub const PKTS_STATS_KEYS: [&str; 11] =

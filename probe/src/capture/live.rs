@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::capture::LinkType;
-use crate::engine::Engine;
+use crate::engine::{Engine, Hooks};
 use crate::interface::{Interface, Limits, Prepared};
 
 /// How to open the interfaces.
@@ -94,6 +94,13 @@ fn drain(cap: &mut pcap::Capture<pcap::Active>, iface: &mut Interface, dec: &mut
     }
 }
 
+/// Makes the hooks of one interface's capture thread (an uplinked probe cuts batches there).
+pub type HooksFactory = Arc<dyn Fn(&str) -> Box<dyn Hooks + Send> + Send + Sync>;
+
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
 /// Captures on every interface until `stop` is set, then returns the tables.
 /// `ready` is called once every interface is open (tests and scripts wait for it).
 pub fn run(
@@ -101,6 +108,19 @@ pub fn run(
     limits: Limits,
     stop: Arc<AtomicBool>,
     ready: impl FnOnce(&[(String, LinkType)]),
+) -> Result<Engine, LiveError> {
+    run_with(opts, limits, stop, ready, None)
+}
+
+/// [`run`] with per-interface hooks: every `interval_ns` of wall-clock time each capture
+/// thread hands its interface's changes to `interval_end`, and it serves `poll` at least every
+/// read timeout.
+pub fn run_with(
+    opts: &LiveOptions,
+    limits: Limits,
+    stop: Arc<AtomicBool>,
+    ready: impl FnOnce(&[(String, LinkType)]),
+    hooks: Option<HooksFactory>,
 ) -> Result<Engine, LiveError> {
     if opts.interfaces.is_empty() {
         return Err(LiveError::NoInterface);
@@ -111,6 +131,7 @@ pub fn run(
     let mut handles = Vec::new();
     for name in &opts.interfaces {
         let (name, o, limits, stop, tx) = (name.clone(), opts.clone(), limits.clone(), stop.clone(), tx.clone());
+        let factory = hooks.clone();
         let h = thread::Builder::new()
             .name(format!("pcap-{name}"))
             .spawn(move || -> Result<Interface, LiveError> {
@@ -127,6 +148,14 @@ pub fn run(
                 let mut iface = Interface::new(name.clone(), link, limits);
                 let mut dec = Prepared::default();
                 let mut result = Ok(());
+                let mut hooks = factory.map(|f| f(&name));
+                let every = hooks.as_ref().map(|h| h.interval_ns()).unwrap_or(0);
+                if every > 0 {
+                    iface.track_changes();
+                }
+                let now = wall_ns();
+                let mut interval = (now - now % every.max(1), now - now % every.max(1) + every);
+                let mut n = 0u32;
                 while !stop.load(Ordering::Relaxed) {
                     match cap.next_packet() {
                         Ok(p) => {
@@ -134,10 +163,25 @@ pub fn run(
                             iface.process(ts, u64::from(p.header.len), p.data, &mut dec);
                         }
                         // Timeout, or woken by pcap_breakloop (stop is then set).
-                        Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => {}
+                        Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => n = 0xff,
                         Err(e) => {
                             result = Err(LiveError::Read { iface: name.clone(), source: e });
                             break;
+                        }
+                    }
+                    n += 1;
+                    if let Some(h) = hooks.as_mut()
+                        && n >= 0x100
+                    {
+                        n = 0;
+                        h.poll(std::slice::from_mut(&mut iface));
+                        let now = wall_ns();
+                        if every > 0 && now >= interval.1 {
+                            if let Ok(s) = cap.stats() {
+                                iface.set_drops(u64::from(s.dropped), u64::from(s.if_dropped));
+                            }
+                            h.interval_end(std::slice::from_mut(&mut iface), interval.0, interval.1, false);
+                            interval = (now - now % every, now - now % every + every);
                         }
                     }
                 }
@@ -161,6 +205,11 @@ pub fn run(
                     iface.set_drops(u64::from(s.dropped), u64::from(s.if_dropped));
                 }
                 iface.finish();
+                if let Some(h) = hooks.as_mut()
+                    && every > 0
+                {
+                    h.interval_end(std::slice::from_mut(&mut iface), interval.0, wall_ns().max(interval.0), true);
+                }
                 result.map(|_| iface)
             })
             .map_err(|e| LiveError::Open {

@@ -1,0 +1,277 @@
+//! `wirewatch-probe run`: capture (live, or replaying files) with an uplink to controllers.
+//! The capture side cuts a batch at the end of every interval and puts it in the spool; the
+//! uplink task (tokio, on its own runtime thread) delivers the spool. A replay paces itself to
+//! the capture's timing (`--replay-speed N`) or runs flat out (`max`), and numbers its batches
+//! so that a restarted probe resumes the same run without sending anything twice.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use wirewatch_wire::{Batch, InterfaceInfo, SpoolStatus};
+
+use crate::capture::live::{self, LiveOptions};
+use crate::engine::{Engine, Hooks, NoProgress};
+use crate::interface::{Interface, Limits};
+use crate::spool::SpoolError;
+use crate::uplink::{Query, Shared, serve_queries};
+
+/// Replay pacing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// As fast as possible.
+    Max,
+    /// Capture time divided by this factor (1.0: real time).
+    Factor(f64),
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Speed, String> {
+        if s == "max" {
+            return Ok(Speed::Max);
+        }
+        match s.parse::<f64>() {
+            Ok(f) if f > 0.0 && f.is_finite() => Ok(Speed::Factor(f)),
+            _ => Err(format!("{s:?}: expected a positive number or \"max\"")),
+        }
+    }
+}
+
+/// Identity of a replay run: the files (path, size, modification time) and the interval.
+pub fn run_key(files: &[PathBuf], interval: Duration) -> String {
+    let mut parts = Vec::new();
+    for f in files {
+        let p = f.canonicalize().unwrap_or_else(|_| f.clone());
+        let (size, mtime) = std::fs::metadata(f)
+            .map(|m| {
+                let t = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                (m.len(), t.map(|d| d.as_nanos()).unwrap_or(0))
+            })
+            .unwrap_or((0, 0));
+        parts.push(format!("{}:{size}:{mtime}", p.display()));
+    }
+    format!("interval={}ns;{}", interval.as_nanos(), parts.join(";"))
+}
+
+fn batch_of(interfaces: &mut [Interface], start: u64, end: u64) -> Batch {
+    Batch {
+        seq: 0,
+        interval_start_ns: start,
+        interval_end_ns: end,
+        spool: SpoolStatus::default(),
+        interfaces: interfaces.iter_mut().map(|i| i.take_delta()).collect(),
+    }
+}
+
+fn publish_interfaces(shared: &Shared, interfaces: &[Interface], live: bool) {
+    if let Ok(mut v) = shared.interfaces.lock() {
+        for i in interfaces {
+            if !v.iter().any(|x| x.name == i.name) {
+                v.push(InterfaceInfo { name: i.name.clone(), link_type: i.link.name(), live });
+            }
+        }
+    }
+}
+
+/// Hooks of a replay: pace, cut numbered batches into the spool, answer queries.
+struct ReplayHooks {
+    shared: Arc<Shared>,
+    interval_ns: u64,
+    speed: Speed,
+    /// Index of the next batch of the run, and how many the spool already holds.
+    index: u64,
+    produced: u64,
+    pace_origin: Option<(u64, Instant)>,
+    inbox: Receiver<Query>,
+    error: Option<SpoolError>,
+}
+
+impl Hooks for ReplayHooks {
+    fn interval_ns(&self) -> u64 {
+        self.interval_ns
+    }
+
+    fn before_frame(&mut self, ts: u64) {
+        let Speed::Factor(f) = self.speed else { return };
+        if self.index < self.produced {
+            return; // fast-forward through what a previous run already spooled
+        }
+        let (t0, w0) = *self.pace_origin.get_or_insert((ts, Instant::now()));
+        let due = w0 + Duration::from_secs_f64(ts.saturating_sub(t0) as f64 / 1e9 / f);
+        let now = Instant::now();
+        if due > now + Duration::from_millis(1) {
+            // Sleep in slices so that queries and stop requests are still served.
+            let mut left = due - now;
+            while left > Duration::ZERO && !self.stopped() {
+                let step = left.min(Duration::from_millis(100));
+                std::thread::sleep(step);
+                left = left.saturating_sub(step);
+                serve_queries(&self.inbox, &mut []);
+            }
+        }
+    }
+
+    fn interval_end(&mut self, interfaces: &mut [Interface], start: u64, end: u64, last: bool) {
+        publish_interfaces(&self.shared, interfaces, false);
+        let mut b = batch_of(interfaces, start, end);
+        let index = self.index;
+        self.index += 1;
+        if index < self.produced {
+            return;
+        }
+        match self.shared.put_run_batch(index, &mut b, last) {
+            Ok(true) => {}
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "spool write failed; stopping the replay");
+                self.error = Some(e);
+                self.shared.stop.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn poll(&mut self, interfaces: &mut [Interface]) {
+        serve_queries(&self.inbox, interfaces);
+    }
+
+    fn stopped(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// Outcome of a replay.
+#[derive(Debug)]
+pub struct ReplayOutcome {
+    /// Files that could not be read to the end (everything before the damage was sent).
+    pub read_errors: Vec<crate::capture::file::ReadError>,
+    /// The replay was interrupted before its last batch was spooled.
+    pub interrupted: bool,
+}
+
+/// Replays `files` into the spool, numbered as one run. Returns once the last batch is
+/// spooled (delivery is the uplink's job) or a stop is requested.
+pub fn replay(
+    files: &[PathBuf],
+    limits: Limits,
+    interval: Duration,
+    speed: Speed,
+    shared: Arc<Shared>,
+) -> Result<ReplayOutcome, SpoolError> {
+    let key = run_key(files, interval);
+    let inbox = shared.query_inbox();
+    {
+        let mut s = shared.spool.lock().unwrap_or_else(|p| p.into_inner());
+        if s.run_complete(&key) && !s.is_empty() {
+            tracing::info!("this replay was fully read before; delivering what is left in the spool");
+            drop(s);
+            shared.producer_done.store(true, Ordering::Release);
+            shared.new_batch.notify_one();
+            return Ok(ReplayOutcome { read_errors: vec![], interrupted: false });
+        }
+        let run = s.begin_run(&key)?;
+        if run.produced > 0 {
+            tracing::info!(batches = run.produced, "resuming a replay: skipping batches already spooled");
+        }
+        drop(s);
+        let mut hooks = ReplayHooks {
+            shared: shared.clone(),
+            interval_ns: interval.as_nanos().max(1) as u64,
+            speed,
+            index: 0,
+            produced: run.produced,
+            pace_origin: None,
+            inbox,
+            error: None,
+        };
+        let mut engine = Engine::new(limits);
+        engine.track_changes();
+        let read_errors = engine.read_files_with(files, &mut NoProgress, &mut hooks);
+        let interrupted = hooks.stopped();
+        if let Some(e) = hooks.error.take() {
+            return Err(e);
+        }
+        if !interrupted {
+            shared.producer_done.store(true, Ordering::Release);
+            shared.new_batch.notify_one();
+        }
+        // Keep answering live queries from the final tables until the uplink is done.
+        let inbox = hooks.inbox;
+        let mut interfaces = std::mem::take(&mut engine.interfaces);
+        while !shared.stop.load(Ordering::Relaxed) && !delivered(&shared) {
+            if let Ok((cmd, reply)) = inbox.recv_timeout(Duration::from_millis(100)) {
+                let _ = reply.send(crate::uplink::answer(&cmd, &mut interfaces));
+            }
+        }
+        // The engine's tables can be large: the process is about to exit.
+        std::mem::forget(interfaces);
+        Ok(ReplayOutcome { read_errors, interrupted })
+    }
+}
+
+fn delivered(shared: &Shared) -> bool {
+    shared.producer_done.load(Ordering::Acquire) && shared.spool.lock().map(|s| s.is_empty()).unwrap_or(false)
+}
+
+/// Hooks of a live capture thread: cut a batch every interval of wall-clock time.
+struct LiveHooks {
+    shared: Arc<Shared>,
+    interval_ns: u64,
+    inbox: Receiver<Query>,
+}
+
+impl Hooks for LiveHooks {
+    fn interval_ns(&self) -> u64 {
+        self.interval_ns
+    }
+
+    fn interval_end(&mut self, interfaces: &mut [Interface], start: u64, end: u64, _last: bool) {
+        publish_interfaces(&self.shared, interfaces, true);
+        let mut b = batch_of(interfaces, start, end);
+        if let Err(e) = self.shared.put_live_batch(&mut b) {
+            tracing::error!(error = %e, "spool write failed; this interval is lost");
+        }
+        if let Ok(mut s) = self.shared.spool.lock()
+            && let Err(e) = s.expire()
+        {
+            tracing::warn!(error = %e, "spool expiry failed");
+        }
+    }
+
+    fn poll(&mut self, interfaces: &mut [Interface]) {
+        serve_queries(&self.inbox, interfaces);
+    }
+}
+
+/// Captures live with an uplink until `shared.stop` is set; the last partial interval is
+/// spooled at the stop.
+pub fn live(
+    opts: &LiveOptions,
+    limits: Limits,
+    interval: Duration,
+    shared: Arc<Shared>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Result<(), live::LiveError> {
+    let sh = shared.clone();
+    let every = interval.as_nanos().max(1) as u64;
+    let factory: live::HooksFactory = Arc::new(move |_name: &str| {
+        Box::new(LiveHooks { shared: sh.clone(), interval_ns: every, inbox: sh.query_inbox() }) as Box<dyn Hooks + Send>
+    });
+    let engine = live::run_with(
+        opts,
+        limits,
+        stop,
+        |opened| {
+            for (name, link) in opened {
+                eprintln!("listening on {name} ({link})");
+            }
+        },
+        Some(factory),
+    )?;
+    shared.producer_done.store(true, Ordering::Release);
+    shared.new_batch.notify_one();
+    std::mem::forget(engine);
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! The on-disk spool: every batch is written here (atomically, fsynced) before it is sent, and
+//! removed only when the controller acknowledges it, so a dead link, a dead controller or a
+//! probe restart loses nothing and batches go out in sequence order.
+//!
+//! Layout of the spool directory: `state.json` (next sequence number, the replay run in
+//! progress, drop counters) and one `<seq>.batch` file per unacknowledged batch holding its
+//! encoded frame. Writes go to a temporary name, are fsynced, then renamed.
+//!
+//! Bounds: total bytes and age. A live probe over the bound drops its *oldest* batches and
+//! counts them (reported to the controller in every Hello and Batch); a file replay never
+//! drops: it waits for acknowledgements instead ([`Spool::has_room`]).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use wirewatch_wire::{Batch, SpoolStatus};
+
+/// Spool failures (all I/O on the spool directory, or a damaged state file).
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("spool state {path} is damaged: {source}")]
+    State { path: PathBuf, source: serde_json::Error },
+    #[error("cannot encode batch {seq}: {source}")]
+    Encode { seq: u64, source: wirewatch_wire::WireError },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Io { path: path.to_path_buf(), source }
+}
+
+/// Spool bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub max_bytes: u64,
+    pub max_age: Duration,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds { max_bytes: 1 << 30, max_age: Duration::from_secs(7 * 24 * 3600) }
+    }
+}
+
+/// A file replay in progress: its batches are numbered `base + index`, so a restarted probe
+/// that reads the same files again produces the same numbers and skips what it already spooled.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Run {
+    pub key: String,
+    pub base: u64,
+    /// Batches of this run already spooled.
+    pub produced: u64,
+    /// The last batch of the run is spooled.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct State {
+    next_seq: u64,
+    run: Option<Run>,
+    dropped_batches: u64,
+    dropped_bytes: u64,
+    last_dropped_seq: Option<u64>,
+}
+
+/// The spool. Not thread-safe by itself: the uplink shares it behind a mutex.
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+    bounds: Bounds,
+    state: State,
+    /// seq → (size, written at)
+    files: BTreeMap<u64, (u64, SystemTime)>,
+    bytes: u64,
+}
+
+fn file_name(seq: u64) -> String {
+    format!("{seq:020}.batch")
+}
+
+fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), SpoolError> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(data).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, &path).map_err(io(&path))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+impl Spool {
+    /// Opens (or creates) a spool directory and finds the batches left in it.
+    pub fn open(dir: &Path, bounds: Bounds) -> Result<Spool, SpoolError> {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let state_path = dir.join("state.json");
+        let state = match fs::read(&state_path) {
+            Ok(b) => {
+                serde_json::from_slice(&b).map_err(|source| SpoolError::State { path: state_path.clone(), source })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+            Err(e) => return Err(io(&state_path)(e)),
+        };
+        let mut files = BTreeMap::new();
+        let mut bytes = 0;
+        for e in fs::read_dir(dir).map_err(io(dir))? {
+            let e = e.map_err(io(dir))?;
+            let name = e.file_name();
+            let Some(seq) = name.to_str().and_then(|n| n.strip_suffix(".batch")).and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let meta = e.metadata().map_err(io(&e.path()))?;
+            files.insert(seq, (meta.len(), meta.modified().unwrap_or_else(|_| SystemTime::now())));
+            bytes += meta.len();
+        }
+        let mut s = Spool { dir: dir.to_path_buf(), bounds, state, files, bytes };
+        // A state file older than the batches (crash between the two writes) must not reuse
+        // their numbers.
+        if let Some((&last, _)) = s.files.iter().next_back() {
+            s.state.next_seq = s.state.next_seq.max(last + 1);
+        }
+        Ok(s)
+    }
+
+    fn save(&self) -> Result<(), SpoolError> {
+        let b = serde_json::to_vec(&self.state)
+            .map_err(|source| SpoolError::State { path: self.dir.join("state.json"), source })?;
+        write_atomic(&self.dir, "state.json", &b)
+    }
+
+    /// Starts or resumes the replay run `key`. A run of the same key that did not complete
+    /// is resumed (its numbering is kept); anything else starts a new run.
+    pub fn begin_run(&mut self, key: &str) -> Result<Run, SpoolError> {
+        match &self.state.run {
+            Some(r) if r.key == key && !r.complete => {}
+            _ => {
+                self.state.run =
+                    Some(Run { key: key.to_string(), base: self.state.next_seq, produced: 0, complete: false });
+                self.save()?;
+            }
+        }
+        Ok(self.state.run.clone().unwrap_or(Run { key: key.into(), base: 0, produced: 0, complete: false }))
+    }
+
+    /// Whether a completed run of `key` still has batches waiting (then there is nothing to
+    /// read again, only to deliver).
+    pub fn run_complete(&self, key: &str) -> bool {
+        self.state.run.as_ref().is_some_and(|r| r.key == key && r.complete)
+    }
+
+    /// Spools batch number `index` of the current run (numbered `base + index`). Returns
+    /// false when that batch was spooled before (a resumed run re-reading its files).
+    pub fn put_run_batch(&mut self, index: u64, batch: &mut Batch, last: bool) -> Result<bool, SpoolError> {
+        let Some(run) = self.state.run.clone() else { return Ok(false) };
+        if index < run.produced {
+            return Ok(false);
+        }
+        batch.seq = run.base + index;
+        self.write_batch(batch)?;
+        self.state.next_seq = self.state.next_seq.max(batch.seq + 1);
+        if let Some(r) = self.state.run.as_mut() {
+            r.produced = index + 1;
+            r.complete = last;
+        }
+        self.save()?;
+        Ok(true)
+    }
+
+    /// Spools a batch with the next sequence number (live capture), then enforces the bounds
+    /// by dropping the oldest batches.
+    pub fn put(&mut self, batch: &mut Batch) -> Result<u64, SpoolError> {
+        batch.seq = self.state.next_seq;
+        self.write_batch(batch)?;
+        self.state.next_seq += 1;
+        self.enforce_bounds(batch.seq)?;
+        self.save()?;
+        Ok(batch.seq)
+    }
+
+    fn write_batch(&mut self, batch: &mut Batch) -> Result<(), SpoolError> {
+        batch.spool = self.status();
+        let msg = wirewatch_wire::ProbeMessage::Batch(batch.clone());
+        let data = wirewatch_wire::encode(&msg).map_err(|source| SpoolError::Encode { seq: batch.seq, source })?;
+        write_atomic(&self.dir, &file_name(batch.seq), &data)?;
+        self.files.insert(batch.seq, (data.len() as u64, SystemTime::now()));
+        self.bytes += data.len() as u64;
+        Ok(())
+    }
+
+    fn enforce_bounds(&mut self, keep: u64) -> Result<(), SpoolError> {
+        let now = SystemTime::now();
+        while let Some((&seq, &(size, at))) = self.files.iter().next() {
+            let too_big = self.bytes > self.bounds.max_bytes;
+            let too_old = now.duration_since(at).unwrap_or_default() > self.bounds.max_age;
+            if seq == keep || !(too_big || too_old) {
+                break;
+            }
+            self.remove(seq)?;
+            self.state.dropped_batches += 1;
+            self.state.dropped_bytes += size;
+            self.state.last_dropped_seq = Some(seq);
+            tracing::warn!(seq, size, "spool over its bounds: oldest batch dropped");
+        }
+        Ok(())
+    }
+
+    /// Drops batches past the age bound (called periodically by a live probe).
+    pub fn expire(&mut self) -> Result<(), SpoolError> {
+        let newest = self.files.keys().next_back().copied().unwrap_or(u64::MAX);
+        let before = self.state.dropped_batches;
+        self.enforce_bounds(newest)?;
+        if self.state.dropped_batches != before {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, seq: u64) -> Result<(), SpoolError> {
+        if let Some((size, _)) = self.files.remove(&seq) {
+            self.bytes -= size;
+            let p = self.dir.join(file_name(seq));
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&p)(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The oldest unacknowledged batch: its sequence number and encoded frame.
+    pub fn oldest(&self) -> Result<Option<(u64, Vec<u8>)>, SpoolError> {
+        let Some((&seq, _)) = self.files.iter().next() else { return Ok(None) };
+        let p = self.dir.join(file_name(seq));
+        let data = fs::read(&p).map_err(io(&p))?;
+        Ok(Some((seq, data)))
+    }
+
+    /// The controller committed `seq`.
+    pub fn ack(&mut self, seq: u64) -> Result<(), SpoolError> {
+        self.remove(seq)
+    }
+
+    /// The controller will never take `seq` (a permanent rejection): count it as dropped.
+    pub fn discard(&mut self, seq: u64) -> Result<(), SpoolError> {
+        if let Some(&(size, _)) = self.files.get(&seq) {
+            self.remove(seq)?;
+            self.state.dropped_batches += 1;
+            self.state.dropped_bytes += size;
+            self.state.last_dropped_seq = Some(seq);
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Whether a replay may spool another batch of about `next` bytes without passing the
+    /// byte bound (a replay waits instead of dropping). An empty spool always has room.
+    pub fn has_room(&self, next: u64) -> bool {
+        self.files.is_empty() || self.bytes + next <= self.bounds.max_bytes
+    }
+
+    pub fn status(&self) -> SpoolStatus {
+        SpoolStatus {
+            pending_batches: self.files.len() as u64,
+            pending_bytes: self.bytes,
+            dropped_batches: self.state.dropped_batches,
+            dropped_bytes: self.state.dropped_bytes,
+            last_dropped_seq: self.state.last_dropped_seq,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> Batch {
+        Batch { seq: 0, interval_start_ns: 1, interval_end_ns: 2, spool: SpoolStatus::default(), interfaces: vec![] }
+    }
+
+    #[test]
+    fn batches_survive_reopen_in_order_until_acked() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(d.path(), Bounds::default()).expect("open");
+        for _ in 0..3 {
+            s.put(&mut batch()).expect("put");
+        }
+        s.ack(0).expect("ack");
+        drop(s);
+        let mut s = Spool::open(d.path(), Bounds::default()).expect("reopen");
+        assert_eq!(s.oldest().expect("read").map(|(q, _)| q), Some(1));
+        assert_eq!(s.put(&mut batch()).expect("put"), 3, "numbers continue after a restart");
+        assert_eq!(s.status().pending_batches, 3);
+    }
+
+    #[test]
+    fn a_live_spool_drops_its_oldest_past_the_byte_bound_and_counts_them() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(d.path(), Bounds { max_bytes: 100, max_age: Duration::from_secs(60) }).expect("open");
+        for _ in 0..10 {
+            s.put(&mut batch()).expect("put");
+        }
+        let st = s.status();
+        assert!(st.pending_bytes <= 100, "{st:?}");
+        assert_eq!(st.dropped_batches + st.pending_batches, 10);
+        assert!(st.dropped_batches > 0);
+        assert_eq!(st.last_dropped_seq, Some(st.dropped_batches - 1));
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_its_numbers_and_skips_what_it_spooled() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(d.path(), Bounds::default()).expect("open");
+        s.put(&mut batch()).expect("an earlier live batch");
+        let r = s.begin_run("files-a").expect("run");
+        assert_eq!((r.base, r.produced), (1, 0));
+        assert!(s.put_run_batch(0, &mut batch(), false).expect("put"));
+        assert!(s.put_run_batch(1, &mut batch(), false).expect("put"));
+        drop(s);
+        let mut s = Spool::open(d.path(), Bounds::default()).expect("reopen");
+        let r = s.begin_run("files-a").expect("resume");
+        assert_eq!((r.base, r.produced), (1, 2));
+        assert!(!s.put_run_batch(1, &mut batch(), false).expect("skip"));
+        let mut b = batch();
+        assert!(s.put_run_batch(2, &mut b, true).expect("put"));
+        assert_eq!(b.seq, 3);
+        assert!(s.run_complete("files-a"));
+        let r = s.begin_run("files-b").expect("another run");
+        assert_eq!(r.base, 4);
+    }
+}
