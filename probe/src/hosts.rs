@@ -176,6 +176,11 @@ impl Host {
         &mut self.services[i].1
     }
 
+    /// A row outside any table (rebuilt from stored totals, for reports).
+    pub fn detached(ip: IpAddr) -> Host {
+        Host::new(ip, 0, 0)
+    }
+
     /// Traffic split TCP, UDP, ICMP, other.
     pub fn l4_split(&self) -> [TxRx; 4] {
         let mut other = self.total;

@@ -20,6 +20,13 @@ pub struct MacEntry {
     reported: TxRx,
 }
 
+impl MacEntry {
+    /// A row outside any table (rebuilt from stored totals, for reports).
+    pub fn detached(mac: [u8; 6], first_seen_ns: u64, last_seen_ns: u64, traffic: TxRx) -> MacEntry {
+        MacEntry { mac, live: true, first_seen_ns, last_seen_ns, traffic, reported: traffic }
+    }
+}
+
 /// What an address did since the previous [`MacTable::take_changes`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MacChange {

@@ -339,44 +339,75 @@ pub fn merge(engine: &Engine) -> Merged<'_> {
     merge_with(engine, false)
 }
 
+/// One interface's share of a report built from tables held elsewhere (the controller's
+/// stored totals): its counters and its host and MAC rows.
+pub struct Part<'a> {
+    pub report: InterfaceReport,
+    pub hosts: Vec<&'a Host>,
+    pub macs: Vec<&'a crate::macs::MacEntry>,
+}
+
 /// Like [`merge`], and lists every flow too when `flows` is set.
 pub fn merge_with(engine: &Engine, with_flows: bool) -> Merged<'_> {
+    let parts = engine
+        .interfaces
+        .iter()
+        .map(|i| {
+            let s = &i.stats;
+            Part {
+                report: InterfaceReport {
+                    name: i.name.clone(),
+                    link_type: i.link.name(),
+                    packets: s.packets,
+                    bytes: s.bytes,
+                    undecoded_packets: s.undecoded_packets,
+                    undecoded_bytes: s.undecoded_bytes,
+                    pcap_drops: s.pcap_drops,
+                    if_drops: s.if_drops,
+                    hosts: i.hosts.len(),
+                    macs: i.macs.len(),
+                    flows_active: i.flows.len(),
+                    flows_total: i.flows.created(),
+                    flows_expired: i.flows.expired(),
+                    host_evictions: i.hosts.evictions(),
+                    mac_evictions: i.macs.evictions(),
+                    flow_evictions: i.flows.evictions(),
+                    first_seen: (s.packets > 0).then(|| rfc3339(s.first_seen_ns)),
+                    last_seen: (s.packets > 0).then(|| rfc3339(s.last_seen_ns)),
+                    bytes_stats: s.bytes_stats,
+                    pkts_stats: s.pkts_stats,
+                },
+                hosts: i.hosts.iter().collect(),
+                macs: i.macs.iter().collect(),
+            }
+        })
+        .collect();
+    let mut m = merge_parts(parts);
+    m.flows = with_flows.then(|| {
+        let mut all: Vec<(&str, &Flow)> =
+            engine.interfaces.iter().flat_map(|i| i.flows.iter().map(move |f| (i.name.as_str(), f))).collect();
+        all.sort_unstable_by_key(|(_, f)| std::cmp::Reverse(f.c2s.bytes + f.s2c.bytes));
+        all
+    });
+    m
+}
+
+/// Merges interfaces' rows into per-address totals (the same rules whatever holds the rows).
+pub fn merge_parts(parts: Vec<Part<'_>>) -> Merged<'_> {
     let mut interfaces = Vec::new();
     let mut index: FastMap<IpAddr, usize> = FastMap::default();
     let mut hosts: Vec<HostAcc<'_>> = Vec::new();
     let mut single_rows: Vec<&Host> = Vec::new();
     let mut mac_index: FastMap<[u8; 6], usize> = FastMap::default();
     // With one interface every address is unique: no index needed.
-    let single = engine.interfaces.len() == 1;
+    let single = parts.len() == 1;
     let mut macs: Vec<([u8; 6], TxRx, u64, u64)> = Vec::new();
-    for i in &engine.interfaces {
-        let s = &i.stats;
-        interfaces.push(InterfaceReport {
-            name: i.name.clone(),
-            link_type: i.link.name(),
-            packets: s.packets,
-            bytes: s.bytes,
-            undecoded_packets: s.undecoded_packets,
-            undecoded_bytes: s.undecoded_bytes,
-            pcap_drops: s.pcap_drops,
-            if_drops: s.if_drops,
-            hosts: i.hosts.len(),
-            macs: i.macs.len(),
-            flows_active: i.flows.len(),
-            flows_total: i.flows.created(),
-            flows_expired: i.flows.expired(),
-            host_evictions: i.hosts.evictions(),
-            mac_evictions: i.macs.evictions(),
-            flow_evictions: i.flows.evictions(),
-            first_seen: (s.packets > 0).then(|| rfc3339(s.first_seen_ns)),
-            last_seen: (s.packets > 0).then(|| rfc3339(s.last_seen_ns)),
-            bytes_stats: s.bytes_stats,
-            pkts_stats: s.pkts_stats,
-        });
+    for part in parts {
+        interfaces.push(part.report);
         if single {
-            single_rows.extend(i.hosts.iter());
+            single_rows.extend(part.hosts.iter().copied());
         }
-        for h in i.hosts.iter().filter(|_| !single) {
+        for h in part.hosts.iter().copied().filter(|_| !single) {
             let new = || HostAcc {
                 ip: h.ip,
                 mac: None,
@@ -432,7 +463,7 @@ pub fn merge_with(engine: &Engine, with_flows: bool) -> Merged<'_> {
             a.peak.1 += f64::from(h.thpt.peak_rx);
             a.roles |= h.roles;
         }
-        for m in i.macs.iter() {
+        for m in part.macs.iter().copied() {
             let k = if single {
                 macs.push((m.mac, TxRx::default(), m.first_seen_ns, m.last_seen_ns));
                 macs.len() - 1
@@ -459,13 +490,7 @@ pub fn merge_with(engine: &Engine, with_flows: bool) -> Merged<'_> {
     let hosts: Vec<HostAcc<'_>> = order.iter().filter_map(|(_, _, i)| slots[*i as usize].take()).collect();
     single_rows.sort_unstable_by_key(|h| (std::cmp::Reverse(h.total.tx.bytes + h.total.rx.bytes), h.ip));
     macs.sort_unstable_by_key(|m| (std::cmp::Reverse(m.1.tx.bytes + m.1.rx.bytes), m.0));
-    let flows = with_flows.then(|| {
-        let mut all: Vec<(&str, &Flow)> =
-            engine.interfaces.iter().flat_map(|i| i.flows.iter().map(move |f| (i.name.as_str(), f))).collect();
-        all.sort_unstable_by_key(|(_, f)| std::cmp::Reverse(f.c2s.bytes + f.s2c.bytes));
-        all
-    });
-    Merged { interfaces, single: single_rows, hosts, macs, flows }
+    Merged { interfaces, single: single_rows, hosts, macs, flows: None }
 }
 
 fn human(b: u64) -> String {
