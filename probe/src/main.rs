@@ -266,7 +266,9 @@ fn run_uplinked(a: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("error: {e}");
         }
         rt.block_on(up).context("uplink task")??;
-        if outcome.interrupted || shared.stop.load(Ordering::Relaxed) && !shared.spool.lock().map(|s| s.is_empty()).unwrap_or(false) {
+        if outcome.interrupted
+            || shared.stop.load(Ordering::Relaxed) && !shared.spool.lock().map(|s| s.is_empty()).unwrap_or(false)
+        {
             eprintln!("stopped before every batch was acknowledged; the spool keeps the rest for the next start");
             ExitCode::from(3)
         } else if outcome.read_errors.is_empty() {
@@ -336,7 +338,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
         Cmd::Run(a) => run_uplinked(a),
         Cmd::PrintDefaultConfig => {
-            print!("# wirewatch-probe configuration (TOML). Environment: WIREWATCH_PROBE_<KEY>.\n{}", toml::to_string(&ProbeConfig::default())?);
+            print!(
+                "# wirewatch-probe configuration (TOML). Environment: WIREWATCH_PROBE_<KEY>.\n{}",
+                toml::to_string(&ProbeConfig::default())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Read { files, format, no_progress, timing, flows, tables } => {

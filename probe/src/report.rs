@@ -65,7 +65,7 @@ fn flow_row(iface: &str, f: &Flow) -> FlowReport {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct InterfaceReport {
     pub name: String,
     pub link_type: String,

@@ -69,6 +69,11 @@ impl Service {
         Service::ALL.get(usize::from(v)).copied().unwrap_or(Service::Other)
     }
 
+    /// The service a [`Service::name`] names.
+    pub fn from_name(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Service::Other => "other",

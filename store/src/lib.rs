@@ -118,3 +118,11 @@ impl Store {
 pub fn parse_url(url: &str) -> Result<PgConnectOptions> {
     url.parse::<PgConnectOptions>().map_err(StoreError::Query)
 }
+
+impl Store {
+    /// A round trip to the database (health checks).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! The controller's configuration: defaults, then the TOML file (`--config`), then
+//! `WIREWATCH_*` environment variables (and `DATABASE_URL`), then flags. Validated into typed
+//! values at load; the database URL is redacted in `Debug`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the CA, the server certificate and the embedded PostgreSQL live.
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL; empty: the embedded cluster under data_dir.
+    pub database_url: String,
+    /// This controller's name in the database (batches, job runs); empty: hostname-port.
+    pub name: String,
+    /// QUIC address probes connect to.
+    pub quic_listen: SocketAddr,
+    /// HTTP address (health check; the JSON API later).
+    pub http_listen: SocketAddr,
+    /// Prometheus metrics address (a listener of its own).
+    pub metrics_listen: SocketAddr,
+    /// Names (DNS or IP) in the server certificate; probes must use one of them.
+    pub server_names: Vec<String>,
+    /// Most probe connections at once; more are refused.
+    pub max_connections: usize,
+    /// Largest message accepted from a probe, in bytes.
+    pub max_frame_bytes: usize,
+    /// Batches written to PostgreSQL in parallel, and how many may wait.
+    pub writers: usize,
+    pub write_queue: usize,
+    /// Periodic jobs (seconds between runs, across all controllers of the database).
+    pub rollup_every_secs: u64,
+    pub retention_every_secs: u64,
+    /// History kept (days; 0 = forever): raw samples, hourly rollups, daily rollups.
+    pub retention_raw_days: u32,
+    pub retention_hourly_days: u32,
+    pub retention_daily_days: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = if self.database_url.is_empty() { "(embedded)" } else { "<redacted>" };
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &url)
+            .field("name", &self.name)
+            .field("quic_listen", &self.quic_listen)
+            .field("http_listen", &self.http_listen)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("server_names", &self.server_names)
+            .field("max_connections", &self.max_connections)
+            .field("writers", &self.writers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("/var/lib/wirewatch"),
+            database_url: String::new(),
+            name: String::new(),
+            quic_listen: SocketAddr::from(([0, 0, 0, 0], 4433)),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9184)),
+            server_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            max_connections: 1000,
+            max_frame_bytes: wirewatch_wire::DEFAULT_MAX_FRAME,
+            writers: 4,
+            write_queue: 64,
+            rollup_every_secs: 60,
+            retention_every_secs: 3600,
+            retention_raw_days: 7,
+            retention_hourly_days: 90,
+            retention_daily_days: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults → file → environment (`WIREWATCH_<KEY>`, and `DATABASE_URL`).
+    pub fn load(file: Option<&PathBuf>) -> anyhow::Result<Config> {
+        use figment::providers::{Env, Format, Serialized, Toml};
+        let mut f = figment::Figment::from(Serialized::defaults(Config::default()));
+        if let Some(p) = file {
+            anyhow::ensure!(p.is_file(), "config file {} not found", p.display());
+            f = f.merge(Toml::file(p));
+        }
+        // Only our own keys: WIREWATCH_LOG and the probe's WIREWATCH_PROBE_* share the prefix.
+        const KEYS: [&str; 16] = [
+            "data_dir",
+            "database_url",
+            "name",
+            "quic_listen",
+            "http_listen",
+            "metrics_listen",
+            "server_names",
+            "max_connections",
+            "max_frame_bytes",
+            "writers",
+            "write_queue",
+            "rollup_every_secs",
+            "retention_every_secs",
+            "retention_raw_days",
+            "retention_hourly_days",
+            "retention_daily_days",
+        ];
+        f = f.merge(Env::prefixed("WIREWATCH_").only(&KEYS)).merge(Env::raw().only(&["DATABASE_URL"]));
+        let c: Config = f.extract().context("reading the controller configuration")?;
+        anyhow::ensure!(c.writers > 0 && c.write_queue > 0, "writers and write_queue must be at least 1");
+        anyhow::ensure!(c.max_connections > 0, "max_connections must be at least 1");
+        Ok(c)
+    }
+
+    pub fn default_toml() -> anyhow::Result<String> {
+        Ok(format!(
+            "# wirewatch-controller configuration (TOML). Environment: WIREWATCH_<KEY>, DATABASE_URL.\n{}",
+            toml::to_string(&Config::default())?
+        ))
+    }
+
+    pub fn rollup_every(&self) -> Duration {
+        Duration::from_secs(self.rollup_every_secs.max(1))
+    }
+
+    pub fn retention_every(&self) -> Duration {
+        Duration::from_secs(self.retention_every_secs.max(1))
+    }
+
+    pub fn retention(&self) -> wirewatch_store::jobs::Retention {
+        wirewatch_store::jobs::Retention {
+            raw_days: self.retention_raw_days,
+            hourly_days: self.retention_hourly_days,
+            daily_days: self.retention_daily_days,
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! QUIC ingest: an accept loop with a connection limit, one task per probe connection, and a
+//! pool of writer tasks fed by a bounded queue. A batch is acknowledged only after its
+//! transaction committed (or was recognised as already committed).
+//!
+//! Per connection: the handshake has proven the certificate; its fingerprint names the probe
+//! (never a message field). The first stream must carry a Hello. Then each stream carries one
+//! Batch, answered by an Ack or a Reject (retry when the database is unavailable). Bytes that
+//! do not decode, or a frame over the limit, close that connection with an error code; other
+//! connections are not affected.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use wirewatch_store::Store;
+use wirewatch_store::ingest::Committed;
+use wirewatch_wire::{Ack, Batch, Command, ControllerMessage, ProbeMessage, Reject, Reply, Welcome, WireError, close};
+
+use crate::metrics::{Metrics, Outcome, ProbeLabel};
+
+/// One batch on its way to a writer.
+struct WriteJob {
+    probe_id: i64,
+    batch: Batch,
+    reply: oneshot::Sender<Result<Committed, wirewatch_store::StoreError>>,
+}
+
+/// A connected probe (for live queries).
+#[derive(Clone)]
+struct Connected {
+    conn: quinn::Connection,
+    /// Distinguishes this connection from a later one of the same probe.
+    stable_id: usize,
+}
+
+/// What the ingest tasks share.
+pub struct Ingest {
+    store: Store,
+    name: String,
+    max_frame: usize,
+    metrics: Arc<Metrics>,
+    queue: mpsc::Sender<WriteJob>,
+    /// Probe name → its current connection.
+    connected: Mutex<HashMap<String, Connected>>,
+}
+
+/// Live-query failures.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("probe {0} is not connected to this controller")]
+    NotConnected(String),
+    #[error("probe did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("probe connection: {0}")]
+    Connection(String),
+    #[error("probe answered: {0}")]
+    Probe(String),
+}
+
+impl Ingest {
+    /// Starts `writers` writer tasks and returns the shared ingest state.
+    pub fn start(
+        store: Store,
+        name: String,
+        max_frame: usize,
+        writers: usize,
+        queue: usize,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Ingest> {
+        let (tx, rx) = mpsc::channel::<WriteJob>(queue);
+        // One receiver, several writers: the lock is held only while taking the next job.
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..writers {
+            let (rx, store, name, metrics) = (rx.clone(), store.clone(), name.clone(), metrics.clone());
+            tokio::spawn(async move {
+                loop {
+                    let job = { rx.lock().await.recv().await };
+                    let Some(job) = job else { break };
+                    let t = Instant::now();
+                    let vendor = |m: &[u8; 6]| wirewatch_probe::report::vendor(m);
+                    let r = store.write_batch(job.probe_id, &name, &job.batch, &vendor).await;
+                    metrics.commit_seconds.observe(t.elapsed().as_secs_f64());
+                    let _ = job.reply.send(r);
+                }
+            });
+        }
+        Arc::new(Ingest { store, name, max_frame, metrics, queue: tx, connected: Mutex::new(HashMap::new()) })
+    }
+
+    /// Sends a live query to a connected probe and waits for its reply.
+    pub async fn query(
+        &self,
+        probe: &str,
+        cmd: Command,
+        timeout: Duration,
+    ) -> Result<Vec<(String, wirewatch_wire::HostDelta)>, QueryError> {
+        let conn = self.connected.lock().await.get(probe).map(|c| c.conn.clone());
+        let conn = conn.ok_or_else(|| QueryError::NotConnected(probe.to_string()))?;
+        let frame = wirewatch_wire::encode(&ControllerMessage::Command(cmd))
+            .map_err(|e| QueryError::Connection(e.to_string()))?;
+        let max = self.max_frame;
+        let ask = async move {
+            let (mut send, mut recv) = conn.open_bi().await.map_err(|e| QueryError::Connection(e.to_string()))?;
+            send.write_all(&frame).await.map_err(|e| QueryError::Connection(e.to_string()))?;
+            send.finish().map_err(|e| QueryError::Connection(e.to_string()))?;
+            let bytes = recv.read_to_end(max).await.map_err(|e| QueryError::Connection(e.to_string()))?;
+            match wirewatch_wire::decode::<ProbeMessage>(&bytes, max) {
+                Ok(ProbeMessage::Reply(Reply::Hosts(h))) => Ok(h),
+                Ok(ProbeMessage::Reply(Reply::Error(e))) => Err(QueryError::Probe(e)),
+                Ok(other) => Err(QueryError::Connection(format!("unexpected {other:?}"))),
+                Err(e) => Err(QueryError::Connection(e.to_string())),
+            }
+        };
+        tokio::time::timeout(timeout, ask).await.map_err(|_| QueryError::Timeout(timeout))?
+    }
+
+    /// Names of the probes connected here.
+    pub async fn connected_probes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.connected.lock().await.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+/// Accepts probe connections until `shutdown`.
+pub async fn serve(
+    endpoint: quinn::Endpoint,
+    ingest: Arc<Ingest>,
+    max_connections: usize,
+    shutdown: CancellationToken,
+) {
+    let limit = Arc::new(Semaphore::new(max_connections));
+    loop {
+        let incoming = tokio::select! {
+            i = endpoint.accept() => match i { Some(i) => i, None => break },
+            _ = shutdown.cancelled() => break,
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            ingest.metrics.connections_refused.get_or_create(&Outcome { outcome: "limit" }).inc();
+            tracing::warn!(remote = %incoming.remote_address(), "connection limit reached; refusing a probe");
+            incoming.refuse();
+            continue;
+        };
+        let (ingest, shutdown) = (ingest.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let remote = incoming.remote_address();
+            match incoming.await {
+                Ok(conn) => {
+                    tokio::select! {
+                        r = connection(&ingest, conn.clone()) => if let Err((code, msg)) = r {
+                            tracing::warn!(%remote, code, error = %msg, "closing probe connection");
+                            conn.close(quinn::VarInt::from_u32(code), msg.as_bytes());
+                        },
+                        _ = shutdown.cancelled() => conn.close(quinn::VarInt::from_u32(close::SHUTDOWN), b"controller shutting down"),
+                    }
+                }
+                Err(e) => {
+                    ingest.metrics.connections_refused.get_or_create(&Outcome { outcome: "handshake" }).inc();
+                    tracing::info!(%remote, error = %e, "probe handshake refused");
+                }
+            }
+            drop(permit);
+        });
+    }
+    endpoint.close(quinn::VarInt::from_u32(close::SHUTDOWN), b"controller shutting down");
+}
+
+type Closed = (u32, String);
+
+fn wire_close(e: &WireError) -> Closed {
+    match e {
+        WireError::TooLarge { .. } => (close::TOO_LARGE, e.to_string()),
+        WireError::Version(_) => (close::VERSION, e.to_string()),
+        _ => (close::MALFORMED, e.to_string()),
+    }
+}
+
+async fn read_message(recv: &mut quinn::RecvStream, max: usize) -> Result<ProbeMessage, Closed> {
+    // One frame per stream: 4 length bytes + payload.
+    let bytes = match recv.read_to_end(max + 4).await {
+        Ok(b) => b,
+        Err(quinn::ReadToEndError::TooLong) => return Err((close::TOO_LARGE, format!("message over {max} bytes"))),
+        Err(e) => return Err((close::MALFORMED, format!("reading a stream: {e}"))),
+    };
+    wirewatch_wire::decode::<ProbeMessage>(&bytes, max).map_err(|e| wire_close(&e))
+}
+
+async fn respond(send: &mut quinn::SendStream, msg: &ControllerMessage) -> Result<(), Closed> {
+    let frame = wirewatch_wire::encode(msg).map_err(|e| (close::MALFORMED, e.to_string()))?;
+    send.write_all(&frame).await.map_err(|e| (close::MALFORMED, e.to_string()))?;
+    let _ = send.finish();
+    Ok(())
+}
+
+async fn connection(ingest: &Arc<Ingest>, conn: quinn::Connection) -> Result<(), Closed> {
+    let chain = conn
+        .peer_identity()
+        .and_then(|i| i.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok())
+        .ok_or((close::UNKNOWN_PROBE, "no client certificate".to_string()))?;
+    let leaf = chain.first().ok_or((close::UNKNOWN_PROBE, "no client certificate".to_string()))?;
+    let fp = crate::ca::sha256(leaf);
+    let probe = match ingest.store.probe_by_cert(&fp).await {
+        Ok(Some(p)) if !p.revoked => p,
+        Ok(Some(p)) => {
+            ingest.metrics.connections_refused.get_or_create(&Outcome { outcome: "revoked" }).inc();
+            return Err((close::UNKNOWN_PROBE, format!("probe {} is revoked", p.name)));
+        }
+        Ok(None) => {
+            ingest.metrics.connections_refused.get_or_create(&Outcome { outcome: "unknown" }).inc();
+            return Err((close::UNKNOWN_PROBE, "certificate not enrolled".into()));
+        }
+        Err(e) => return Err((close::SHUTDOWN, format!("database unavailable: {e}"))),
+    };
+    let span = tracing::info_span!("probe", probe = %probe.name, site = %probe.site);
+    let _g = span.enter();
+    // Hello first.
+    let (mut send, mut recv) = tokio::time::timeout(Duration::from_secs(15), conn.accept_bi())
+        .await
+        .map_err(|_| (close::MALFORMED, "no Hello within 15 s".to_string()))?
+        .map_err(|e| (close::DONE, e.to_string()))?;
+    let hello = match read_message(&mut recv, ingest.max_frame).await? {
+        ProbeMessage::Hello(h) => h,
+        other => return Err((close::MALFORMED, format!("expected Hello, got {}", kind(&other)))),
+    };
+    let last =
+        ingest.store.hello(probe.id, &ingest.name, &hello).await.map_err(|e| (close::SHUTDOWN, e.to_string()))?;
+    respond(
+        &mut send,
+        &ControllerMessage::Welcome(Welcome {
+            controller: ingest.name.clone(),
+            software_version: env!("CARGO_PKG_VERSION").to_string(),
+            probe: probe.name.clone(),
+            site: probe.site.clone(),
+            last_committed_seq: last,
+        }),
+    )
+    .await?;
+    tracing::info!(version = %hello.software_version, spool = ?hello.spool, "probe connected");
+    let label = ProbeLabel { probe: probe.name.clone() };
+    ingest.metrics.spool_pending_batches.get_or_create(&label).set(hello.spool.pending_batches as i64);
+    ingest.metrics.spool_dropped_batches.get_or_create(&label).set(hello.spool.dropped_batches as i64);
+    let me = Connected { conn: conn.clone(), stable_id: conn.stable_id() };
+    if let Some(old) = ingest.connected.lock().await.insert(probe.name.clone(), me) {
+        old.conn.close(quinn::VarInt::from_u32(close::REPLACED), b"replaced by a newer connection");
+    }
+    ingest.metrics.probes_connected.inc();
+    let result = batches(ingest, &conn, probe.id, &label).await;
+    ingest.metrics.probes_connected.dec();
+    let mut c = ingest.connected.lock().await;
+    if c.get(&probe.name).is_some_and(|x| x.stable_id == conn.stable_id()) {
+        c.remove(&probe.name);
+    }
+    result
+}
+
+fn kind(m: &ProbeMessage) -> &'static str {
+    match m {
+        ProbeMessage::Hello(_) => "Hello",
+        ProbeMessage::Batch(_) => "Batch",
+        ProbeMessage::Reply(_) => "Reply",
+    }
+}
+
+async fn batches(
+    ingest: &Arc<Ingest>,
+    conn: &quinn::Connection,
+    probe_id: i64,
+    label: &ProbeLabel,
+) -> Result<(), Closed> {
+    loop {
+        let (mut send, mut recv) = match conn.accept_bi().await {
+            Ok(s) => s,
+            // The probe closed (done, or gone): not an error of ours.
+            Err(_) => return Ok(()),
+        };
+        let batch = match read_message(&mut recv, ingest.max_frame).await? {
+            ProbeMessage::Batch(b) => b,
+            other => return Err((close::MALFORMED, format!("expected Batch, got {}", kind(&other)))),
+        };
+        let seq = batch.seq;
+        let spool = batch.spool;
+        let end_ns = batch.interval_end_ns;
+        let (tx, rx) = oneshot::channel();
+        if ingest.queue.send(WriteJob { probe_id, batch, reply: tx }).await.is_err() {
+            return Err((close::SHUTDOWN, "controller shutting down".into()));
+        }
+        let answer = match rx.await {
+            Ok(Ok(Committed::New { host_rows, .. })) => {
+                ingest.metrics.batches.get_or_create(&Outcome { outcome: "committed" }).inc();
+                ingest.metrics.host_rows.inc_by(host_rows as u64);
+                let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as f64 / 1e9;
+                ingest.metrics.probe_lag_seconds.get_or_create(label).set(now - end_ns as f64 / 1e9);
+                ingest.metrics.spool_pending_batches.get_or_create(label).set(spool.pending_batches as i64);
+                ingest.metrics.spool_dropped_batches.get_or_create(label).set(spool.dropped_batches as i64);
+                ControllerMessage::Ack(Ack { seq, duplicate: false })
+            }
+            Ok(Ok(Committed::Duplicate)) => {
+                ingest.metrics.batches.get_or_create(&Outcome { outcome: "duplicate" }).inc();
+                tracing::info!(seq, "batch already committed; acknowledged again");
+                ControllerMessage::Ack(Ack { seq, duplicate: true })
+            }
+            // Only a batch that breaks the store's rules is refused for good; any other failure
+            // (database down, or a fault of ours) keeps it in the probe's spool for a retry.
+            Ok(Err(e @ wirewatch_store::StoreError::Invalid(_))) => {
+                ingest.metrics.batches.get_or_create(&Outcome { outcome: "rejected" }).inc();
+                tracing::error!(seq, error = %e, "batch refused");
+                ControllerMessage::Reject(Reject { seq, retry: false, message: e.to_string() })
+            }
+            Ok(Err(e)) => {
+                ingest.metrics.batches.get_or_create(&Outcome { outcome: "retry" }).inc();
+                if e.is_transient() {
+                    tracing::warn!(seq, error = %e, "batch not stored (database unavailable); probe will retry");
+                } else {
+                    tracing::error!(seq, error = %e, "batch not stored; probe will retry");
+                }
+                ControllerMessage::Reject(Reject { seq, retry: true, message: e.to_string() })
+            }
+            Err(_) => return Err((close::SHUTDOWN, "writer gone".into())),
+        };
+        respond(&mut send, &answer).await?;
+    }
+}

@@ -1,0 +1,213 @@
+//! wirewatch controller: receives probes' interval deltas over QUIC (mutual TLS), stores them
+//! in PostgreSQL exactly once, runs the periodic jobs (rollups, retention) under a lease shared
+//! with the other controllers of the database, and exports Prometheus metrics.
+//!
+//! [`start`] is the whole server as a library call (the binary is flags → config → start →
+//! wait for a signal → shutdown), so tests can run it in-process as well as as a process.
+
+pub mod ca;
+pub mod config;
+pub mod ingest;
+pub mod metrics;
+pub mod report;
+pub mod tls;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use wirewatch_store::Store;
+use wirewatch_store::embedded::Cluster;
+
+pub use config::Config;
+
+/// The database a controller command works on: the configured server, or the embedded
+/// cluster (started if needed; stopped when this is dropped if this process started it).
+pub struct Database {
+    pub store: Store,
+    pub cluster: Option<Cluster>,
+}
+
+impl Database {
+    /// Connects (starting the embedded cluster when no URL is configured) and migrates.
+    pub async fn open(cfg: &Config) -> anyhow::Result<Database> {
+        let (opts, cluster) = if cfg.database_url.is_empty() {
+            let dir = cfg.data_dir.clone();
+            let cluster = tokio::task::spawn_blocking(move || Cluster::start(&dir)).await??;
+            let opts = cluster.database().await?;
+            (opts, Some(cluster))
+        } else {
+            (wirewatch_store::parse_url(&cfg.database_url)?, None)
+        };
+        let store = Store::connect(opts, (cfg.writers as u32 + 4).max(8)).await.context("connecting to PostgreSQL")?;
+        store.migrate().await.context("applying migrations")?;
+        Ok(Database { store, cluster })
+    }
+
+    pub async fn close(mut self) {
+        self.store.close().await;
+        if let Some(mut c) = self.cluster.take() {
+            let _ = tokio::task::spawn_blocking(move || c.stop()).await;
+        }
+    }
+}
+
+/// A running controller.
+pub struct Running {
+    pub name: String,
+    pub quic_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub ingest: Arc<ingest::Ingest>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub store: Store,
+    shutdown: CancellationToken,
+    tasks: tokio::task::JoinSet<()>,
+    db: Option<Database>,
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "controller".into())
+}
+
+/// Starts a controller: database, CA, QUIC ingest, jobs, HTTP and metrics listeners.
+pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    let db = Database::open(&cfg).await?;
+    let store = db.store.clone();
+    let ca = ca::Ca::load_or_create(&cfg.data_dir, &store).await?;
+    let (chain, key) = ca.server_cert(&cfg.server_names)?;
+    let revoked: tls::Revoked = Arc::new(RwLock::new(store.revoked_certs().await?.into_iter().collect::<HashSet<_>>()));
+    let server = tls::server_config(ca.cert_der()?, chain, key, revoked.clone())?;
+    let endpoint = quinn::Endpoint::server(server, cfg.quic_listen)
+        .with_context(|| format!("listening on {} (QUIC)", cfg.quic_listen))?;
+    let quic_addr = endpoint.local_addr()?;
+    let name = if cfg.name.is_empty() { format!("{}:{}", hostname(), quic_addr.port()) } else { cfg.name.clone() };
+    let metrics = metrics::Metrics::new();
+    let ingest = ingest::Ingest::start(
+        store.clone(),
+        name.clone(),
+        cfg.max_frame_bytes,
+        cfg.writers,
+        cfg.write_queue,
+        metrics.clone(),
+    );
+    let shutdown = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(ingest::serve(endpoint, ingest.clone(), cfg.max_connections, shutdown.clone()));
+    // Revocations made elsewhere (another controller, the CLI) reach the handshake check.
+    {
+        let (store, revoked, shutdown) = (store.clone(), revoked.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                if let Ok(list) = store.revoked_certs().await
+                    && let Ok(mut r) = revoked.write()
+                {
+                    *r = list.into_iter().collect();
+                }
+            }
+        });
+    }
+    tasks.spawn(jobs(store.clone(), name.clone(), cfg.clone(), metrics.clone(), shutdown.clone()));
+    let http = tokio::net::TcpListener::bind(cfg.http_listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.http_listen))?;
+    let http_addr = http.local_addr()?;
+    let health_store = store.clone();
+    let app = axum::Router::new().route(
+        "/healthz",
+        axum::routing::get(move || {
+            let store = health_store.clone();
+            async move {
+                match sqlx_ping(&store).await {
+                    Ok(()) => {
+                        (axum::http::StatusCode::OK, axum::Json(serde_json::json!({"status": "ok", "database": "up"})))
+                    }
+                    Err(e) => (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        axum::Json(serde_json::json!({"status": "degraded", "database": e})),
+                    ),
+                }
+            }
+        }),
+    );
+    {
+        let s = shutdown.clone();
+        tasks.spawn(async move {
+            let _ = axum::serve(http, app).with_graceful_shutdown(async move { s.cancelled().await }).await;
+        });
+    }
+    let mlis = tokio::net::TcpListener::bind(cfg.metrics_listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.metrics_listen))?;
+    let metrics_addr = mlis.local_addr()?;
+    let m = metrics.clone();
+    let mapp = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let m = m.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+                    m.encode(),
+                )
+            }
+        }),
+    );
+    {
+        let s = shutdown.clone();
+        tasks.spawn(async move {
+            let _ = axum::serve(mlis, mapp).with_graceful_shutdown(async move { s.cancelled().await }).await;
+        });
+    }
+    tracing::info!(%name, %quic_addr, %http_addr, %metrics_addr, "controller running");
+    Ok(Running { name, quic_addr, http_addr, metrics_addr, ingest, metrics, store, shutdown, tasks, db: Some(db) })
+}
+
+async fn sqlx_ping(store: &Store) -> Result<(), String> {
+    store.ping().await.map_err(|e| e.to_string())
+}
+
+/// Runs the periodic jobs when due (the lease in the database decides which controller runs).
+async fn jobs(store: Store, name: String, cfg: Config, metrics: Arc<metrics::Metrics>, shutdown: CancellationToken) {
+    let tick =
+        cfg.rollup_every().min(cfg.retention_every()).min(Duration::from_secs(5)).max(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.cancelled() => break,
+        }
+        for (job, every) in [("rollup", cfg.rollup_every()), ("retention", cfg.retention_every())] {
+            match store.run_job(job, every, &name, cfg.retention()).await {
+                Ok(Some(detail)) => {
+                    metrics.job_runs.get_or_create(&metrics::Outcome { outcome: job }).inc();
+                    tracing::info!(job, %detail, "periodic job ran");
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(job, error = %e, "periodic job failed"),
+            }
+        }
+    }
+}
+
+impl Running {
+    /// Stops accepting, closes probe connections, waits for the tasks, stops the embedded
+    /// database if this controller started it.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        if let Some(db) = self.db.take() {
+            db.close().await;
+        }
+    }
+}
