@@ -248,15 +248,25 @@ impl Store {
         if self.partitions.lock().map(|p| p.contains(&key)).unwrap_or(false) {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('wirewatch partitions'))").execute(&mut *tx).await?;
+        // One creator at a time across controllers; each partition in its own transaction.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock(hashtext('wirewatch partitions'))").execute(&mut *conn).await?;
+        let mut result = Ok(());
         for table in ["host_samples", "interface_samples"] {
-            let q = format!(
-                "CREATE TABLE IF NOT EXISTS {table}_p{suffix} PARTITION OF {table} FOR VALUES FROM ('{from} 00:00:00+00') TO ('{to} 00:00:00+00')"
-            );
-            sqlx::query(AssertSqlSafe(q)).execute(&mut *tx).await?;
+            result = crate::ensure_partition(
+                &mut conn,
+                table,
+                &format!("{table}_p{suffix}"),
+                &format!("{from} 00:00:00+00"),
+                &format!("{to} 00:00:00+00"),
+            )
+            .await;
+            if result.is_err() {
+                break;
+            }
         }
-        tx.commit().await?;
+        sqlx::query("SELECT pg_advisory_unlock(hashtext('wirewatch partitions'))").execute(&mut *conn).await?;
+        result?;
         if let Ok(mut p) = self.partitions.lock() {
             p.insert(key);
         }

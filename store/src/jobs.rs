@@ -83,13 +83,14 @@ async fn ensure_month(tx: &mut Transaction<'_, Postgres>, table: &str, month: ch
         chrono::NaiveDate::from_ymd_opt(month.year(), month.month() + 1, 1)
     }
     .unwrap_or(month);
-    let q = format!(
-        "CREATE TABLE IF NOT EXISTS {table}_p{} PARTITION OF {table} FOR VALUES FROM ('{} 00:00:00+00') TO ('{} 00:00:00+00')",
-        month.format("%Y%m"),
-        month.format("%Y-%m-%d"),
-        next.format("%Y-%m-%d")
-    );
-    sqlx::query(AssertSqlSafe(q)).execute(&mut **tx).await?;
+    crate::ensure_partition(
+        &mut **tx,
+        table,
+        &format!("{table}_p{}", month.format("%Y%m")),
+        &format!("{} 00:00:00+00", month.format("%Y-%m-%d")),
+        &format!("{} 00:00:00+00", next.format("%Y-%m-%d")),
+    )
+    .await?;
     Ok(())
 }
 

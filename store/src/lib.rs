@@ -114,6 +114,33 @@ impl Store {
     }
 }
 
+/// Makes sure `parent` has the range partition `name` for `[from, to)`. The table is made on
+/// its own and then attached: ATTACH takes a SHARE UPDATE EXCLUSIVE lock on the parent, which
+/// does not wait for (or block) transactions writing to other partitions, where `CREATE TABLE
+/// … PARTITION OF` would take ACCESS EXCLUSIVE and deadlock with concurrent batches.
+pub(crate) async fn ensure_partition(
+    conn: &mut sqlx::PgConnection,
+    parent: &str,
+    name: &str,
+    from: &str,
+    to: &str,
+) -> Result<()> {
+    let attached: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname = $1)",
+    )
+    .bind(name)
+    .fetch_one(&mut *conn)
+    .await?;
+    if attached {
+        return Ok(());
+    }
+    let q = format!("CREATE TABLE IF NOT EXISTS {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)");
+    sqlx::query(sqlx::AssertSqlSafe(q)).execute(&mut *conn).await?;
+    let q = format!("ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM ('{from}') TO ('{to}')");
+    sqlx::query(sqlx::AssertSqlSafe(q)).execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Parses a `postgres://` URL.
 pub fn parse_url(url: &str) -> Result<PgConnectOptions> {
     url.parse::<PgConnectOptions>().map_err(StoreError::Query)

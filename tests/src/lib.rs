@@ -1,0 +1,412 @@
+//! Harness for the end-to-end tests: a private PostgreSQL cluster (initdb + pg_ctl on a free
+//! port, as the `postgres` user when run as root), controller and probe processes built from
+//! this workspace, and helpers to read what they stored. Everything a test starts is stopped by
+//! `Drop`, by PID.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// Where cargo put the workspace binaries (next to the test executable's `deps/`).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let p = dir.join(name);
+    assert!(p.is_file(), "{} not built: run `cargo build --workspace --bins` first", p.display());
+    p
+}
+
+/// ../shared/pcaps/real
+pub fn pcaps() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps/real")
+}
+
+pub fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false)
+}
+
+/// A scratch directory the `postgres` user can traverse.
+pub fn scratch() -> tempfile::TempDir {
+    let d = tempfile::Builder::new().prefix("ww-e2e").tempdir().expect("tempdir");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    d
+}
+
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+fn pg_bin(name: &str) -> PathBuf {
+    wirewatch_store::embedded::find_program(name).expect("PostgreSQL server programs")
+}
+
+/// A private PostgreSQL cluster on 127.0.0.1 and a free port.
+pub struct Pg {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    running: bool,
+}
+
+impl Pg {
+    fn cmd(&self, program: &Path) -> Command {
+        if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("pg")
+    }
+
+    pub fn start() -> Pg {
+        let pg = Pg { dir: scratch(), port: free_tcp_port(), running: false };
+        std::fs::create_dir_all(pg.data()).expect("mkdir");
+        if is_root() {
+            let st = Command::new("chown").arg("postgres:").arg(pg.data()).status().expect("chown");
+            assert!(st.success());
+        }
+        let out = pg
+            .cmd(&pg_bin("initdb"))
+            .arg("-D")
+            .arg(pg.data())
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-instructions"])
+            .output()
+            .expect("initdb");
+        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        let mut pg = pg;
+        pg.resume();
+        pg
+    }
+
+    /// Starts the (stopped) server again.
+    pub fn resume(&mut self) {
+        let out = self
+            .cmd(&pg_bin("pg_ctl"))
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.data().join("server.log"))
+            .args(["-w", "-t", "60", "-o"])
+            .arg(format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
+                self.port,
+                self.data().display()
+            ))
+            .arg("start")
+            .output()
+            .expect("pg_ctl");
+        assert!(out.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&out.stderr));
+        self.running = true;
+    }
+
+    /// Stops the server (fast shutdown: connections are cut).
+    pub fn stop(&mut self) {
+        if self.running {
+            let _ = self.cmd(&pg_bin("pg_ctl")).arg("-D").arg(self.data()).args(["-m", "fast", "-w", "stop"]).output();
+            self.running = false;
+        }
+    }
+
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    pub fn create_db(&self, db: &str) -> String {
+        self.psql("postgres", &format!("CREATE DATABASE {db}")).expect("create database");
+        self.url(db)
+    }
+
+    /// Runs SQL through psql; returns its unaligned, tuples-only output.
+    pub fn psql(&self, db: &str, sql: &str) -> Result<String> {
+        let out = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .context("psql")?;
+        if !out.status.success() {
+            bail!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    pub fn scalar(&self, db: &str, sql: &str) -> i64 {
+        self.psql(db, sql).expect("query").parse().unwrap_or_else(|_| panic!("not a number from {sql}"))
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Kills a child by PID and reaps it.
+fn kill(child: &mut Child, signal: &str) {
+    let _ = Command::new("kill").args([signal, &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+/// A controller process.
+pub struct Controller {
+    pub child: Child,
+    pub data_dir: PathBuf,
+    pub quic: SocketAddr,
+    pub http: SocketAddr,
+    pub metrics: SocketAddr,
+    pub name: String,
+    database_url: String,
+    env: Vec<(String, String)>,
+}
+
+impl Controller {
+    /// Starts `serve` on a given QUIC port (so a restart listens where the probes look).
+    pub fn start(data_dir: &Path, database_url: &str, name: &str, quic_port: u16, env: &[(&str, &str)]) -> Controller {
+        let env: Vec<(String, String)> = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let mut c = Controller {
+            child: Command::new("true").spawn().expect("placeholder"),
+            data_dir: data_dir.to_path_buf(),
+            quic: SocketAddr::from(([127, 0, 0, 1], quic_port)),
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics: SocketAddr::from(([127, 0, 0, 1], 0)),
+            name: name.to_string(),
+            database_url: database_url.to_string(),
+            env,
+        };
+        let _ = c.child.wait();
+        c.spawn();
+        c
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(bin("wirewatch-controller"));
+        cmd.arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["serve", "--quic-listen", &self.quic.to_string(), "--http-listen", "127.0.0.1:0"])
+            .args(["--metrics-listen", "127.0.0.1:0", "--name", &self.name])
+            .env("DATABASE_URL", &self.database_url)
+            .env("WIREWATCH_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("controller");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx.recv_timeout(Duration::from_secs(120)).expect("controller did not report its addresses");
+        let field = |k: &str| -> String {
+            line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{k}="))).unwrap_or_default().to_string()
+        };
+        self.http = field("http").parse().expect("http address");
+        self.metrics = field("metrics").parse().expect("metrics address");
+        self.child = child;
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill9(&mut self) {
+        kill(&mut self.child, "-KILL");
+    }
+
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    /// Runs a controller subcommand against the same data directory and database.
+    pub fn cli(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(bin("wirewatch-controller"))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("WIREWATCH_LOG", "warn")
+            .output()?;
+        if !out.status.success() {
+            bail!("wirewatch-controller {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    }
+
+    /// Enrols a probe; returns its identity directory.
+    pub fn enroll(&self, name: &str, site: &str, out: &Path) -> PathBuf {
+        let dir = out.join(name);
+        self.cli(&["probe", "enroll", name, "--site", site, "--out", dir.to_str().expect("utf-8")]).expect("enroll");
+        dir
+    }
+
+    /// `hosts --probe NAME --format json`.
+    pub fn hosts(&self, probe: &str) -> Value {
+        let s = self.cli(&["hosts", "--probe", probe, "--format", "json"]).expect("hosts");
+        serde_json::from_str(&s).expect("hosts JSON")
+    }
+
+    pub fn metrics_text(&self) -> String {
+        http_get(self.metrics, "/metrics").unwrap_or_default()
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        kill(&mut self.child, "-KILL");
+    }
+}
+
+/// A plain HTTP/1.0 GET (no client library needed for two endpoints).
+pub fn http_get(addr: SocketAddr, path: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)?;
+    Ok(body)
+}
+
+/// A `wirewatch-probe run` process.
+pub struct Probe {
+    pub child: Child,
+    args: Vec<String>,
+}
+
+impl Probe {
+    pub fn replay(controllers: &[SocketAddr], identity: &Path, files: &[PathBuf], speed: &str, interval_secs: u32) -> Probe {
+        let list: Vec<String> = controllers.iter().map(|c| c.to_string()).collect();
+        let mut args = vec![
+            "run".to_string(),
+            "--controller".into(),
+            list.join(","),
+            "--identity".into(),
+            identity.display().to_string(),
+            "--replay-speed".into(),
+            speed.into(),
+            "--interval-secs".into(),
+            interval_secs.to_string(),
+            "--read".into(),
+        ];
+        args.extend(files.iter().map(|f| f.display().to_string()));
+        let mut p = Probe { child: Command::new("true").spawn().expect("placeholder"), args };
+        let _ = p.child.wait();
+        p.spawn();
+        p
+    }
+
+    fn spawn(&mut self) {
+        self.child = Command::new(bin("wirewatch-probe"))
+            .args(&self.args)
+            .env("WIREWATCH_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("probe");
+    }
+
+    pub fn kill9(&mut self) {
+        kill(&mut self.child, "-KILL");
+    }
+
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    /// Waits for the probe to exit; its exit code.
+    pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            if Instant::now() > deadline {
+                kill(&mut self.child, "-KILL");
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        kill(&mut self.child, "-KILL");
+    }
+}
+
+/// `wirewatch-probe read --format json FILES`.
+pub fn read_json(files: &[PathBuf]) -> Value {
+    let out = Command::new(bin("wirewatch-probe")).args(["read", "--format", "json"]).args(files).output().expect("read");
+    serde_json::from_slice(&out.stdout).expect("read JSON")
+}
+
+/// Waits until `f` holds (polling), or panics with `what`.
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Per-address counters of a report (`hosts` or `read` JSON): address → (tx p, tx b, rx p, rx b).
+pub fn counters(report: &Value, table: &str, key: &str) -> std::collections::BTreeMap<String, [u64; 4]> {
+    report[table]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| {
+                    let g = |k: &str| h[k].as_u64().unwrap_or(u64::MAX);
+                    (h[key].as_str().unwrap_or("?").to_string(), [g("tx_packets"), g("tx_bytes"), g("rx_packets"), g("rx_bytes")])
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The tshark oracle's per-address counters for a capture (IPv4 and IPv6, and Ethernet).
+pub fn oracle(file: &str) -> (std::collections::BTreeMap<String, [u64; 4]>, std::collections::BTreeMap<String, [u64; 4]>) {
+    let text = std::fs::read_to_string(pcaps().join(format!("{file}.oracle.json"))).expect("oracle");
+    let o: Value = serde_json::from_str(&text).expect("oracle JSON");
+    let four = |v: &Value| {
+        let g = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+        [g("tx_packets"), g("tx_bytes"), g("rx_packets"), g("rx_bytes")]
+    };
+    let mut ips = std::collections::BTreeMap::new();
+    for t in ["ipv4", "ipv6"] {
+        if let Some(m) = o[t].as_object() {
+            for (a, v) in m {
+                let ip: std::net::IpAddr = a.parse().expect("oracle address");
+                ips.insert(ip.to_string(), four(v));
+            }
+        }
+    }
+    let macs = o["eth"].as_object().map(|m| m.iter().map(|(a, v)| (a.clone(), four(v))).collect()).unwrap_or_default();
+    (ips, macs)
+}
+
+/// Asserts that what the controller stored for `probe` equals the oracle of `file` and the
+/// probe's own offline reading of it (the whole JSON document).
+pub fn assert_exact(c: &Controller, probe: &str, file: &str) {
+    let stored = c.hosts(probe);
+    let (ips, macs) = oracle(file);
+    assert_eq!(counters(&stored, "hosts", "ip"), ips, "{file}: hosts in PostgreSQL vs tshark");
+    assert_eq!(counters(&stored, "macs", "mac"), macs, "{file}: MACs in PostgreSQL vs tshark");
+    let read = read_json(&[pcaps().join(file)]);
+    assert_eq!(stored, read, "{file}: `hosts` JSON differs from `wirewatch-probe read`");
+}
