@@ -281,6 +281,27 @@ impl Store {
         b: &Batch,
         vendor: &(dyn Fn(&[u8; 6]) -> Option<String> + Sync),
     ) -> Result<Committed> {
+        match self.write_batch_once(probe_id, controller, b, vendor).await {
+            // "no partition of relation … found for row": the retention job (of any
+            // controller) dropped a partition this process remembered. Forget them all; the
+            // probe's retry makes them again.
+            Err(StoreError::Query(e)) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("23514") => {
+                if let Ok(mut p) = self.partitions.lock() {
+                    p.clear();
+                }
+                Err(StoreError::Unavailable(e))
+            }
+            other => other,
+        }
+    }
+
+    async fn write_batch_once(
+        &self,
+        probe_id: i64,
+        controller: &str,
+        b: &Batch,
+        vendor: &(dyn Fn(&[u8; 6]) -> Option<String> + Sync),
+    ) -> Result<Committed> {
         validate(b)?;
         self.ensure_partitions(b.interval_end_ns).await?;
         let mut tx = self.pool.begin().await?;

@@ -135,7 +135,21 @@ impl Pg {
     /// Runs SQL through psql; returns its unaligned, tuples-only output.
     pub fn psql(&self, db: &str, sql: &str) -> Result<String> {
         let out = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
             .output()
             .context("psql")?;
         if !out.status.success() {
@@ -288,7 +302,13 @@ pub struct Probe {
 }
 
 impl Probe {
-    pub fn replay(controllers: &[SocketAddr], identity: &Path, files: &[PathBuf], speed: &str, interval_secs: u32) -> Probe {
+    pub fn replay(
+        controllers: &[SocketAddr],
+        identity: &Path,
+        files: &[PathBuf],
+        speed: &str,
+        interval_secs: u32,
+    ) -> Probe {
         let list: Vec<String> = controllers.iter().map(|c| c.to_string()).collect();
         let mut args = vec![
             "run".to_string(),
@@ -351,7 +371,8 @@ impl Drop for Probe {
 
 /// `wirewatch-probe read --format json FILES`.
 pub fn read_json(files: &[PathBuf]) -> Value {
-    let out = Command::new(bin("wirewatch-probe")).args(["read", "--format", "json"]).args(files).output().expect("read");
+    let out =
+        Command::new(bin("wirewatch-probe")).args(["read", "--format", "json"]).args(files).output().expect("read");
     serde_json::from_slice(&out.stdout).expect("read JSON")
 }
 
@@ -372,7 +393,10 @@ pub fn counters(report: &Value, table: &str, key: &str) -> std::collections::BTr
             a.iter()
                 .map(|h| {
                     let g = |k: &str| h[k].as_u64().unwrap_or(u64::MAX);
-                    (h[key].as_str().unwrap_or("?").to_string(), [g("tx_packets"), g("tx_bytes"), g("rx_packets"), g("rx_bytes")])
+                    (
+                        h[key].as_str().unwrap_or("?").to_string(),
+                        [g("tx_packets"), g("tx_bytes"), g("rx_packets"), g("rx_bytes")],
+                    )
                 })
                 .collect()
         })
@@ -380,7 +404,9 @@ pub fn counters(report: &Value, table: &str, key: &str) -> std::collections::BTr
 }
 
 /// The tshark oracle's per-address counters for a capture (IPv4 and IPv6, and Ethernet).
-pub fn oracle(file: &str) -> (std::collections::BTreeMap<String, [u64; 4]>, std::collections::BTreeMap<String, [u64; 4]>) {
+pub fn oracle(
+    file: &str,
+) -> (std::collections::BTreeMap<String, [u64; 4]>, std::collections::BTreeMap<String, [u64; 4]>) {
     let text = std::fs::read_to_string(pcaps().join(format!("{file}.oracle.json"))).expect("oracle");
     let o: Value = serde_json::from_str(&text).expect("oracle JSON");
     let four = |v: &Value| {

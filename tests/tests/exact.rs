@@ -43,7 +43,12 @@ fn replayed_captures_are_stored_exactly() {
     let list = c.cli(&["probe", "list", "--format", "json"]).expect("probe list");
     let list: serde_json::Value = serde_json::from_str(&list).expect("JSON");
     assert_eq!(list.as_array().map(|a| a.len()), Some(CAPTURES.len()));
-    assert!(list.as_array().into_iter().flatten().all(|p| p["last_seq"].as_i64().is_some() && p["spool_dropped_batches"] == 0));
+    assert!(
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .all(|p| p["last_seq"].as_i64().is_some() && p["spool_dropped_batches"] == 0)
+    );
     // Site scoping: `hosts --site east` holds only the east probes' addresses.
     let east = c.cli(&["hosts", "--site", "east", "--format", "json"]).expect("hosts --site");
     let east: serde_json::Value = serde_json::from_str(&east).expect("JSON");
