@@ -36,8 +36,8 @@ pub trait Hooks {
     fn interval_ns(&self) -> u64 {
         0
     }
-    /// Called before a frame is counted.
-    fn before_frame(&mut self, _ts_ns: u64) {}
+    /// Called before a frame is counted (the tables as they are, for queries while pacing).
+    fn before_frame(&mut self, _interfaces: &mut [Interface], _ts_ns: u64) {}
     /// Called when packet time reaches `end_ns`, before the first frame at or past it is
     /// counted, and once more after the last frame (with `last` set).
     fn interval_end(&mut self, _interfaces: &mut [Interface], _start_ns: u64, _end_ns: u64, _last: bool) {}
@@ -189,7 +189,7 @@ impl Engine {
                 self.account_frame(*i, p, hooks);
                 tail += 1;
             }
-            hooks.before_frame(f.ts_ns);
+            hooks.before_frame(&mut self.interfaces, f.ts_ns);
             let slot = &mut ring[head % RING];
             slot.0 = idx;
             self.interfaces[idx].prepare(f.ts_ns, f.wire_len, f.data, &mut slot.1);

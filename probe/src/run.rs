@@ -94,7 +94,7 @@ impl Hooks for ReplayHooks {
         self.interval_ns
     }
 
-    fn before_frame(&mut self, ts: u64) {
+    fn before_frame(&mut self, interfaces: &mut [Interface], ts: u64) {
         let Speed::Factor(f) = self.speed else { return };
         if self.index < self.produced {
             return; // fast-forward through what a previous run already spooled
@@ -109,7 +109,7 @@ impl Hooks for ReplayHooks {
                 let step = left.min(Duration::from_millis(100));
                 std::thread::sleep(step);
                 left = left.saturating_sub(step);
-                serve_queries(&self.inbox, &mut []);
+                serve_queries(&self.inbox, interfaces);
             }
         }
     }

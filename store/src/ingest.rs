@@ -281,17 +281,25 @@ impl Store {
         b: &Batch,
         vendor: &(dyn Fn(&[u8; 6]) -> Option<String> + Sync),
     ) -> Result<Committed> {
-        match self.write_batch_once(probe_id, controller, b, vendor).await {
-            // "no partition of relation … found for row": the retention job (of any
-            // controller) dropped a partition this process remembered. Forget them all; the
-            // probe's retry makes them again.
-            Err(StoreError::Query(e)) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("23514") => {
-                if let Ok(mut p) = self.partitions.lock() {
-                    p.clear();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.write_batch_once(probe_id, controller, b, vendor).await {
+                // "no partition of relation … found for row": the retention job (of any
+                // controller) dropped a partition this process remembered. Forget them all and
+                // try once more (the partition is made again).
+                Err(StoreError::Query(e))
+                    if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("23514") =>
+                {
+                    if let Ok(mut p) = self.partitions.lock() {
+                        p.clear();
+                    }
+                    if attempt >= 2 {
+                        return Err(StoreError::Unavailable(e));
+                    }
                 }
-                Err(StoreError::Unavailable(e))
+                other => return other,
             }
-            other => other,
         }
     }
 

@@ -122,7 +122,7 @@ async fn rollup(tx: &mut Transaction<'_, Postgres>) -> Result<String> {
                 "INSERT INTO {table} AS r (probe_id, interface_id, ip, ts, tx_packets, tx_bytes, rx_packets, rx_bytes, peak_thpt_tx, peak_thpt_rx)
                  SELECT s.probe_id, s.interface_id, s.ip, date_trunc('{unit}', s.ts, 'UTC'), sum(s.tx_packets), sum(s.tx_bytes),
                         sum(s.rx_packets), sum(s.rx_bytes), max(s.thpt_actual_tx), max(s.thpt_actual_rx)
-                 FROM host_samples s JOIN rollup_todo t ON t.probe_id = s.probe_id AND t.seq = s.seq AND t.ts = s.ts
+                 FROM host_samples s JOIN rollup_todo t ON t.probe_id = s.probe_id AND t.seq = s.seq
                  GROUP BY 1, 2, 3, 4
                  ON CONFLICT (probe_id, interface_id, ip, ts) DO UPDATE SET
                    tx_packets = r.tx_packets + excluded.tx_packets, tx_bytes = r.tx_bytes + excluded.tx_bytes,
@@ -136,7 +136,7 @@ async fn rollup(tx: &mut Transaction<'_, Postgres>) -> Result<String> {
             let q = format!(
                 "INSERT INTO {table} AS r (probe_id, interface_id, ts, packets, bytes, drops)
                  SELECT s.probe_id, s.interface_id, date_trunc('{unit}', s.ts, 'UTC'), sum(s.packets), sum(s.bytes), sum(s.drops)
-                 FROM interface_samples s JOIN rollup_todo t ON t.probe_id = s.probe_id AND t.seq = s.seq AND t.ts = s.ts
+                 FROM interface_samples s JOIN rollup_todo t ON t.probe_id = s.probe_id AND t.seq = s.seq
                  GROUP BY 1, 2, 3
                  ON CONFLICT (probe_id, interface_id, ts) DO UPDATE SET
                    packets = r.packets + excluded.packets, bytes = r.bytes + excluded.bytes, drops = r.drops + excluded.drops"

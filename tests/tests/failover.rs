@@ -26,7 +26,11 @@ fn probes_fail_over_and_jobs_run_once() {
         probes.push(Probe::replay(&[c1.quic, c2.quic], &id, &[pcaps().join(f)], "20", 5));
     }
     wait_until("batches on c1", Duration::from_secs(120), || {
-        pg.psql("ww", "SELECT count(*) FROM batches WHERE controller = 'c1'").ok().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0) >= 10
+        pg.psql("ww", "SELECT count(*) FROM batches WHERE controller = 'c1'")
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+            >= 10
     });
     c1.kill9();
     for (p, f) in probes.iter_mut().zip(FILES) {
@@ -38,7 +42,9 @@ fn probes_fail_over_and_jobs_run_once() {
     let on_c2 = pg.scalar("ww", "SELECT count(*) FROM batches WHERE controller = 'c2'");
     assert!(on_c2 > 0, "no batch reached the second controller");
     // Jobs: wait for every batch to be rolled up (by whichever controller holds the lease).
-    wait_until("rollups", Duration::from_secs(60), || pg.scalar("ww", "SELECT count(*) FROM batches WHERE NOT rolled_up") == 0);
+    wait_until("rollups", Duration::from_secs(60), || {
+        pg.scalar("ww", "SELECT count(*) FROM batches WHERE NOT rolled_up") == 0
+    });
     for (table, col) in [("host_hourly", "tx_bytes"), ("host_daily", "tx_bytes"), ("host_daily", "rx_packets")] {
         let rolled = pg.scalar("ww", &format!("SELECT coalesce(sum({col}), 0)::bigint FROM {table}"));
         let total = pg.scalar("ww", &format!("SELECT sum({col})::bigint FROM hosts"));

@@ -24,7 +24,10 @@ fn endpoint() -> quinn::Endpoint {
 async fn connect(cfg: quinn::ClientConfig, addr: SocketAddr) -> Result<quinn::Connection, String> {
     let ep = endpoint();
     let c = ep.connect_with(cfg, addr, "127.0.0.1").map_err(|e| e.to_string())?;
-    tokio::time::timeout(Duration::from_secs(10), c).await.map_err(|_| "timeout".to_string())?.map_err(|e| e.to_string())
+    tokio::time::timeout(Duration::from_secs(10), c)
+        .await
+        .map_err(|_| "timeout".to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// Connects and sends a Hello; Ok(Welcome) only if the controller accepted the probe.
@@ -67,7 +70,13 @@ fn refused_probes_and_bad_messages() {
     let pg = Pg::start();
     let url = pg.create_db("ww");
     let dir = scratch();
-    let c = Controller::start(&dir.path().join("c1"), &url, "c1", free_udp_port(), &[("WIREWATCH_MAX_FRAME_BYTES", "262144")]);
+    let c = Controller::start(
+        &dir.path().join("c1"),
+        &url,
+        "c1",
+        free_udp_port(),
+        &[("WIREWATCH_MAX_FRAME_BYTES", "262144")],
+    );
     // A well-behaved probe replays all along.
     let good = c.enroll("good", "lab", dir.path());
     let mut p = Probe::replay(&[c.quic], &good, &[pcaps().join("netflix.pcap")], "10", 5);
@@ -93,7 +102,8 @@ fn refused_probes_and_bad_messages() {
             .with_root_certificates(roots)
             .with_no_client_auth();
         tls.alpn_protocols = vec![wirewatch_wire::ALPN.to_vec()];
-        let cfg = quinn::ClientConfig::new(Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic")));
+        let cfg =
+            quinn::ClientConfig::new(Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic")));
         let r = hello(cfg, c.quic).await;
         assert!(r.is_err(), "no certificate: {r:?}");
 
@@ -104,7 +114,10 @@ fn refused_probes_and_bad_messages() {
         let rogue_ca = params.self_signed(&key).expect("rogue CA");
         let issuer = rcgen::Issuer::new(params, key);
         let leaf_key = rcgen::KeyPair::generate().expect("key");
-        let leaf = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params").signed_by(&leaf_key, &issuer).expect("leaf");
+        let leaf = rcgen::CertificateParams::new(Vec::<String>::new())
+            .expect("params")
+            .signed_by(&leaf_key, &issuer)
+            .expect("leaf");
         let id = Identity {
             chain: vec![leaf.der().clone(), rogue_ca.der().clone()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
@@ -128,7 +141,8 @@ fn refused_probes_and_bad_messages() {
     });
     assert_eq!(p.wait(Duration::from_secs(120)), Some(0), "the good probe");
     assert_exact(&c, "good", "netflix.pcap");
-    let stored = pg.scalar("ww", "SELECT count(*) FROM batches b JOIN probes p ON p.id = b.probe_id WHERE p.name <> 'good'");
+    let stored =
+        pg.scalar("ww", "SELECT count(*) FROM batches b JOIN probes p ON p.id = b.probe_id WHERE p.name <> 'good'");
     assert_eq!(stored, 0, "a refused probe stored something");
     let m = c.metrics_text();
     assert!(m.contains("wirewatch_connections_refused_total{outcome=\"handshake\"}"), "{m}");

@@ -1,0 +1,140 @@
+//! The store against a real PostgreSQL, without QUIC: exactly-once batches, refused batches,
+//! rollups, retention dropping old partitions without touching totals, and the job lease.
+
+use std::time::Duration;
+
+use wirewatch_e2e::*;
+use wirewatch_store::Store;
+use wirewatch_store::ingest::Committed;
+use wirewatch_store::jobs::Retention;
+use wirewatch_wire::*;
+
+fn host(ip: &str, bytes: u64) -> HostDelta {
+    HostDelta {
+        ip: ip.parse().expect("ip"),
+        mac: Some([2, 0, 0, 0, 0, 1]),
+        vlan: 0,
+        first_seen_ns: 1_000,
+        last_seen_ns: 2_000,
+        traffic: Traffic { tx_packets: 1, tx_bytes: bytes, rx_packets: 0, rx_bytes: 0 },
+        l4: [
+            Traffic { tx_packets: 1, tx_bytes: bytes, rx_packets: 0, rx_bytes: 0 },
+            Traffic::default(),
+            Traffic::default(),
+            Traffic::default(),
+        ],
+        services: vec![("http".into(), Traffic { tx_packets: 1, tx_bytes: bytes, rx_packets: 0, rx_bytes: 0 })],
+        syn_sent: 1,
+        tcp_sessions_total: 1,
+        udp_flows: 0,
+        gauges: HostGauges::default(),
+    }
+}
+
+fn batch(seq: u64, end_ns: u64, hosts: Vec<HostDelta>) -> Batch {
+    Batch {
+        seq,
+        interval_start_ns: end_ns - 10_000_000_000,
+        interval_end_ns: end_ns,
+        spool: SpoolStatus::default(),
+        interfaces: vec![InterfaceDelta {
+            name: "eth0".into(),
+            link_type: "EN10MB".into(),
+            counters: InterfaceCounters { packets: 1, bytes: 100, ..Default::default() },
+            gauges: InterfaceGauges::default(),
+            hosts,
+            macs: vec![],
+        }],
+    }
+}
+
+#[test]
+fn batches_rollups_retention_and_the_job_lease() {
+    let pg = Pg::start();
+    let url = pg.create_db("ww");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = Store::connect(wirewatch_store::parse_url(&url).expect("url"), 4).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store.migrate().await.expect("migrations are idempotent");
+        let p = store.enroll("p", "s", &[1; 32], false).await.expect("enroll");
+        assert!(store.enroll("p", "s", &[2; 32], false).await.is_err(), "a name is enrolled once");
+        let vendor = |_: &[u8; 6]| None;
+        // Two days, 30 days ago and today (packet time).
+        let now = chrono::Utc::now().timestamp_nanos_opt().expect("now") as u64;
+        let old = now - 30 * 86_400_000_000_000;
+        let b0 = batch(0, old, vec![host("192.0.2.1", 100), host("2001:db8::1", 7)]);
+        assert_eq!(store.write_batch(p.id, "t", &b0, &vendor).await.expect("b0"), Committed::New { host_rows: 2, mac_rows: 0 });
+        assert_eq!(store.write_batch(p.id, "t", &b0, &vendor).await.expect("again"), Committed::Duplicate);
+        let b1 = batch(1, now, vec![host("192.0.2.1", 50)]);
+        store.write_batch(p.id, "t", &b1, &vendor).await.expect("b1");
+        // A batch naming a host twice is refused for good, and changes nothing.
+        let bad = batch(2, now, vec![host("192.0.2.9", 1), host("192.0.2.9", 1)]);
+        let e = store.write_batch(p.id, "t", &bad, &vendor).await.expect_err("duplicate host");
+        assert!(matches!(e, wirewatch_store::StoreError::Invalid(_)) && !e.is_transient(), "{e}");
+        assert_eq!(pg.scalar("ww", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 150);
+        assert_eq!(pg.scalar("ww", "SELECT tx_bytes FROM host_services WHERE ip = '192.0.2.1' AND service = 'http'"), 150);
+        assert_eq!(pg.scalar("ww", "SELECT count(*) FROM batches"), 2);
+        assert_eq!(pg.scalar("ww", "SELECT count(*) FROM host_samples"), 3);
+
+        // Rollup: once per period, whoever asks first.
+        let r = store.run_job("rollup", Duration::from_secs(3600), "a", Retention::default()).await.expect("rollup");
+        assert_eq!(r.as_deref(), Some("rolled up 2 batches"));
+        assert_eq!(store.run_job("rollup", Duration::from_secs(3600), "b", Retention::default()).await.expect("again"), None);
+        assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM host_daily"), 157);
+        assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM host_hourly"), 157);
+
+        // Retention: raw samples older than 7 days go (their partition is dropped); totals stay.
+        let parts_before = pg.scalar("ww", "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'host_samples'");
+        assert_eq!(parts_before, 2);
+        let keep = Retention { raw_days: 7, hourly_days: 7, daily_days: 0 };
+        let r = store.run_job("retention", Duration::from_secs(3600), "a", keep).await.expect("retention");
+        assert!(r.as_deref().is_some_and(|d| d.starts_with("dropped 3 partitions")), "{r:?}");
+        assert_eq!(pg.scalar("ww", "SELECT count(*) FROM host_samples"), 1);
+        assert_eq!(pg.scalar("ww", "SELECT count(*) FROM host_hourly"), 1);
+        assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM host_daily"), 157);
+        assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM hosts"), 157);
+        // A late batch for the dropped day makes its partition again.
+        let late = batch(3, old, vec![host("192.0.2.1", 1)]);
+        store.write_batch(p.id, "t", &late, &vendor).await.expect("late batch");
+        assert_eq!(pg.scalar("ww", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 151);
+        let t = store.totals(&wirewatch_store::totals::Scope { site: Some("s".into()), probe: None }).await.expect("totals");
+        assert_eq!(t.hosts.len(), 2);
+        assert!(store.totals(&wirewatch_store::totals::Scope { site: Some("other".into()), probe: None }).await.expect("totals").hosts.is_empty());
+    });
+}
+
+#[test]
+fn embedded_database_demo_starts_and_stops_its_cluster() {
+    let dir = scratch();
+    let data = dir.path().join("data");
+    let out = std::process::Command::new(bin("wirewatch-controller"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["demo", "--exit"])
+        .env_remove("DATABASE_URL")
+        .env("WIREWATCH_HTTP_LISTEN", "127.0.0.1:0")
+        .env("WIREWATCH_METRICS_LISTEN", "127.0.0.1:0")
+        .env("WIREWATCH_LOG", "warn")
+        .output()
+        .expect("demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("all batches acknowledged: true"), "{text}");
+    assert!(text.contains("192.0.2.10"), "{text}");
+    assert!(data.join("postgres/PG_VERSION").is_file());
+    assert!(!data.join("postgres/postmaster.pid").exists(), "the embedded cluster was left running");
+    // The stored totals survive: `hosts` starts the cluster again, reads, and stops it.
+    let out = std::process::Command::new(bin("wirewatch-controller"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["hosts", "--probe", "demo", "--format", "json"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("hosts");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stored: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let read = read_json(&[std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo/lab.pcap")]);
+    assert_eq!(stored, read);
+    assert!(!data.join("postgres/postmaster.pid").exists());
+}
