@@ -179,6 +179,9 @@ fn validate(b: &Batch) -> Result<()> {
     Ok(())
 }
 
+/// Column-wise arrays for the MAC upsert: interface, MAC, first, last, four counters.
+type MacArrays = (Vec<i64>, Vec<String>, Vec<i64>, Vec<i64>, [Vec<i64>; 4]);
+
 /// Column-wise arrays for the host upsert.
 #[derive(Default)]
 struct HostArrays {
@@ -336,7 +339,7 @@ impl Store {
         let ts = pg_time(b.interval_end_ns);
         let mut hosts = HostArrays::new();
         let mut svc: (Vec<i64>, Vec<String>, Vec<String>, [Vec<i64>; 4]) = Default::default();
-        let mut macs: (Vec<i64>, Vec<String>, Vec<i64>, Vec<i64>, [Vec<i64>; 4]) = Default::default();
+        let mut macs: MacArrays = Default::default();
         let mut samples = String::new();
         for i in &b.interfaces {
             let c = &i.counters;

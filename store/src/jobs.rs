@@ -84,7 +84,7 @@ async fn ensure_month(tx: &mut Transaction<'_, Postgres>, table: &str, month: ch
     }
     .unwrap_or(month);
     crate::ensure_partition(
-        &mut **tx,
+        tx,
         table,
         &format!("{table}_p{}", month.format("%Y%m")),
         &format!("{} 00:00:00+00", month.format("%Y-%m-%d")),

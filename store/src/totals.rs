@@ -77,6 +77,9 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
     (n == 6).then_some(m)
 }
 
+/// (probe, interface, address)
+type HostKey = (String, String, String);
+
 const SCOPE: &str = "($1::text IS NULL OR s.name = $1) AND ($2::text IS NULL OR p.name = $2)";
 
 impl Store {
@@ -104,7 +107,7 @@ impl Store {
                 pkts_stats: r.get("pkts_stats"),
             });
         }
-        let mut services: HashMap<(String, String, String), Vec<(String, [i64; 4])>> = HashMap::new();
+        let mut services: HashMap<HostKey, Vec<(String, [i64; 4])>> = HashMap::new();
         let q = format!(
             "SELECT p.name AS probe, i.name AS interface, host(v.ip) AS ip, v.service, v.tx_packets, v.tx_bytes, v.rx_packets, v.rx_bytes
              FROM host_services v JOIN interfaces i ON i.id = v.interface_id JOIN probes p ON p.id = v.probe_id

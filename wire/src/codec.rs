@@ -48,7 +48,7 @@ pub fn encode_into<T: Serialize>(msg: &T, out: &mut Vec<u8>) -> Result<(), WireE
 pub fn decode<T: DeserializeOwned>(buf: &[u8], max: usize) -> Result<T, WireError> {
     let mut d = Decoder::new(max);
     d.push(buf)?;
-    match d.next()? {
+    match d.next_message()? {
         Some(m) => {
             if d.buffered() > 0 {
                 return Err(WireError::Trailing(d.buffered()));
@@ -79,12 +79,10 @@ impl Decoder {
     }
 
     fn check_header(&self) -> Result<(), WireError> {
-        if let Some(len) = self.announced() {
-            if len > self.max {
-                return Err(WireError::TooLarge { len, max: self.max });
-            }
+        match self.announced() {
+            Some(len) if len > self.max => Err(WireError::TooLarge { len, max: self.max }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn announced(&self) -> Option<usize> {
@@ -102,7 +100,7 @@ impl Decoder {
     }
 
     /// The next complete message, if one has arrived.
-    pub fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>, WireError> {
+    pub fn next_message<T: DeserializeOwned>(&mut self) -> Result<Option<T>, WireError> {
         let Some(len) = self.announced() else { return Ok(None) };
         if len > self.max {
             return Err(WireError::TooLarge { len, max: self.max });
@@ -115,7 +113,7 @@ impl Decoder {
             None => return Err(WireError::Malformed("empty frame".into())),
             Some((&v, _)) if v != PROTOCOL_VERSION => return Err(WireError::Version(v)),
             Some((_, body)) => match postcard::take_from_bytes::<T>(body) {
-                Ok((m, rest)) if rest.is_empty() => m,
+                Ok((m, [])) => m,
                 Ok((_, rest)) => return Err(WireError::Malformed(format!("{} bytes left in the frame", rest.len()))),
                 Err(e) => return Err(WireError::Malformed(e.to_string())),
             },
@@ -229,7 +227,7 @@ mod tests {
             for p in points.into_iter().chain([bytes.len()]) {
                 d.push(&bytes[last..p]).expect("push");
                 last = p;
-                while let Some(m) = d.next::<ProbeMessage>().expect("next") { got.push(m); }
+                while let Some(m) = d.next_message::<ProbeMessage>().expect("next") { got.push(m); }
             }
             prop_assert_eq!(got, msgs);
         }
