@@ -82,6 +82,19 @@ impl Cluster {
                 c.sh("chmod", &["0711".as_ref(), d.as_os_str()])?;
             }
             c.sh("chown", &["postgres".as_ref(), c.socket_dir.as_os_str()])?;
+            let reachable = Command::new("runuser")
+                .args(["-u", "postgres", "--", "test", "-x"])
+                .arg(&dir)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if !reachable {
+                return Err(err(format!(
+                    "the postgres user cannot reach {} (a parent directory is private, such as /root): \
+                     choose a data directory under /var/lib or /var/tmp",
+                    dir.display()
+                )));
+            }
         }
         if !c.pgdata.join("PG_VERSION").exists() {
             c.initdb()?;

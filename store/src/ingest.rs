@@ -437,10 +437,16 @@ impl Store {
             for c in hosts.floats {
                 q = q.bind(c);
             }
+            let t = std::time::Instant::now();
             q.execute(&mut *tx).await?;
+            let upsert = t.elapsed();
             copy_samples(&mut tx, samples.as_bytes()).await?;
+            tracing::debug!(rows = host_rows, upsert_ms = upsert.as_millis() as u64,
+                copy_ms = (t.elapsed() - upsert).as_millis() as u64, "host rows written");
         }
         if !svc.0.is_empty() {
+            let t = std::time::Instant::now();
+            let n = svc.0.len();
             let [a, bb, c, d] = svc.3;
             sqlx::query(SERVICE_UPSERT)
                 .bind(probe_id)
@@ -453,6 +459,7 @@ impl Store {
                 .bind(d)
                 .execute(&mut *tx)
                 .await?;
+            tracing::debug!(rows = n, ms = t.elapsed().as_millis() as u64, "service rows written");
         }
         if !macs.0.is_empty() {
             let [a, bb, c, d] = macs.4;
@@ -487,7 +494,9 @@ impl Store {
         .bind(s.last_dropped_seq.map(|v| int(v, "spool")).transpose()?)
         .execute(&mut *tx)
         .await?;
+        let t = std::time::Instant::now();
         tx.commit().await?;
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "batch committed");
         Ok(Committed::New { host_rows, mac_rows })
     }
 }

@@ -17,10 +17,14 @@ use serde_json::Value;
 /// Where cargo put the workspace binaries (next to the test executable's `deps/`).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let p = dir.join(name);
-    assert!(p.is_file(), "{} not built: run `cargo build --workspace --bins` first", p.display());
-    p
+    // Tests run from target/<profile>/deps, binaries (the bench) from target/<profile>.
+    for dir in exe.ancestors().skip(1).take(2) {
+        let p = dir.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{name} not built next to {}: run `cargo build --workspace --bins` first", exe.display());
 }
 
 /// ../shared/pcaps/real

@@ -1,0 +1,255 @@
+//! `scripts/bench-ingest`: simulated probes push batches of host rows through real QUIC (mutual
+//! TLS) into a controller process and its PostgreSQL; host rows per second end to end (send →
+//! commit → ack), and in the same run the floor: a plain `COPY` of the same number of rows of
+//! the same width into a table shaped like `hosts`, through psql.
+//!
+//! Two phases: *saturated* (every probe sends its batches back to back: the ingest ceiling)
+//! and *paced* (one batch per probe per interval, as real probes do: the lag from an
+//! interval's end to its acknowledgement must stay under one interval).
+#![allow(clippy::unwrap_used)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap_lite::Args;
+use wirewatch_e2e::*;
+use wirewatch_probe::uplink::{Identity, client_config};
+use wirewatch_wire::*;
+
+mod clap_lite {
+    /// `--name value` pairs with defaults (a bench binary needs no more).
+    pub struct Args(pub Vec<String>);
+    impl Args {
+        pub fn get(&self, name: &str, default: u64) -> u64 {
+            self.0
+                .iter()
+                .position(|a| a == name)
+                .and_then(|i| self.0.get(i + 1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        }
+    }
+}
+
+fn host(i: u32, seq: u64) -> HostDelta {
+    // 198.18.0.0/15 is reserved for benchmarking (RFC 2544).
+    let ip = IpAddr::V4(Ipv4Addr::from(0xc612_0000u32 + i));
+    let t = Traffic { tx_packets: 3 + seq, tx_bytes: 1500 + u64::from(i), rx_packets: 2, rx_bytes: 800 };
+    HostDelta {
+        ip,
+        mac: Some([2, 0, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
+        vlan: 0,
+        first_seen_ns: 1_700_000_000_000_000_000,
+        last_seen_ns: 1_700_000_000_000_000_000 + seq * 10_000_000_000,
+        traffic: t,
+        l4: [t, Traffic::default(), Traffic::default(), Traffic::default()],
+        services: vec![("https".into(), t)],
+        syn_sent: 1,
+        tcp_sessions_total: 1,
+        udp_flows: 0,
+        gauges: HostGauges { peers_sent: 3, peers_rcvd: 2, tcp_sessions_active: 1, thpt_actual_tx: 150.0, ..Default::default() },
+    }
+}
+
+fn batch(seq: u64, hosts: u32, end_ns: u64) -> Batch {
+    Batch {
+        seq,
+        interval_start_ns: end_ns - 10_000_000_000,
+        interval_end_ns: end_ns,
+        spool: SpoolStatus::default(),
+        interfaces: vec![InterfaceDelta {
+            name: "eth0".into(),
+            link_type: "EN10MB".into(),
+            counters: InterfaceCounters { packets: u64::from(hosts) * 5, bytes: u64::from(hosts) * 3000, ..Default::default() },
+            gauges: InterfaceGauges { hosts: u64::from(hosts), ..Default::default() },
+            hosts: (0..hosts).map(|i| host(i, seq)).collect(),
+            macs: vec![],
+        }],
+    }
+}
+
+async fn exchange(conn: &quinn::Connection, frame: &[u8]) -> Result<ControllerMessage> {
+    let (mut s, mut r) = conn.open_bi().await?;
+    s.write_all(frame).await?;
+    s.finish()?;
+    let b = r.read_to_end(64 << 20).await?;
+    Ok(wirewatch_wire::decode(&b, 64 << 20)?)
+}
+
+/// One simulated probe: Hello, then its batches (back to back, or one per `interval`).
+/// Returns per-batch (ack time − due time) and the rows sent.
+async fn probe(
+    cfg: quinn::ClientConfig,
+    addr: SocketAddr,
+    batches: u64,
+    hosts: u32,
+    first_seq: u64,
+    paced: Option<(Instant, Duration)>,
+) -> Result<Vec<Duration>> {
+    let ep = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let conn = ep.connect_with(cfg, addr, "127.0.0.1")?.await?;
+    let hello = ProbeMessage::Hello(Hello {
+        software_version: "bench".into(),
+        os: "bench".into(),
+        hostname: "bench".into(),
+        uptime_secs: 0,
+        interfaces: vec![],
+        spool: SpoolStatus::default(),
+    });
+    anyhow::ensure!(matches!(exchange(&conn, &encode(&hello)?).await?, ControllerMessage::Welcome(_)), "no welcome");
+    let mut lags = Vec::new();
+    for k in 0..batches {
+        let seq = first_seq + k;
+        let due = match paced {
+            Some((start, every)) => {
+                let due = start + every * (k as u32 + 1);
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            None => Instant::now(),
+        };
+        let frame = encode(&ProbeMessage::Batch(batch(seq, hosts, 1_700_000_000_000_000_000 + seq * 10_000_000_000)))?;
+        loop {
+            match exchange(&conn, &frame).await? {
+                ControllerMessage::Ack(a) if a.seq == seq => break,
+                ControllerMessage::Reject(r) if r.retry => tokio::time::sleep(Duration::from_millis(200)).await,
+                other => anyhow::bail!("batch {seq}: {other:?}"),
+            }
+        }
+        lags.push(due.elapsed());
+    }
+    conn.close(0u32.into(), b"done");
+    ep.wait_idle().await;
+    Ok(lags)
+}
+
+fn copy_floor(pg: &Pg, rows: u64) -> Result<f64> {
+    // The same rows, as wide as `hosts`, into a table like it (same columns, same key).
+    pg.psql("ww", "CREATE TABLE bench_copy (LIKE hosts INCLUDING ALL)")?;
+    let mut text = String::with_capacity(rows as usize * 200);
+    let probes = rows / 10_000 + 1;
+    let mut n = 0;
+    'outer: for p in 0..probes {
+        for i in 0..10_000u32 {
+            if n == rows {
+                break 'outer;
+            }
+            n += 1;
+            let ip = Ipv4Addr::from(0xc612_0000u32 + i);
+            text.push_str(&format!(
+                "{p}\t1\t{ip}\t02:00:00:00:{:02x}:{:02x}\t\\N\t{{}}\t0\t1700000000000000000\t1700000000000000000\t3\t{}\t2\t800\t3\t{}\t2\t800\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t1\t1\t0\t3\t2\t1\t150\t0\t0\t0\t0\t0\n",
+                (i >> 8) as u8,
+                i as u8,
+                1500 + i,
+                1500 + i
+            ));
+        }
+    }
+    let t = Instant::now();
+    let mut child = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "postgres", "-d", "ww", "-q", "-v", "ON_ERROR_STOP=1"])
+        .args(["-c", "COPY bench_copy FROM STDIN"])
+        .stdin(Stdio::piped())
+        .spawn()?;
+    use std::io::Write;
+    child.stdin.take().context("stdin")?.write_all(text.as_bytes())?;
+    anyhow::ensure!(child.wait()?.success(), "psql COPY failed");
+    let secs = t.elapsed().as_secs_f64();
+    let copied = pg.scalar("ww", "SELECT count(*) FROM bench_copy");
+    anyhow::ensure!(copied as u64 == rows, "copied {copied} of {rows}");
+    Ok(rows as f64 / secs)
+}
+
+fn main() -> Result<()> {
+    let args = Args(std::env::args().collect());
+    let probes = args.get("--probes", 100) as usize;
+    let hosts = args.get("--hosts", 10_000) as u32;
+    let batches = args.get("--batches", 2);
+    let paced_batches = args.get("--paced-batches", 3);
+    let interval = Duration::from_secs(args.get("--interval-secs", 10));
+    let writers = args.get("--writers", 4);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let pg = Pg::start();
+    let url = pg.create_db("ww");
+    let dir = scratch();
+    let c = Controller::start(
+        &dir.path().join("c"),
+        &url,
+        "bench",
+        free_udp_port(),
+        &[("WIREWATCH_WRITERS", &writers.to_string()), ("WIREWATCH_ROLLUP_EVERY_SECS", "100000"), ("WIREWATCH_LOG", &std::env::var("BENCH_CONTROLLER_LOG").unwrap_or_else(|_| "info".into()))],
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    // Enrol the simulated probes directly (as `probe enroll` does, without a process each).
+    let ids: Vec<quinn::ClientConfig> = rt.block_on(async {
+        let store = wirewatch_store::Store::connect(wirewatch_store::parse_url(&url)?, 2).await?;
+        let ca = wirewatch_controller::ca::Ca::load_or_create(&dir.path().join("c"), &store).await?;
+        let mut v = Vec::new();
+        for i in 0..probes {
+            let leaf = ca.sign_probe(&format!("bench{i}"), "bench")?;
+            store.enroll(&format!("bench{i}"), "bench", &leaf.sha256, false).await?;
+            let d = dir.path().join(format!("id{i}"));
+            wirewatch_controller::ca::write_identity(&d, &leaf, &ca)?;
+            v.push(client_config(&Identity::load(&d)?)?);
+        }
+        anyhow::Ok(v)
+    })?;
+    let ids = Arc::new(ids);
+    println!("bench-ingest: {probes} probes × {hosts} hosts per batch; controller writers={writers}");
+
+    // Saturated: every probe sends its batches back to back.
+    let t = Instant::now();
+    let lags = rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..probes {
+            set.spawn(probe(ids[i].clone(), c.quic, batches, hosts, 0, None));
+        }
+        let mut all = Vec::new();
+        while let Some(r) = set.join_next().await {
+            all.extend(r??);
+        }
+        anyhow::Ok(all)
+    })?;
+    let secs = t.elapsed().as_secs_f64();
+    let rows = probes as u64 * batches * u64::from(hosts);
+    let stored = pg.scalar("ww", "SELECT count(*) FROM host_samples") as u64;
+    anyhow::ensure!(stored == rows, "stored {stored} sample rows of {rows}");
+    let e2e = rows as f64 / secs;
+    println!("saturated: {rows} host rows in {secs:.1} s = {e2e:.0} rows/s end to end (QUIC → commit → ack)");
+    let _ = lags;
+
+    // Paced: one batch per probe per interval, starting together (the worst case).
+    let start = Instant::now();
+    let lags = rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..probes {
+            set.spawn(probe(ids[i].clone(), c.quic, paced_batches, hosts, batches, Some((start, interval))));
+        }
+        let mut all = Vec::new();
+        while let Some(r) = set.join_next().await {
+            all.extend(r??);
+        }
+        anyhow::Ok(all)
+    })?;
+    let mut l: Vec<f64> = lags.iter().map(|d| d.as_secs_f64()).collect();
+    l.sort_by(f64::total_cmp);
+    let pct = |q: f64| l[((l.len() - 1) as f64 * q) as usize];
+    println!(
+        "paced: {paced_batches} intervals of {:.0} s; lag from interval end to ack: median {:.2} s, p95 {:.2} s, max {:.2} s ({} one interval)",
+        interval.as_secs_f64(),
+        pct(0.5),
+        pct(0.95),
+        pct(1.0),
+        if pct(1.0) < interval.as_secs_f64() { "under" } else { "OVER" }
+    );
+
+    let floor = copy_floor(&pg, probes as u64 * u64::from(hosts))?;
+    println!("floor: psql COPY of {} rows of the same width into a table like hosts: {floor:.0} rows/s", probes as u64 * u64::from(hosts));
+    println!("ratio: end to end / COPY floor = {:.2} (target ≥ 0.50)", e2e / floor);
+    drop(c);
+    Ok(())
+}
