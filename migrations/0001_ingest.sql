@@ -86,6 +86,7 @@ CREATE TABLE batches (
     controller          text NOT NULL,
     host_rows           int NOT NULL,
     mac_rows            int NOT NULL,
+    -- Folded into the totals and the rollups (the fold job).
     rolled_up           boolean NOT NULL DEFAULT false,
     PRIMARY KEY (probe_id, seq)
 );
@@ -97,7 +98,6 @@ CREATE TABLE hosts (
     interface_id        bigint NOT NULL REFERENCES interfaces (id),
     ip                  inet NOT NULL,
     mac                 macaddr,
-    vendor              text,
     names               text[] NOT NULL DEFAULT '{}',
     vlan                int NOT NULL DEFAULT 0,
     first_seen_ns       bigint NOT NULL,
@@ -164,20 +164,54 @@ CREATE TABLE macs (
     PRIMARY KEY (probe_id, interface_id, mac)
 ) WITH (fillfactor = 80);
 
--- Per-interval samples, partitioned by day of the interval's end (packet time). Partitions are
--- made on demand by the ingest path and dropped by the retention job.
+-- Per-interval host samples: everything a batch said of a host, written with one COPY per
+-- batch (the ingest path writes nothing else per host). The fold job adds them to `hosts` and
+-- `host_services` and to the rollups, many intervals at a time; until then readers add the
+-- unfolded samples to the folded totals (see store::totals). Partitioned by day of the
+-- interval's end (packet time); partitions are made on demand and dropped by retention.
 CREATE TABLE host_samples (
-    probe_id        bigint NOT NULL,
-    interface_id    bigint NOT NULL,
-    ip              inet NOT NULL,
-    ts              timestamptz NOT NULL,
-    seq             bigint NOT NULL,
-    tx_packets      bigint NOT NULL,
-    tx_bytes        bigint NOT NULL,
-    rx_packets      bigint NOT NULL,
-    rx_bytes        bigint NOT NULL,
-    thpt_actual_tx  real NOT NULL,
-    thpt_actual_rx  real NOT NULL
+    probe_id            bigint NOT NULL,
+    interface_id        bigint NOT NULL,
+    ip                  inet NOT NULL,
+    ts                  timestamptz NOT NULL,
+    seq                 bigint NOT NULL,
+    mac                 macaddr,
+    vlan                int NOT NULL,
+    first_seen_ns       bigint NOT NULL,
+    last_seen_ns        bigint NOT NULL,
+    tx_packets          bigint NOT NULL,
+    tx_bytes            bigint NOT NULL,
+    rx_packets          bigint NOT NULL,
+    rx_bytes            bigint NOT NULL,
+    tcp_tx_packets      bigint NOT NULL,
+    tcp_tx_bytes        bigint NOT NULL,
+    tcp_rx_packets      bigint NOT NULL,
+    tcp_rx_bytes        bigint NOT NULL,
+    udp_tx_packets      bigint NOT NULL,
+    udp_tx_bytes        bigint NOT NULL,
+    udp_rx_packets      bigint NOT NULL,
+    udp_rx_bytes        bigint NOT NULL,
+    icmp_tx_packets      bigint NOT NULL,
+    icmp_tx_bytes        bigint NOT NULL,
+    icmp_rx_packets      bigint NOT NULL,
+    icmp_rx_bytes        bigint NOT NULL,
+    other_tx_packets      bigint NOT NULL,
+    other_tx_bytes        bigint NOT NULL,
+    other_rx_packets      bigint NOT NULL,
+    other_rx_bytes        bigint NOT NULL,
+    syn_sent            bigint NOT NULL,
+    tcp_sessions_total  bigint NOT NULL,
+    udp_flows           bigint NOT NULL,
+    peers_sent          bigint NOT NULL,
+    peers_rcvd          bigint NOT NULL,
+    tcp_sessions_active bigint NOT NULL,
+    thpt_actual_tx      real NOT NULL,
+    thpt_actual_rx      real NOT NULL,
+    thpt_peak_tx        real NOT NULL,
+    thpt_peak_rx        real NOT NULL,
+    roles               int NOT NULL,
+    -- per service: {name, tx packets, tx bytes, rx packets, rx bytes, name, …}
+    services            text[]
 ) PARTITION BY RANGE (ts);
 CREATE INDEX host_samples_host ON host_samples (probe_id, interface_id, ip, ts);
 CREATE INDEX host_samples_batch ON host_samples (probe_id, seq);
@@ -196,7 +230,7 @@ CREATE TABLE interface_samples (
 ) PARTITION BY RANGE (ts);
 CREATE INDEX interface_samples_iface ON interface_samples (probe_id, interface_id, ts);
 
--- Rollups, filled from samples by the rollup job (each batch exactly once: batches.rolled_up).
+-- Rollups, filled from samples by the fold job (each batch exactly once: batches.rolled_up).
 CREATE TABLE host_hourly (
     probe_id        bigint NOT NULL,
     interface_id    bigint NOT NULL,
@@ -264,7 +298,8 @@ CREATE TABLE job_runs (
     detail          text NOT NULL
 );
 
--- Totals per host with probe and site names (what the API and `hosts` read).
+-- Folded totals per host with probe and site names (the unfolded samples come on top: see
+-- store::totals).
 CREATE VIEW host_totals AS
 SELECT s.name AS site, p.name AS probe, i.name AS interface, h.*
 FROM hosts h

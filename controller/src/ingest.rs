@@ -79,8 +79,7 @@ impl Ingest {
                     let job = { rx.lock().await.recv().await };
                     let Some(job) = job else { break };
                     let t = Instant::now();
-                    let vendor = |m: &[u8; 6]| wirewatch_probe::report::vendor(m);
-                    let r = store.write_batch(job.probe_id, &name, &job.batch, &vendor).await;
+                    let r = store.write_batch(job.probe_id, &name, &job.batch).await;
                     metrics.commit_seconds.observe(t.elapsed().as_secs_f64());
                     let _ = job.reply.send(r);
                 }

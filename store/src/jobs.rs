@@ -1,4 +1,5 @@
-//! Periodic jobs: rollups (raw samples → hourly → daily, each batch exactly once) and retention
+//! Periodic jobs: the fold (raw samples → host totals, hourly and daily rollups, each batch
+//! exactly once; many intervals of a host become one upsert) and retention
 //! (drop sample and hourly partitions past their age). A job runs inside a transaction that
 //! holds its `jobs` row `FOR UPDATE SKIP LOCKED` and only when its period has passed, so with
 //! several controllers on one database each period's run happens on exactly one of them.
@@ -117,6 +118,9 @@ async fn rollup(tx: &mut Transaction<'_, Postgres>) -> Result<String> {
         for m in months {
             ensure_month(tx, "host_hourly", m).await?;
         }
+        // Totals first (hosts, services), then the rollups, all from the same samples.
+        sqlx::query(AssertSqlSafe(crate::fold::FOLD_HOSTS.as_str())).execute(&mut **tx).await?;
+        sqlx::query(AssertSqlSafe(crate::fold::FOLD_SERVICES.as_str())).execute(&mut **tx).await?;
         for (table, unit) in [("host_hourly", "hour"), ("host_daily", "day")] {
             let q = format!(
                 "INSERT INTO {table} AS r (probe_id, interface_id, ip, ts, tx_packets, tx_bytes, rx_packets, rx_bytes, peak_thpt_tx, peak_thpt_rx)
@@ -184,31 +188,49 @@ async fn partitions(
 async fn retention_run(tx: &mut Transaction<'_, Postgres>, r: Retention) -> Result<String> {
     let now = chrono::Utc::now();
     let mut dropped = Vec::new();
-    for (parent, days) in
-        [("host_samples", r.raw_days), ("interface_samples", r.raw_days), ("host_hourly", r.hourly_days)]
-    {
-        if days == 0 {
-            continue;
-        }
-        let cutoff = now - chrono::Duration::days(i64::from(days));
-        for (name, upper) in partitions(tx, parent).await? {
-            if upper > cutoff {
-                continue;
-            }
-            // Raw samples leave only once every batch in them is rolled up.
-            if parent != "host_hourly" {
-                let pending: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up AND interval_end_ns < $1)",
-                )
-                .bind(upper.timestamp_nanos_opt().unwrap_or(i64::MAX))
-                .fetch_one(&mut **tx)
-                .await?;
-                if pending {
-                    continue;
+    if r.raw_days > 0 {
+        let cutoff = now - chrono::Duration::days(i64::from(r.raw_days));
+        // A day's two sample partitions go together. They are locked first (in the order the
+        // ingest path writes them: interface_samples, then host_samples, so no deadlock), and
+        // only then checked for batches not folded yet: a batch committed while this job runs
+        // either finished before the lock (and is seen by the check) or waits for it (and then
+        // makes the partition anew).
+        let mut days: std::collections::BTreeMap<String, (Vec<String>, chrono::DateTime<chrono::Utc>)> =
+            Default::default();
+        for parent in ["interface_samples", "host_samples"] {
+            for (name, upper) in partitions(tx, parent).await? {
+                if upper <= cutoff {
+                    let suffix = name.rsplit('_').next().unwrap_or_default().to_string();
+                    days.entry(suffix).or_insert_with(|| (Vec::new(), upper)).0.push(name);
                 }
             }
-            sqlx::query(AssertSqlSafe(format!("DROP TABLE {name}"))).execute(&mut **tx).await?;
-            dropped.push(name);
+        }
+        for (names, upper) in days.into_values() {
+            sqlx::query(AssertSqlSafe(format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", names.join(", "))))
+                .execute(&mut **tx)
+                .await?;
+            let pending: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up AND interval_end_ns < $1)",
+            )
+            .bind(upper.timestamp_nanos_opt().unwrap_or(i64::MAX))
+            .fetch_one(&mut **tx)
+            .await?;
+            if pending {
+                continue;
+            }
+            for name in names {
+                sqlx::query(AssertSqlSafe(format!("DROP TABLE {name}"))).execute(&mut **tx).await?;
+                dropped.push(name);
+            }
+        }
+    }
+    if r.hourly_days > 0 {
+        let cutoff = now - chrono::Duration::days(i64::from(r.hourly_days));
+        for (name, upper) in partitions(tx, "host_hourly").await? {
+            if upper <= cutoff {
+                sqlx::query(AssertSqlSafe(format!("DROP TABLE {name}"))).execute(&mut **tx).await?;
+                dropped.push(name);
+            }
         }
     }
     let mut deleted = 0;

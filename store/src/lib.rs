@@ -8,6 +8,7 @@
 //! PostgreSQL (Citus, probe as distribution key) needs no rewrite.
 
 pub mod embedded;
+mod fold;
 pub mod ingest;
 pub mod jobs;
 pub mod probes;

@@ -84,7 +84,12 @@ const SCOPE: &str = "($1::text IS NULL OR s.name = $1) AND ($2::text IS NULL OR 
 
 impl Store {
     /// Interfaces, hosts (with services) and MACs of the probes in `scope`.
+    /// Folded totals plus the samples not folded yet, read in one snapshot (so the fold job
+    /// moving batches from one to the other meanwhile cannot make a sample count twice or not
+    /// at all).
     pub async fn totals(&self, scope: &Scope) -> Result<Totals> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
         let mut out = Totals::default();
         let q = format!(
             "SELECT p.name AS probe, i.name, i.link_type, i.packets, i.bytes, i.undecoded_packets, i.undecoded_bytes, i.pcap_drops,
@@ -93,7 +98,7 @@ impl Store {
              FROM interfaces i JOIN probes p ON p.id = i.probe_id JOIN sites s ON s.id = p.site_id
              WHERE {SCOPE} ORDER BY p.name, i.id"
         );
-        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&self.pool).await? {
+        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&mut *tx).await? {
             let mut counters = [0i64; 16];
             for (k, c) in counters.iter_mut().enumerate() {
                 *c = r.try_get(3 + k)?;
@@ -108,12 +113,21 @@ impl Store {
             });
         }
         let mut services: HashMap<HostKey, Vec<(String, [i64; 4])>> = HashMap::new();
+        let pending_services = crate::fold::SERVICES
+            .replace("{todo}", "(SELECT probe_id, seq FROM batches WHERE NOT rolled_up)")
+            .replace("{where}", "");
         let q = format!(
-            "SELECT p.name AS probe, i.name AS interface, host(v.ip) AS ip, v.service, v.tx_packets, v.tx_bytes, v.rx_packets, v.rx_bytes
-             FROM host_services v JOIN interfaces i ON i.id = v.interface_id JOIN probes p ON p.id = v.probe_id
-             JOIN sites s ON s.id = p.site_id WHERE {SCOPE}"
+            "SELECT p.name AS probe, i.name AS interface, host(v.ip) AS ip, v.service, sum(v.a)::bigint AS tx_packets,
+                    sum(v.b)::bigint AS tx_bytes, sum(v.c)::bigint AS rx_packets, sum(v.d)::bigint AS rx_bytes
+             FROM (SELECT probe_id, interface_id, ip, service, tx_packets AS a, tx_bytes AS b, rx_packets AS c, rx_bytes AS d
+                   FROM host_services
+                   UNION ALL
+                   SELECT * FROM ({pending_services}) AS pend) v
+             JOIN interfaces i ON i.id = v.interface_id JOIN probes p ON p.id = v.probe_id
+             JOIN sites s ON s.id = p.site_id WHERE {SCOPE}
+             GROUP BY 1, 2, 3, 4"
         );
-        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&self.pool).await? {
+        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&mut *tx).await? {
             services.entry((r.get("probe"), r.get("interface"), r.get("ip"))).or_default().push((
                 r.get("service"),
                 [r.get("tx_packets"), r.get("tx_bytes"), r.get("rx_packets"), r.get("rx_bytes")],
@@ -128,15 +142,38 @@ impl Store {
                 traffic_cols.push(format!("h.{p}_{d}"));
             }
         }
+        // Folded rows and the aggregate of unfolded samples, merged per host: counters add up,
+        // the side with the later sequence number gives the gauges.
+        let cols = crate::fold::columns();
+        let pending = crate::fold::HOSTS
+            .replace("{todo}", "(SELECT probe_id, seq FROM batches WHERE NOT rolled_up)")
+            .replace("{where}", "");
+        let mut merge_sel = vec![
+            "probe_id".to_string(),
+            "interface_id".into(),
+            "ip".into(),
+            "(array_agg(mac ORDER BY gauges_seq DESC) FILTER (WHERE mac IS NOT NULL))[1] AS mac".into(),
+            "min(first_seen_ns) AS first_seen_ns".into(),
+            "max(last_seen_ns) AS last_seen_ns".into(),
+            "bit_or(roles) AS roles".into(),
+            "max(gauges_seq) AS gauges_seq".into(),
+        ];
+        merge_sel.extend(crate::fold::counters().iter().map(|c| format!("sum({c})::bigint AS {c}")));
+        merge_sel
+            .extend(crate::fold::GAUGES.iter().map(|g| format!("(array_agg({g} ORDER BY gauges_seq DESC))[1] AS {g}")));
         let q = format!(
             "SELECT p.name AS probe, i.name AS interface, host(h.ip) AS ip, h.mac::text AS mac, h.vlan, h.first_seen_ns, h.last_seen_ns,
                     h.syn_sent, h.tcp_sessions_total, h.udp_flows, h.peers_sent, h.peers_rcvd, h.tcp_sessions_active,
                     h.thpt_actual_tx, h.thpt_actual_rx, h.thpt_peak_tx, h.thpt_peak_rx, h.roles, {}
-             FROM hosts h JOIN interfaces i ON i.id = h.interface_id JOIN probes p ON p.id = h.probe_id
+             FROM (SELECT {} FROM (SELECT {} FROM hosts UNION ALL SELECT * FROM ({pending}) AS pend) AS u
+                   GROUP BY probe_id, interface_id, ip) h
+             JOIN interfaces i ON i.id = h.interface_id JOIN probes p ON p.id = h.probe_id
              JOIN sites s ON s.id = p.site_id WHERE {SCOPE}",
-            traffic_cols.join(", ")
+            traffic_cols.join(", "),
+            merge_sel.join(", "),
+            cols.join(", ")
         );
-        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&self.pool).await? {
+        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&mut *tx).await? {
             let mut traffic = [0i64; 20];
             for (k, t) in traffic.iter_mut().enumerate() {
                 *t = r.try_get(18 + k)?;
@@ -173,7 +210,7 @@ impl Store {
              FROM macs m JOIN interfaces i ON i.id = m.interface_id JOIN probes p ON p.id = m.probe_id
              JOIN sites s ON s.id = p.site_id WHERE {SCOPE}"
         );
-        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&self.pool).await? {
+        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&mut *tx).await? {
             let mac: String = r.get("mac");
             let Some(mac) = parse_mac(&mac) else { continue };
             out.macs.push(StoredMac {
@@ -185,6 +222,7 @@ impl Store {
                 traffic: [r.get("tx_packets"), r.get("tx_bytes"), r.get("rx_packets"), r.get("rx_bytes")],
             });
         }
+        tx.commit().await?;
         Ok(out)
     }
 }

@@ -59,23 +59,27 @@ fn batches_rollups_retention_and_the_job_lease() {
         store.migrate().await.expect("migrations are idempotent");
         let p = store.enroll("p", "s", &[1; 32], false).await.expect("enroll");
         assert!(store.enroll("p", "s", &[2; 32], false).await.is_err(), "a name is enrolled once");
-        let vendor = |_: &[u8; 6]| None;
         // Two days, 30 days ago and today (packet time).
         let now = chrono::Utc::now().timestamp_nanos_opt().expect("now") as u64;
         let old = now - 30 * 86_400_000_000_000;
         let b0 = batch(0, old, vec![host("192.0.2.1", 100), host("2001:db8::1", 7)]);
-        assert_eq!(store.write_batch(p.id, "t", &b0, &vendor).await.expect("b0"), Committed::New { host_rows: 2, mac_rows: 0 });
-        assert_eq!(store.write_batch(p.id, "t", &b0, &vendor).await.expect("again"), Committed::Duplicate);
+        assert_eq!(store.write_batch(p.id, "t", &b0).await.expect("b0"), Committed::New { host_rows: 2, mac_rows: 0 });
+        assert_eq!(store.write_batch(p.id, "t", &b0).await.expect("again"), Committed::Duplicate);
         let b1 = batch(1, now, vec![host("192.0.2.1", 50)]);
-        store.write_batch(p.id, "t", &b1, &vendor).await.expect("b1");
+        store.write_batch(p.id, "t", &b1).await.expect("b1");
         // A batch naming a host twice is refused for good, and changes nothing.
         let bad = batch(2, now, vec![host("192.0.2.9", 1), host("192.0.2.9", 1)]);
-        let e = store.write_batch(p.id, "t", &bad, &vendor).await.expect_err("duplicate host");
+        let e = store.write_batch(p.id, "t", &bad).await.expect_err("duplicate host");
         assert!(matches!(e, wirewatch_store::StoreError::Invalid(_)) && !e.is_transient(), "{e}");
-        assert_eq!(pg.scalar("ww", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 150);
-        assert_eq!(pg.scalar("ww", "SELECT tx_bytes FROM host_services WHERE ip = '192.0.2.1' AND service = 'http'"), 150);
         assert_eq!(pg.scalar("ww", "SELECT count(*) FROM batches"), 2);
         assert_eq!(pg.scalar("ww", "SELECT count(*) FROM host_samples"), 3);
+        // Not folded yet: readers add the samples to the (empty) folded totals.
+        assert_eq!(pg.scalar("ww", "SELECT count(*) FROM hosts"), 0);
+        let scope = wirewatch_store::totals::Scope { site: None, probe: Some("p".into()) };
+        let before = store.totals(&scope).await.expect("totals");
+        let h = before.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").expect("host");
+        assert_eq!((h.traffic[1], h.last_seen_ns, h.mac), (150, 2_000, Some([2, 0, 0, 0, 0, 1])));
+        assert_eq!(h.services, vec![("http".to_string(), [2, 150, 0, 0])]);
 
         // Rollup: once per period, whoever asks first.
         let r = store.run_job("rollup", Duration::from_secs(3600), "a", Retention::default()).await.expect("rollup");
@@ -83,6 +87,12 @@ fn batches_rollups_retention_and_the_job_lease() {
         assert_eq!(store.run_job("rollup", Duration::from_secs(3600), "b", Retention::default()).await.expect("again"), None);
         assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM host_daily"), 157);
         assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM host_hourly"), 157);
+        // Folded: the same totals, now in the tables.
+        assert_eq!(pg.scalar("ww", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 150);
+        assert_eq!(pg.scalar("ww", "SELECT tx_bytes FROM host_services WHERE ip = '192.0.2.1' AND service = 'http'"), 150);
+        let after = store.totals(&scope).await.expect("totals");
+        let h2 = after.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").expect("host");
+        assert_eq!((h2.traffic, h2.services.clone()), (h.traffic, h.services.clone()));
 
         // Retention: raw samples older than 7 days go (their partition is dropped); totals stay.
         let parts_before = pg.scalar("ww", "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'host_samples'");
@@ -96,8 +106,9 @@ fn batches_rollups_retention_and_the_job_lease() {
         assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM hosts"), 157);
         // A late batch for the dropped day makes its partition again.
         let late = batch(3, old, vec![host("192.0.2.1", 1)]);
-        store.write_batch(p.id, "t", &late, &vendor).await.expect("late batch");
-        assert_eq!(pg.scalar("ww", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 151);
+        store.write_batch(p.id, "t", &late).await.expect("late batch");
+        let t = store.totals(&scope).await.expect("totals");
+        assert_eq!(t.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").map(|h| h.traffic[1]), Some(151));
         let t = store.totals(&wirewatch_store::totals::Scope { site: Some("s".into()), probe: None }).await.expect("totals");
         assert_eq!(t.hosts.len(), 2);
         assert!(store.totals(&wirewatch_store::totals::Scope { site: Some("other".into()), probe: None }).await.expect("totals").hosts.is_empty());

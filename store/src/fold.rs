@@ -1,0 +1,110 @@
+//! The aggregate that turns host samples into totals, shared by the fold job (which writes it
+//! into `hosts` and `host_services`) and by readers (which add the not-yet-folded samples to
+//! the folded totals). One definition, so both always agree.
+
+use std::sync::LazyLock;
+
+const DIRS: [&str; 4] = ["tx_packets", "tx_bytes", "rx_packets", "rx_bytes"];
+
+/// Additive host columns.
+pub(crate) fn counters() -> Vec<String> {
+    let mut c: Vec<String> = DIRS.iter().map(|d| d.to_string()).collect();
+    for p in ["tcp", "udp", "icmp", "other"] {
+        for d in DIRS {
+            c.push(format!("{p}_{d}"));
+        }
+    }
+    c.extend(["syn_sent", "tcp_sessions_total", "udp_flows"].map(String::from));
+    c
+}
+
+/// Non-additive host columns: the value of the latest sample wins.
+pub(crate) const GAUGES: [&str; 8] = [
+    "vlan",
+    "peers_sent",
+    "peers_rcvd",
+    "tcp_sessions_active",
+    "thpt_actual_tx",
+    "thpt_actual_rx",
+    "thpt_peak_tx",
+    "thpt_peak_rx",
+];
+
+/// Output columns of [`HOSTS`], in order.
+pub(crate) fn columns() -> Vec<String> {
+    let mut c: Vec<String> =
+        ["probe_id", "interface_id", "ip", "mac", "first_seen_ns", "last_seen_ns", "roles", "gauges_seq"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+    c.extend(counters());
+    c.extend(GAUGES.iter().map(|g| g.to_string()));
+    c
+}
+
+/// `SELECT <aggregate per host> FROM host_samples s JOIN {todo} t ON (probe_id, seq) {where}
+/// GROUP BY host` — `{todo}` and `{where}` are filled in by the caller.
+pub(crate) static HOSTS: LazyLock<String> = LazyLock::new(|| {
+    let mut sel = vec![
+        "s.probe_id".to_string(),
+        "s.interface_id".into(),
+        "s.ip".into(),
+        "(array_agg(s.mac ORDER BY s.seq DESC) FILTER (WHERE s.mac IS NOT NULL))[1]".into(),
+        "min(s.first_seen_ns)".into(),
+        "max(s.last_seen_ns)".into(),
+        "bit_or(s.roles)".into(),
+        "max(s.seq)".into(),
+    ];
+    sel.extend(counters().iter().map(|c| format!("sum(s.{c})::bigint")));
+    sel.extend(GAUGES.iter().map(|g| format!("(array_agg(s.{g} ORDER BY s.seq DESC))[1]")));
+    format!(
+        "SELECT {} FROM host_samples s JOIN {{todo}} t ON t.probe_id = s.probe_id AND t.seq = s.seq {{where}} \
+         GROUP BY s.probe_id, s.interface_id, s.ip",
+        sel.join(", ")
+    )
+});
+
+/// Per host and service: `SELECT probe_id, interface_id, ip, service, 4 sums` over the samples.
+pub(crate) const SERVICES: &str = "SELECT s.probe_id, s.interface_id, s.ip, s.services[i] AS service,
+        sum(s.services[i + 1]::bigint)::bigint, sum(s.services[i + 2]::bigint)::bigint,
+        sum(s.services[i + 3]::bigint)::bigint, sum(s.services[i + 4]::bigint)::bigint
+    FROM host_samples s JOIN {todo} t ON t.probe_id = s.probe_id AND t.seq = s.seq
+    CROSS JOIN LATERAL generate_series(1, coalesce(array_length(s.services, 1), 0), 5) AS i
+    {where}
+    GROUP BY 1, 2, 3, 4";
+
+/// The fold: the aggregate of the batches in `rollup_todo` added to `hosts`.
+pub(crate) static FOLD_HOSTS: LazyLock<String> = LazyLock::new(|| {
+    let cols = columns();
+    let newer = "excluded.gauges_seq >= h.gauges_seq";
+    let mut sets = vec![
+        "first_seen_ns = least(h.first_seen_ns, excluded.first_seen_ns)".to_string(),
+        "last_seen_ns = greatest(h.last_seen_ns, excluded.last_seen_ns)".to_string(),
+        format!("mac = CASE WHEN {newer} THEN coalesce(excluded.mac, h.mac) ELSE coalesce(h.mac, excluded.mac) END"),
+        "roles = h.roles | excluded.roles".to_string(),
+        "gauges_seq = greatest(h.gauges_seq, excluded.gauges_seq)".to_string(),
+    ];
+    for c in counters() {
+        sets.push(format!("{c} = h.{c} + excluded.{c}"));
+    }
+    for g in GAUGES {
+        sets.push(format!("{g} = CASE WHEN {newer} THEN excluded.{g} ELSE h.{g} END"));
+    }
+    format!(
+        "INSERT INTO hosts AS h ({}) {} ON CONFLICT (probe_id, interface_id, ip) DO UPDATE SET {}",
+        cols.join(", "),
+        HOSTS.replace("{todo}", "rollup_todo").replace("{where}", ""),
+        sets.join(", ")
+    )
+});
+
+pub(crate) static FOLD_SERVICES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO host_services AS v (probe_id, interface_id, ip, service, tx_packets, tx_bytes, rx_packets, rx_bytes)
+         {}
+         ON CONFLICT (probe_id, interface_id, ip, service) DO UPDATE SET
+           tx_packets = v.tx_packets + excluded.tx_packets, tx_bytes = v.tx_bytes + excluded.tx_bytes,
+           rx_packets = v.rx_packets + excluded.rx_packets, rx_bytes = v.rx_bytes + excluded.rx_bytes",
+        SERVICES.replace("{todo}", "rollup_todo").replace("{where}", "")
+    )
+});
