@@ -213,7 +213,14 @@ async fn connection(ingest: &Arc<Ingest>, conn: quinn::Connection) -> Result<(),
         Err(e) => return Err((close::SHUTDOWN, format!("database unavailable: {e}"))),
     };
     let span = tracing::info_span!("probe", probe = %probe.name, site = %probe.site);
-    let _g = span.enter();
+    tracing::Instrument::instrument(session(ingest, conn, probe), span).await
+}
+
+async fn session(
+    ingest: &Arc<Ingest>,
+    conn: quinn::Connection,
+    probe: wirewatch_store::probes::ProbeIdentity,
+) -> Result<(), Closed> {
     // Hello first.
     let (mut send, mut recv) = tokio::time::timeout(Duration::from_secs(15), conn.accept_bi())
         .await

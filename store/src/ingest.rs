@@ -196,7 +196,8 @@ impl Store {
         }
         let ts = pg_time(b.interval_end_ns);
         let mut macs: MacArrays = Default::default();
-        let mut samples = String::new();
+        let mut samples = Vec::with_capacity(19 + host_rows * 420);
+        binary_header(&mut samples);
         for i in &b.interfaces {
             let c = &i.counters;
             let g = &i.gauges;
@@ -243,7 +244,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             for h in &i.hosts {
-                sample_line(&mut samples, probe_id, iface, &ts, b.seq, h)?;
+                sample_binary(&mut samples, probe_id, iface, b.interval_end_ns, b.seq, h)?;
             }
             for m in &i.macs {
                 macs.0.push(iface);
@@ -253,9 +254,10 @@ impl Store {
                 push_traffic(&mut macs.4, &m.traffic)?;
             }
         }
-        if !samples.is_empty() {
+        if host_rows > 0 {
+            samples.extend_from_slice(&(-1i16).to_be_bytes());
             let t = std::time::Instant::now();
-            copy_samples(&mut tx, samples.as_bytes()).await?;
+            copy_samples(&mut tx, &samples).await?;
             tracing::debug!(rows = host_rows, ms = t.elapsed().as_millis() as u64, "host samples copied");
         }
         if !macs.0.is_empty() {
@@ -308,6 +310,126 @@ pub fn samples_copy(probe: i64, iface: i64, ts_ns: u64, seq: u64, hosts: &[HostD
     }
     Ok((COPY_SAMPLES.clone(), out))
 }
+
+/// The same as [`samples_copy`] in PostgreSQL's binary COPY format (what the ingest path
+/// sends: the server parses no numbers).
+pub fn samples_copy_binary(
+    probe: i64,
+    iface: i64,
+    ts_ns: u64,
+    seq: u64,
+    hosts: &[HostDelta],
+) -> Result<(String, Vec<u8>)> {
+    let mut out = Vec::with_capacity(19 + hosts.len() * 420);
+    binary_header(&mut out);
+    for h in hosts {
+        sample_binary(&mut out, probe, iface, ts_ns, seq, h)?;
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    Ok((format!("{} WITH (FORMAT binary)", COPY_SAMPLES.as_str()), out))
+}
+
+fn binary_header(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+}
+
+/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
+const PG_EPOCH_US: i64 = 946_684_800_000_000;
+
+struct Tuple<'a>(&'a mut Vec<u8>);
+
+impl Tuple<'_> {
+    fn field(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        self.0.extend_from_slice(bytes);
+    }
+    fn i64(&mut self, v: i64) {
+        self.field(&v.to_be_bytes());
+    }
+    fn i32(&mut self, v: i32) {
+        self.field(&v.to_be_bytes());
+    }
+    fn f32(&mut self, v: f32) {
+        self.field(&finite(v).to_be_bytes());
+    }
+    fn null(&mut self) {
+        self.0.extend_from_slice(&(-1i32).to_be_bytes());
+    }
+    fn inet(&mut self, ip: &std::net::IpAddr) {
+        match ip {
+            std::net::IpAddr::V4(a) => {
+                let mut b = vec![2u8, 32, 0, 4];
+                b.extend_from_slice(&a.octets());
+                self.field(&b);
+            }
+            std::net::IpAddr::V6(a) => {
+                let mut b = vec![3u8, 128, 0, 16];
+                b.extend_from_slice(&a.octets());
+                self.field(&b);
+            }
+        }
+    }
+}
+
+fn sample_binary(out: &mut Vec<u8>, probe: i64, iface: i64, ts_ns: u64, seq: u64, h: &HostDelta) -> Result<()> {
+    let n = |v: u64| int(v, "counter");
+    let mut t = Tuple(out);
+    t.0.extend_from_slice(&(COPY_COLUMNS as i16).to_be_bytes());
+    t.i64(probe);
+    t.i64(iface);
+    t.inet(&h.ip);
+    t.i64(n(ts_ns)? / 1000 - PG_EPOCH_US);
+    t.i64(n(seq)?);
+    match &h.mac {
+        Some(m) => t.field(m),
+        None => t.null(),
+    }
+    t.i32(i32::from(h.vlan));
+    t.i64(n(h.first_seen_ns)?);
+    t.i64(n(h.last_seen_ns)?);
+    for x in std::iter::once(&h.traffic).chain(h.l4.iter()) {
+        for v in [x.tx_packets, x.tx_bytes, x.rx_packets, x.rx_bytes] {
+            t.i64(n(v)?);
+        }
+    }
+    let g = &h.gauges;
+    for v in [h.syn_sent, h.tcp_sessions_total, h.udp_flows, g.peers_sent, g.peers_rcvd, g.tcp_sessions_active] {
+        t.i64(n(v)?);
+    }
+    for v in [g.thpt_actual_tx, g.thpt_actual_rx, g.thpt_peak_tx, g.thpt_peak_rx] {
+        t.f32(v);
+    }
+    t.i32(g.roles as i32);
+    if h.services.is_empty() {
+        t.null();
+    } else {
+        // text[]: ndim 1, no nulls, element type text (OID 25), length, lower bound 1.
+        let mut a = Vec::with_capacity(20 + h.services.len() * 48);
+        for v in [1i32, 0, 25, (h.services.len() * 5) as i32, 1] {
+            a.extend_from_slice(&v.to_be_bytes());
+        }
+        let mut elem = |s: &str| {
+            a.extend_from_slice(&(s.len() as i32).to_be_bytes());
+            a.extend_from_slice(s.as_bytes());
+        };
+        for (name, x) in &h.services {
+            if !valid_service(name) {
+                return Err(StoreError::Invalid(format!("service name {name:?}")));
+            }
+            elem(name);
+            for v in [x.tx_packets, x.tx_bytes, x.rx_packets, x.rx_bytes] {
+                elem(&n(v)?.to_string());
+            }
+        }
+        t.field(&a);
+    }
+    Ok(())
+}
+
+/// Number of columns in [`COPY_SAMPLES`].
+const COPY_COLUMNS: usize = 9 + 23 + 9;
 
 /// COPY column order of [`sample_line`].
 static COPY_SAMPLES: LazyLock<String> = LazyLock::new(|| {
@@ -401,7 +523,8 @@ fn sample_line(out: &mut String, probe: i64, iface: i64, ts: &str, seq: u64, h: 
 }
 
 async fn copy_samples(conn: &mut PgConnection, data: &[u8]) -> Result<()> {
-    let mut copy = conn.copy_in_raw(COPY_SAMPLES.as_str()).await?;
+    let stmt = format!("{} WITH (FORMAT binary)", COPY_SAMPLES.as_str());
+    let mut copy = conn.copy_in_raw(&stmt).await?;
     copy.send(data).await?;
     copy.finish().await?;
     Ok(())

@@ -24,8 +24,9 @@ impl Default for Retention {
     }
 }
 
-/// Batches rolled up per transaction.
-const ROLLUP_CHUNK: i64 = 500;
+/// Host rows folded per round, and rounds per run (one transaction).
+const ROLLUP_ROWS: i64 = 200_000;
+const MAX_ROUNDS: u32 = 10;
 
 impl Store {
     /// Runs job `name` if its period has passed and no other controller is running it.
@@ -98,16 +99,22 @@ async fn ensure_month(tx: &mut Transaction<'_, Postgres>, table: &str, month: ch
 /// Folds batches not yet rolled up into the hourly and daily tables.
 async fn rollup(tx: &mut Transaction<'_, Postgres>) -> Result<String> {
     let mut batches = 0u64;
+    let mut rounds = 0;
     loop {
         sqlx::query("DROP TABLE IF EXISTS rollup_todo").execute(&mut **tx).await?;
+        // Up to ~ROLLUP_ROWS host rows per round (at least one batch), oldest first.
         sqlx::query(
             "CREATE TEMP TABLE rollup_todo ON COMMIT DROP AS
-             SELECT probe_id, seq, to_timestamp(interval_end_ns / 1e9) AS ts FROM batches WHERE NOT rolled_up
-             ORDER BY received_at LIMIT $1",
+             SELECT probe_id, seq, ts FROM (
+               SELECT probe_id, seq, to_timestamp(interval_end_ns / 1e9) AS ts, host_rows,
+                      sum(host_rows) OVER (ORDER BY received_at, probe_id, seq) AS upto
+               FROM batches WHERE NOT rolled_up) x
+             WHERE upto - host_rows < $1",
         )
-        .bind(ROLLUP_CHUNK)
+        .bind(ROLLUP_ROWS)
         .execute(&mut **tx)
         .await?;
+        sqlx::query("ANALYZE rollup_todo").execute(&mut **tx).await?;
         let months: Vec<chrono::NaiveDate> =
             sqlx::query_scalar("SELECT DISTINCT (date_trunc('month', ts AT TIME ZONE 'UTC'))::date FROM rollup_todo")
                 .fetch_all(&mut **tx)
@@ -154,7 +161,9 @@ async fn rollup(tx: &mut Transaction<'_, Postgres>) -> Result<String> {
         .await?
         .rows_affected();
         batches += n;
-        if n < ROLLUP_CHUNK as u64 {
+        rounds += 1;
+        // Commit now and then: the next run continues (new batches keep arriving).
+        if rounds >= MAX_ROUNDS {
             break;
         }
     }

@@ -136,20 +136,10 @@ async fn probe(
     Ok(lags)
 }
 
-fn copy_floor(pg: &Pg, probes: usize, hosts: u32) -> Result<f64> {
-    // The same rows, as the same COPY text, into a plain table shaped like host_samples (same
-    // columns, same indexes).
-    pg.psql("ww", "CREATE TABLE bench_copy (LIKE host_samples INCLUDING DEFAULTS INCLUDING INDEXES)")?;
-    let b = batch(0, hosts, 1_700_000_000_000_000_000);
-    let mut text = String::new();
-    let mut stmt = String::new();
-    for p in 0..probes {
-        let (s, t) =
-            wirewatch_store::ingest::samples_copy(p as i64 + 1, 1, b.interval_end_ns, 0, &b.interfaces[0].hosts)?;
-        stmt = s.replace("COPY host_samples", "COPY bench_copy");
-        text.push_str(&t);
-    }
-    let rows = probes as u64 * u64::from(hosts);
+/// psql COPY of the same rows (text or binary, as given) into a fresh plain table shaped like
+/// host_samples (same columns and indexes); rows/s.
+fn psql_copy(pg: &Pg, table: &str, stmt: &str, data: &[u8], rows: u64) -> Result<f64> {
+    pg.psql("ww", &format!("CREATE TABLE {table} (LIKE host_samples INCLUDING DEFAULTS INCLUDING INDEXES)"))?;
     let t = Instant::now();
     let mut child = Command::new("psql")
         .args([
@@ -165,16 +155,38 @@ fn copy_floor(pg: &Pg, probes: usize, hosts: u32) -> Result<f64> {
             "-v",
             "ON_ERROR_STOP=1",
         ])
-        .args(["-c", &stmt])
+        .args(["-c", &stmt.replace("COPY host_samples", &format!("COPY {table}"))])
         .stdin(Stdio::piped())
         .spawn()?;
     use std::io::Write;
-    child.stdin.take().context("stdin")?.write_all(text.as_bytes())?;
+    child.stdin.take().context("stdin")?.write_all(data)?;
     anyhow::ensure!(child.wait()?.success(), "psql COPY failed");
     let secs = t.elapsed().as_secs_f64();
-    let copied = pg.scalar("ww", "SELECT count(*) FROM bench_copy");
+    let copied = pg.scalar("ww", &format!("SELECT count(*) FROM {table}"));
     anyhow::ensure!(copied as u64 == rows, "copied {copied} of {rows}");
     Ok(rows as f64 / secs)
+}
+
+/// The floors: the rows one round of batches carries, COPYed through psql as text and in the
+/// binary format the ingest path sends.
+fn copy_floor(pg: &Pg, probes: usize, hosts: u32) -> Result<(f64, f64)> {
+    let b = batch(0, hosts, 1_700_000_000_000_000_000);
+    let h = &b.interfaces[0].hosts;
+    let (mut text, mut bin) = (Vec::new(), Vec::new());
+    let (mut text_stmt, mut bin_stmt) = (String::new(), String::new());
+    for p in 0..probes {
+        let (s, t) = wirewatch_store::ingest::samples_copy(p as i64 + 1, 1, b.interval_end_ns, 0, h)?;
+        text_stmt = s;
+        text.extend_from_slice(t.as_bytes());
+        let (s, d) = wirewatch_store::ingest::samples_copy_binary(p as i64 + 1, 1, b.interval_end_ns, 0, h)?;
+        bin_stmt = s;
+        // One header (19 bytes) and one trailer (2 bytes) for the whole stream.
+        let start = if p == 0 { 0 } else { 19 };
+        let end = if p + 1 == probes { d.len() } else { d.len() - 2 };
+        bin.extend_from_slice(&d[start..end]);
+    }
+    let rows = probes as u64 * u64::from(hosts);
+    Ok((psql_copy(pg, "floor_text", &text_stmt, &text, rows)?, psql_copy(pg, "floor_binary", &bin_stmt, &bin, rows)?))
 }
 
 fn main() -> Result<()> {
@@ -271,7 +283,7 @@ fn main() -> Result<()> {
     wait_until("every batch folded", Duration::from_secs(1800), || {
         pg.scalar("ww", "SELECT count(*) FROM batches WHERE NOT rolled_up") == 0
     });
-    let all_rows = pg.scalar("ww", "SELECT count(*) FROM host_samples");
+    let all_rows = pg.scalar("ww", "SELECT sum(host_rows)::bigint FROM batches");
     let fold_ms = pg.scalar(
         "ww",
         "SELECT (1000 * sum(extract(epoch FROM finished_at - started_at)))::bigint FROM job_runs WHERE name = 'rollup'",
@@ -282,12 +294,16 @@ fn main() -> Result<()> {
         all_rows as f64 / (fold_ms as f64 / 1000.0),
         t.elapsed().as_secs_f64()
     );
-    let floor = copy_floor(&pg, probes, hosts)?;
+    let (text, binary) = copy_floor(&pg, probes, hosts)?;
+    let n = probes as u64 * u64::from(hosts);
     println!(
-        "floor: psql COPY of the same {} rows into a plain table shaped like host_samples: {floor:.0} rows/s",
-        probes as u64 * u64::from(hosts)
+        "floor: psql COPY of the same {n} rows into a plain table shaped like host_samples: text {text:.0} rows/s, binary {binary:.0} rows/s"
     );
-    println!("ratio: end to end / COPY floor = {:.2} (target ≥ 0.50)", e2e / floor);
+    println!(
+        "ratio: end to end / COPY floor = {:.2} against text, {:.2} against binary (target ≥ 0.50)",
+        e2e / text,
+        e2e / binary
+    );
     drop(c);
     Ok(())
 }
