@@ -80,6 +80,18 @@ impl L4 {
     }
 }
 
+/// TCP, UDP, ICMP as kept, and "other" as the total minus those three.
+fn split_l4(total: &TxRx, l4: &[TxRx; 3]) -> [TxRx; 4] {
+    let mut other = *total;
+    for t in l4 {
+        other.tx.packets -= t.tx.packets;
+        other.tx.bytes -= t.tx.bytes;
+        other.rx.packets -= t.rx.packets;
+        other.rx.bytes -= t.rx.bytes;
+    }
+    [l4[0], l4[1], l4[2], other]
+}
+
 /// Throughput in bytes/s each way, as ntop's sendThpt/receiveThpt (actual, average, peak).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Throughput {
@@ -183,14 +195,7 @@ impl Host {
 
     /// Traffic split TCP, UDP, ICMP, other.
     pub fn l4_split(&self) -> [TxRx; 4] {
-        let mut other = self.total;
-        for t in &self.l4 {
-            other.tx.packets -= t.tx.packets;
-            other.tx.bytes -= t.tx.bytes;
-            other.rx.packets -= t.rx.packets;
-            other.rx.bytes -= t.rx.bytes;
-        }
-        [self.l4[0], self.l4[1], self.l4[2], other]
+        split_l4(&self.total, &self.l4)
     }
 }
 
@@ -269,14 +274,7 @@ impl HostChange {
 
     /// Split TCP, UDP, ICMP, other.
     pub fn l4_split(&self) -> [TxRx; 4] {
-        let mut other = self.total;
-        for t in &self.l4 {
-            other.tx.packets -= t.tx.packets;
-            other.tx.bytes -= t.tx.bytes;
-            other.rx.packets -= t.rx.packets;
-            other.rx.bytes -= t.rx.bytes;
-        }
-        [self.l4[0], self.l4[1], self.l4[2], other]
+        split_l4(&self.total, &self.l4)
     }
 }
 
