@@ -102,12 +102,14 @@ async fn rollup(tx: &mut Transaction<'_, Postgres>) -> Result<String> {
     let mut rounds = 0;
     loop {
         sqlx::query("DROP TABLE IF EXISTS rollup_todo").execute(&mut **tx).await?;
-        // Up to ~ROLLUP_ROWS host rows per round (at least one batch), oldest first.
+        // Up to ~ROLLUP_ROWS host rows per round (at least one batch), by probe and sequence:
+        // a probe's pending batches fold together, so a host seen in k of them is upserted
+        // once, not k times (the order does not matter for the result: sums add, gauges go by seq).
         sqlx::query(
             "CREATE TEMP TABLE rollup_todo ON COMMIT DROP AS
              SELECT probe_id, seq, ts FROM (
                SELECT probe_id, seq, to_timestamp(interval_end_ns / 1e9) AS ts, host_rows,
-                      sum(host_rows) OVER (ORDER BY received_at, probe_id, seq) AS upto
+                      sum(host_rows) OVER (ORDER BY probe_id, seq) AS upto
                FROM batches WHERE NOT rolled_up) x
              WHERE upto - host_rows < $1",
         )
