@@ -195,32 +195,39 @@ impl Controller {
     /// Starts `serve` on a given QUIC port (so a restart listens where the probes look).
     pub fn start(data_dir: &Path, database_url: &str, name: &str, quic_port: u16, env: &[(&str, &str)]) -> Controller {
         let env: Vec<(String, String)> = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
-        let mut c = Controller {
-            child: Command::new("true").spawn().expect("placeholder"),
-            data_dir: data_dir.to_path_buf(),
-            quic: SocketAddr::from(([127, 0, 0, 1], quic_port)),
-            http: SocketAddr::from(([127, 0, 0, 1], 0)),
-            metrics: SocketAddr::from(([127, 0, 0, 1], 0)),
+        let data_dir = data_dir.to_path_buf();
+        let quic = SocketAddr::from(([127, 0, 0, 1], quic_port));
+        let (child, http, metrics) = Self::launch(&data_dir, database_url, name, quic, &env);
+        Controller {
+            child,
+            data_dir,
+            quic,
+            http,
+            metrics,
             name: name.to_string(),
             database_url: database_url.to_string(),
             env,
-        };
-        let _ = c.child.wait();
-        c.spawn();
-        c
+        }
     }
 
-    fn spawn(&mut self) {
+    /// Spawns `serve` and waits for the line with its bound addresses: (child, http, metrics).
+    fn launch(
+        data_dir: &Path,
+        database_url: &str,
+        name: &str,
+        quic: SocketAddr,
+        env: &[(String, String)],
+    ) -> (Child, SocketAddr, SocketAddr) {
         let mut cmd = Command::new(bin("wirewatch-controller"));
         cmd.arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(["serve", "--quic-listen", &self.quic.to_string(), "--http-listen", "127.0.0.1:0"])
-            .args(["--metrics-listen", "127.0.0.1:0", "--name", &self.name])
-            .env("DATABASE_URL", &self.database_url)
+            .arg(data_dir)
+            .args(["serve", "--quic-listen", &quic.to_string(), "--http-listen", "127.0.0.1:0"])
+            .args(["--metrics-listen", "127.0.0.1:0", "--name", name])
+            .env("DATABASE_URL", database_url)
             .env("WIREWATCH_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        for (k, v) in &self.env {
+        for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("controller");
@@ -235,9 +242,7 @@ impl Controller {
         let field = |k: &str| -> String {
             line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{k}="))).unwrap_or_default().to_string()
         };
-        self.http = field("http").parse().expect("http address");
-        self.metrics = field("metrics").parse().expect("metrics address");
-        self.child = child;
+        (child, field("http").parse().expect("http address"), field("metrics").parse().expect("metrics address"))
     }
 
     /// SIGKILL, as a crash.
@@ -245,8 +250,10 @@ impl Controller {
         kill(&mut self.child, "-KILL");
     }
 
+    /// Starts `serve` again on the same QUIC port, data directory and database.
     pub fn restart(&mut self) {
-        self.spawn();
+        let (child, http, metrics) = Self::launch(&self.data_dir, &self.database_url, &self.name, self.quic, &self.env);
+        (self.child, self.http, self.metrics) = (child, http, metrics);
     }
 
     /// Runs a controller subcommand against the same data directory and database.
@@ -327,28 +334,26 @@ impl Probe {
             "--read".into(),
         ];
         args.extend(files.iter().map(|f| f.display().to_string()));
-        let mut p = Probe { child: Command::new("true").spawn().expect("placeholder"), args };
-        let _ = p.child.wait();
-        p.spawn();
-        p
+        Probe { child: Self::launch(&args), args }
     }
 
-    fn spawn(&mut self) {
-        self.child = Command::new(bin("wirewatch-probe"))
-            .args(&self.args)
+    fn launch(args: &[String]) -> Child {
+        Command::new(bin("wirewatch-probe"))
+            .args(args)
             .env("WIREWATCH_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("probe");
+            .expect("probe")
     }
 
     pub fn kill9(&mut self) {
         kill(&mut self.child, "-KILL");
     }
 
+    /// Starts the same `run` again (same identity, so the same spool).
     pub fn restart(&mut self) {
-        self.spawn();
+        self.child = Self::launch(&self.args);
     }
 
     /// Waits for the probe to exit; its exit code.
