@@ -535,6 +535,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn binary_tuples_carry_one_field_per_copy_column() {
+        let cols = COPY_SAMPLES.split('(').nth(1).and_then(|c| c.split(')').next()).unwrap_or_default();
+        assert_eq!(cols.split(',').count(), COPY_COLUMNS);
+    }
+
+    #[test]
     fn day_partitions_bound_the_day() {
         assert_eq!(day_of(0), ("19700101".into(), "1970-01-01".into(), "1970-01-02".into()));
         assert_eq!(pg_time(1_500_000_000_123_456_789), "2017-07-14 02:40:00.123456+00");
