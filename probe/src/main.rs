@@ -99,7 +99,7 @@ enum Cmd {
         /// Do not put the interfaces in promiscuous mode.
         #[arg(long)]
         no_promisc: bool,
-        /// Kernel capture buffer in bytes.
+        /// Kernel capture ring in bytes (default 64 MiB).
         #[arg(long)]
         buffer_size: Option<i32>,
         /// Stop after this many seconds.

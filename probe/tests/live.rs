@@ -124,8 +124,13 @@ print('ready', flush=True)
 sys.stdin.read()
 "#;
 
+/// The client's last exchange carries this payload both ways; once tcpdump's file holds it twice,
+/// tcpdump has written every packet before it.
+const MARKER: &str = "wirewatch-last-packet";
+
 const CLIENT: &str = r#"
 import socket, time
+MARKER = b'wirewatch-last-packet'
 for fam, addr in ((socket.AF_INET, '192.0.2.1'), (socket.AF_INET6, '2001:db8::1')):
     for i in range(3):
         c = socket.create_connection((addr, 5001)); c.sendall(b'x' * (5000 * (i + 1))); c.shutdown(socket.SHUT_WR)
@@ -134,6 +139,8 @@ for fam, addr in ((socket.AF_INET, '192.0.2.1'), (socket.AF_INET6, '2001:db8::1'
     u = socket.socket(fam, socket.SOCK_DGRAM); u.settimeout(2)
     for i in range(5):
         u.sendto(b'y' * (200 + i), (addr, 5002)); u.recvfrom(65536)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)
+u.sendto(MARKER, ('192.0.2.1', 5002)); u.recvfrom(65536)
 print('done', flush=True)
 "#;
 
@@ -192,14 +199,30 @@ fn live_totals_equal_tcpdump_of_the_same_interface() {
         let st = Command::new("ip").args(&cmd).stdout(Stdio::null()).status().expect("ping");
         assert!(st.success(), "{cmd:?}");
     }
+    // The probe sleeps through the TCP and UDP part (SIGSTOP): those packets wait in the kernel
+    // ring and must all be read once it resumes and is told to stop at the same moment, which is
+    // what a probe descheduled on a busy machine sees.
+    let signal = |sig: &str, pid: u32| {
+        let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+    };
+    signal("-STOP", live.id());
     let out = Command::new("ip").args(["netns", "exec", &ns.b, "python3", "-c", CLIENT]).output().expect("client");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "done", "{}", String::from_utf8_lossy(&out.stderr));
 
-    // Let the last packets reach both captures, then stop both.
-    std::thread::sleep(Duration::from_millis(500));
-    for c in [&tcpdump, &live] {
-        let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
+    // tcpdump itself stops at once on SIGINT, without reading what its ring still holds: wait
+    // until its file (written per packet, -U) holds the marker both ways.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let bytes = std::fs::read(&pcap).unwrap_or_default();
+        if bytes.windows(MARKER.len()).filter(|w| *w == MARKER.as_bytes()).count() >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "tcpdump never wrote the last packet");
+        std::thread::sleep(Duration::from_millis(20));
     }
+    signal("-INT", tcpdump.id());
+    signal("-CONT", live.id());
+    signal("-INT", live.id());
     let deadline = Instant::now() + Duration::from_secs(10);
     let tcpdump_status = loop {
         if let Some(s) = tcpdump.try_wait().expect("wait tcpdump") {
@@ -222,7 +245,7 @@ fn live_totals_equal_tcpdump_of_the_same_interface() {
 
     let (live_hosts, live_macs) = tables(&live_json);
     let (off_hosts, off_macs) = tables(&off_json);
-    assert_eq!(live_hosts, off_hosts, "hosts: live vs tcpdump");
+    assert_eq!(live_hosts, off_hosts, "hosts: live vs tcpdump; live interface: {}", live_json["interfaces"][0]);
     assert_eq!(live_macs, off_macs, "MACs: live vs tcpdump");
     assert_eq!(live_json["interfaces"][0]["packets"], off_json["interfaces"][0]["packets"]);
     assert_eq!(live_json["interfaces"][0]["link_type"], "EN10MB");

@@ -12,6 +12,12 @@ use crate::capture::LinkType;
 use crate::engine::{Engine, Hooks};
 use crate::interface::{Interface, Limits, Prepared};
 
+/// The kernel ring every interface gets unless told otherwise: 64 MiB. libpcap's own default
+/// (2 MiB) holds only 32 frames on an interface with segmentation offload, where the ring's
+/// frames are 64 KiB each, so a reader descheduled for a moment on a busy machine drops the
+/// 33rd packet of a burst (found by the live test: a paused probe lost 8 of 40 pings).
+pub const DEFAULT_BUFFER_SIZE: i32 = 64 << 20;
+
 /// How to open the interfaces.
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
@@ -19,7 +25,7 @@ pub struct LiveOptions {
     pub snaplen: i32,
     pub promiscuous: bool,
     pub immediate: bool,
-    /// Kernel buffer size in bytes (libpcap's default when `None`).
+    /// Kernel ring size in bytes ([`DEFAULT_BUFFER_SIZE`] when `None`).
     pub buffer_size: Option<i32>,
     /// BPF filter expression (tcpdump syntax).
     pub filter: Option<String>,
@@ -62,9 +68,7 @@ fn open(name: &str, o: &LiveOptions) -> Result<pcap::Capture<pcap::Active>, Live
         .immediate_mode(o.immediate)
         .precision(pcap::Precision::Nano)
         .timeout(100);
-    if let Some(b) = o.buffer_size {
-        c = c.buffer_size(b);
-    }
+    c = c.buffer_size(o.buffer_size.unwrap_or(DEFAULT_BUFFER_SIZE));
     let mut cap = c.open().map_err(open_err)?;
     if let Some(f) = &o.filter {
         cap.filter(f, true).map_err(|source| LiveError::Filter {
