@@ -20,7 +20,7 @@ pub struct Config {
     pub name: String,
     /// QUIC address probes connect to.
     pub quic_listen: SocketAddr,
-    /// HTTP address (health check; the JSON API later).
+    /// HTTP address: the JSON API under /api/v1 and /healthz.
     pub http_listen: SocketAddr,
     /// Prometheus metrics address (a listener of its own).
     pub metrics_listen: SocketAddr,
@@ -40,6 +40,8 @@ pub struct Config {
     pub retention_raw_days: u32,
     pub retention_hourly_days: u32,
     pub retention_daily_days: u32,
+    /// The JSON API (`[api]` table; environment `WIREWATCH_API_<KEY>`).
+    pub api: wirewatch_mobile_api::ApiConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             retention_raw_days: 7,
             retention_hourly_days: 90,
             retention_daily_days: 0,
+            api: wirewatch_mobile_api::ApiConfig::default(),
         }
     }
 }
@@ -110,7 +113,22 @@ impl Config {
             "retention_hourly_days",
             "retention_daily_days",
         ];
-        f = f.merge(Env::prefixed("WIREWATCH_").only(&KEYS)).merge(Env::raw().only(&["DATABASE_URL"]));
+        const API_KEYS: [&str; 10] = [
+            "access_ttl_secs",
+            "refresh_ttl_days",
+            "login_per_user_per_minute",
+            "login_per_address_per_minute",
+            "max_body_bytes",
+            "geoip_db",
+            "reverse_dns",
+            "dns_servers",
+            "dns_timeout_ms",
+            "probe_offline_after_secs",
+        ];
+        f = f
+            .merge(Env::prefixed("WIREWATCH_").only(&KEYS))
+            .merge(Env::prefixed("WIREWATCH_API_").only(&API_KEYS).map(|k| format!("api.{k}").into()))
+            .merge(Env::raw().only(&["DATABASE_URL"]));
         let c: Config = f.extract().context("reading the controller configuration")?;
         anyhow::ensure!(c.writers > 0 && c.write_queue > 0, "writers and write_queue must be at least 1");
         anyhow::ensure!(c.max_connections > 0, "max_connections must be at least 1");

@@ -64,6 +64,9 @@ pub struct Running {
     pub ingest: Arc<ingest::Ingest>,
     pub metrics: Arc<metrics::Metrics>,
     pub store: Store,
+    /// The first admin's password, when this start created the account and made it up
+    /// (print it once: it is stored only hashed).
+    pub admin_password: Option<String>,
     shutdown: CancellationToken,
     tasks: tokio::task::JoinSet<()>,
     db: Option<Database>,
@@ -123,28 +126,27 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("listening on {}", cfg.http_listen))?;
     let http_addr = http.local_addr()?;
-    let health_store = store.clone();
-    let app = axum::Router::new().route(
-        "/healthz",
-        axum::routing::get(move || {
-            let store = health_store.clone();
-            async move {
-                match sqlx_ping(&store).await {
-                    Ok(()) => {
-                        (axum::http::StatusCode::OK, axum::Json(serde_json::json!({"status": "ok", "database": "up"})))
-                    }
-                    Err(e) => (
-                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                        axum::Json(serde_json::json!({"status": "degraded", "database": e})),
-                    ),
-                }
-            }
-        }),
-    );
+    let admin_password = wirewatch_mobile_api::ensure_first_admin(
+        &store,
+        std::env::var("WIREWATCH_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
+    )
+    .await
+    .context("creating the first admin")?;
+    let api = wirewatch_mobile_api::ApiState::new(
+        store.clone(),
+        cfg.api.clone(),
+        Arc::new(LiveProbes(ingest.clone())),
+        name.clone(),
+    )
+    .await
+    .context("starting the JSON API")?;
+    let app = wirewatch_mobile_api::router(Arc::new(api));
     {
         let s = shutdown.clone();
         tasks.spawn(async move {
-            let _ = axum::serve(http, app).with_graceful_shutdown(async move { s.cancelled().await }).await;
+            let _ = axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move { s.cancelled().await })
+                .await;
         });
     }
     let mlis = tokio::net::TcpListener::bind(cfg.metrics_listen)
@@ -171,11 +173,45 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         });
     }
     tracing::info!(%name, %quic_addr, %http_addr, %metrics_addr, "controller running");
-    Ok(Running { name, quic_addr, http_addr, metrics_addr, ingest, metrics, store, shutdown, tasks, db: Some(db) })
+    Ok(Running {
+        name,
+        quic_addr,
+        http_addr,
+        metrics_addr,
+        ingest,
+        metrics,
+        store,
+        admin_password,
+        shutdown,
+        tasks,
+        db: Some(db),
+    })
 }
 
-async fn sqlx_ping(store: &Store) -> Result<(), String> {
-    store.ping().await.map_err(|e| e.to_string())
+/// Live queries of the API, answered over the probes' QUIC connections to this controller.
+struct LiveProbes(Arc<ingest::Ingest>);
+
+impl wirewatch_mobile_api::Live for LiveProbes {
+    fn connected(&self) -> wirewatch_mobile_api::BoxFuture<'_, Vec<String>> {
+        Box::pin(self.0.connected_probes())
+    }
+
+    fn top_talkers<'a>(
+        &'a self,
+        probe: &'a str,
+        limit: u32,
+        timeout: Duration,
+    ) -> wirewatch_mobile_api::BoxFuture<'a, Result<Vec<(String, wirewatch_wire::HostDelta)>, wirewatch_mobile_api::LiveError>>
+    {
+        use wirewatch_mobile_api::LiveError;
+        Box::pin(async move {
+            self.0.query(probe, wirewatch_wire::Command::TopTalkers { limit }, timeout).await.map_err(|e| match e {
+                ingest::QueryError::NotConnected(p) => LiveError::NotConnected(p),
+                ingest::QueryError::Timeout(d) => LiveError::Timeout(d),
+                other => LiveError::Failed(other.to_string()),
+            })
+        })
+    }
 }
 
 /// Runs the periodic jobs when due (the lease in the database decides which controller runs).

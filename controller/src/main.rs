@@ -69,8 +69,38 @@ enum Cmd {
         #[arg(long)]
         exit: bool,
     },
+    /// Manage the users of the JSON API.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
     /// Print the configuration file with its defaults.
     PrintDefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a user; the password is read from standard input (one line).
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["admin", "operator", "viewer"])]
+        role: String,
+        /// Sites the user may see, comma-separated (default: all sites).
+        #[arg(long, value_delimiter = ',')]
+        sites: Option<Vec<String>>,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Disable a user: sign-in refused, their sessions and API tokens revoked.
+    Disable { name: String },
+    /// Enable a disabled user again (they sign in anew; old tokens stay revoked).
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -150,6 +180,71 @@ async fn enroll(cfg: &Config, name: &str, site: &str, out: &std::path::Path, for
     result
 }
 
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let p = line.trim_end_matches(['\n', '\r']).to_string();
+    wirewatch_mobile_api::auth::check_password(&p)?;
+    Ok(p)
+}
+
+async fn user(cfg: &Config, cmd: UserCmd) -> anyhow::Result<()> {
+    use wirewatch_mobile_api::auth;
+    if let UserCmd::Add { name, .. } = &cmd {
+        auth::check_user_name(name)?;
+    }
+    let password = match &cmd {
+        UserCmd::Add { .. } => Some(read_password()?),
+        _ => None,
+    };
+    let db = Database::open(cfg).await?;
+    let result = async {
+        match cmd {
+            UserCmd::Add { name, role, sites, .. } => {
+                let p = password.unwrap_or_default();
+                let hash = tokio::task::spawn_blocking(move || auth::hash_password(&p)).await??;
+                if let Some(list) = &sites {
+                    anyhow::ensure!(list.iter().all(|s| !s.is_empty()), "empty site name in --sites");
+                }
+                let u = db.store.create_user(&name, &hash, &role, sites.as_deref()).await?;
+                let scope = u.sites.map(|s| s.join(",")).unwrap_or_else(|| "all sites".into());
+                println!("user {} added (role {}, {scope})", u.name, u.role);
+            }
+            UserCmd::List { format } => {
+                let users = db.store.users().await?;
+                match format {
+                    Format::Json => println!("{}", serde_json::to_string(&users)?),
+                    Format::Table => {
+                        println!("{:<20} {:<9} {:<9} {:<25} SITES", "USER", "ROLE", "STATE", "CREATED");
+                        for u in users {
+                            println!(
+                                "{:<20} {:<9} {:<9} {:<25} {}",
+                                u.name,
+                                u.role,
+                                if u.disabled { "disabled" } else { "enabled" },
+                                u.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                                u.sites.map(|s| s.join(",")).unwrap_or_else(|| "(all)".into())
+                            );
+                        }
+                    }
+                }
+            }
+            UserCmd::Disable { name } => {
+                db.store.set_user_disabled(&name, true).await?;
+                println!("user {name} disabled; their sessions and API tokens are revoked");
+            }
+            UserCmd::Enable { name } => {
+                db.store.set_user_disabled(&name, false).await?;
+                println!("user {name} enabled");
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut cfg = config(&cli)?;
     match cli.cmd {
@@ -164,6 +259,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cfg.name = n;
             }
             let running = wirewatch_controller::start(cfg).await?;
+            if let Some(p) = &running.admin_password {
+                eprintln!("created the first API user: admin, password {p} (shown once; stored only hashed)");
+            }
             // One machine-readable line (scripts and tests read the bound addresses from it).
             println!(
                 "listening name={} quic={} http={} metrics={}",
@@ -231,6 +329,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
         }
         Cmd::Demo { capture, speed, exit } => return demo(cfg, capture, speed, exit).await,
+        Cmd::User { cmd } => user(&cfg, cmd).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -289,11 +388,20 @@ async fn demo(
         capture.display(),
         outcome.read_errors.len()
     );
+    println!("  API:      http://{}/api/v1/ (guide: docs/API.md; OpenAPI: /api/v1/openapi.json)", running.http_addr);
+    match (&running.admin_password, std::env::var("WIREWATCH_ADMIN_PASSWORD")) {
+        (Some(p), _) => println!("  sign in:  user admin, password {p} (shown once)"),
+        (None, Ok(p)) if !p.is_empty() => println!("  sign in:  user admin, password from WIREWATCH_ADMIN_PASSWORD"),
+        _ => println!("  sign in:  user admin, with the password printed when {data_dir} was first used"),
+    }
+    println!(
+        "  try:      curl -s -X POST -H 'content-type: application/json' -d '{{\"username\":\"admin\",\"password\":\"…\"}}' http://{}/api/v1/auth/login",
+        running.http_addr
+    );
     println!("  health:   http://{}/healthz", running.http_addr);
     println!("  metrics:  http://{}/metrics", running.metrics_addr);
     println!("  probes:   quic://{} (mutual TLS; CA in {data_dir}/ca)", running.quic_addr);
     println!("  totals:   wirewatch-controller --data-dir {data_dir} hosts --probe demo --format table");
-    println!("  (the JSON API with sign-in comes with the API work; see README)");
     if !exit {
         println!("serving until Ctrl-C");
         std::io::stdout().flush()?;

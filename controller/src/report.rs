@@ -16,44 +16,6 @@ fn txrx(a: &[i64]) -> TxRx {
     TxRx { tx: Counter { packets: u(a[0]), bytes: u(a[1]) }, rx: Counter { packets: u(a[2]), bytes: u(a[3]) } }
 }
 
-fn bytes_stats(v: &[i64]) -> BytesStats {
-    let g = |i: usize| v.get(i).copied().map(u).unwrap_or(0);
-    BytesStats {
-        total: g(0),
-        ipv4: g(1),
-        fragmented: g(2),
-        tcp: g(3),
-        udp: g(4),
-        other_ip: g(5),
-        icmp: g(6),
-        stp: g(7),
-        ipsec: g(8),
-        netbios: g(9),
-        arp_rarp: g(10),
-        gre: g(11),
-        ipv6: g(12),
-        icmp6: g(13),
-        other: g(14),
-    }
-}
-
-fn pkts_stats(v: &[i64]) -> PacketStats {
-    let g = |i: usize| v.get(i).copied().map(u).unwrap_or(0);
-    PacketStats {
-        total: g(0),
-        ethernet: g(1),
-        broadcast: g(2),
-        multicast: g(3),
-        ip: g(4),
-        syn: g(5),
-        rst: g(6),
-        rst_ack: g(7),
-        syn_fin: g(8),
-        fin_push_urg: g(9),
-        null: g(10),
-    }
-}
-
 /// Rows rebuilt from the database, one set per (probe, interface).
 pub struct Rebuilt {
     parts: Vec<(InterfaceReport, Vec<Host>, Vec<MacEntry>)>,
@@ -82,8 +44,8 @@ pub fn rebuild(t: &Totals) -> Rebuilt {
             flows_active: u(c[13]) as usize,
             first_seen: (c[0] > 0).then(|| rfc3339(u(c[14]))),
             last_seen: (c[0] > 0).then(|| rfc3339(u(c[15]))),
-            bytes_stats: bytes_stats(&i.bytes_stats),
-            pkts_stats: pkts_stats(&i.pkts_stats),
+            bytes_stats: BytesStats::from_stored(&i.bytes_stats),
+            pkts_stats: PacketStats::from_stored(&i.pkts_stats),
         };
         let hosts = t
             .hosts

@@ -7,6 +7,8 @@
 //! Every statement is keyed by probe (and through it, site), so a later move to a distributed
 //! PostgreSQL (Citus, probe as distribution key) needs no rewrite.
 
+pub mod accounts;
+pub mod api;
 pub mod embedded;
 mod fold;
 pub mod ingest;

@@ -1,0 +1,188 @@
+//! wirewatch JSON API: the authenticated, multi-site view the phone client and the admin
+//! console use (axum; JWT access tokens, rotating refresh tokens, API tokens; OpenAPI document
+//! generated from the handlers at `/api/v1/openapi.json`).
+//!
+//! The controller builds an [`ApiState`] and mounts [`router`] on its HTTP listener; live
+//! queries reach probes through the [`Live`] trait the controller implements over its QUIC
+//! connections (this crate knows nothing of QUIC).
+
+pub mod auth;
+pub mod error;
+pub mod geo;
+pub mod model;
+pub mod names;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use wirewatch_store::Store;
+
+pub use routes::router;
+
+/// A boxed future (the [`Live`] trait is used as a trait object).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a live query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("probe {0} is not connected to this controller")]
+    NotConnected(String),
+    #[error("probe did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("live query failed: {0}")]
+    Failed(String),
+}
+
+/// Live queries to connected probes (implemented by the controller over QUIC).
+pub trait Live: Send + Sync {
+    /// Names of the probes connected to this controller now.
+    fn connected(&self) -> BoxFuture<'_, Vec<String>>;
+    /// The probe's current top talkers: (interface name, host counters) rows.
+    fn top_talkers<'a>(
+        &'a self,
+        probe: &'a str,
+        limit: u32,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Vec<(String, wirewatch_wire::HostDelta)>, LiveError>>;
+}
+
+/// API settings (the controller's config file has them under the same names).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Access-token lifetime.
+    pub access_ttl_secs: u64,
+    /// Refresh-token lifetime (each refresh starts it again).
+    pub refresh_ttl_days: u32,
+    pub login_per_user_per_minute: u32,
+    pub login_per_address_per_minute: u32,
+    /// Larger request bodies get 413.
+    pub max_body_bytes: usize,
+    /// MaxMind-format city database (GeoIP2/GeoLite2 City, DB-IP City Lite); empty: none.
+    pub geoip_db: Option<PathBuf>,
+    /// Resolve host names by reverse DNS.
+    pub reverse_dns: bool,
+    /// DNS servers for reverse lookups; empty: the system's (/etc/resolv.conf).
+    pub dns_servers: Vec<SocketAddr>,
+    pub dns_timeout_ms: u64,
+    /// A probe whose last message is older than this is offline even if another controller
+    /// recorded it as connected.
+    pub probe_offline_after_secs: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            access_ttl_secs: 900,
+            refresh_ttl_days: 30,
+            login_per_user_per_minute: 10,
+            login_per_address_per_minute: 30,
+            max_body_bytes: 64 * 1024,
+            geoip_db: None,
+            reverse_dns: true,
+            dns_servers: Vec::new(),
+            dns_timeout_ms: 2000,
+            probe_offline_after_secs: 90,
+        }
+    }
+}
+
+/// Why the API could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiInitError {
+    #[error(transparent)]
+    Store(#[from] wirewatch_store::StoreError),
+    #[error(transparent)]
+    Geo(#[from] geo::GeoError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error("reverse DNS resolver: {0}")]
+    Resolver(String),
+}
+
+/// Everything a request handler needs.
+pub struct ApiState {
+    pub store: Store,
+    pub keys: auth::Keys,
+    pub limits: auth::LoginLimits,
+    pub geo: Option<geo::Geo>,
+    pub names: Option<names::Names>,
+    pub live: Arc<dyn Live>,
+    pub controller: String,
+    pub config: ApiConfig,
+    /// A valid argon2 hash to verify against when the user does not exist (so a wrong user
+    /// name costs the same time as a wrong password).
+    dummy_hash: String,
+}
+
+impl ApiState {
+    /// Loads (or makes) the signing key, opens the GeoIP database, starts the resolver.
+    pub async fn new(
+        store: Store,
+        config: ApiConfig,
+        live: Arc<dyn Live>,
+        controller: String,
+    ) -> Result<ApiState, ApiInitError> {
+        let secret = store.api_secret(&auth::random_bytes::<32>()?).await?;
+        let keys = auth::Keys::new(
+            &secret,
+            chrono::Duration::seconds(i64::try_from(config.access_ttl_secs).unwrap_or(900)),
+            chrono::Duration::days(i64::from(config.refresh_ttl_days)),
+        )?;
+        let geo = match &config.geoip_db {
+            Some(p) if !p.as_os_str().is_empty() => Some(geo::Geo::open(p)?),
+            _ => None,
+        };
+        let names = if config.reverse_dns {
+            Some(
+                names::Names::start(store.clone(), &config.dns_servers, Duration::from_millis(config.dns_timeout_ms))
+                    .map_err(ApiInitError::Resolver)?,
+            )
+        } else {
+            None
+        };
+        let dummy_hash = tokio::task::spawn_blocking(|| auth::hash_password("no such user, no such password"))
+            .await
+            .map_err(|e| auth::AuthError::Hash(e.to_string()))??;
+        Ok(ApiState {
+            store,
+            keys,
+            limits: auth::LoginLimits::new(config.login_per_user_per_minute, config.login_per_address_per_minute),
+            geo,
+            names,
+            live,
+            controller,
+            config,
+            dummy_hash,
+        })
+    }
+}
+
+/// Creates the first admin if the database has no user: the password from `password` (the
+/// environment) or a random one. Returns the password when this call created the account and
+/// made the password up (print it once).
+pub async fn ensure_first_admin(store: &Store, password: Option<String>) -> Result<Option<String>, ApiInitError> {
+    if store.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let made_up = password.is_none();
+    let password = match password {
+        Some(p) => {
+            auth::check_password(&p)?;
+            p
+        }
+        None => auth::new_secret("")?.chars().filter(|c| c.is_ascii_alphanumeric()).take(20).collect(),
+    };
+    let p = password.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&p))
+        .await
+        .map_err(|e| auth::AuthError::Hash(e.to_string()))??;
+    let created = store.create_first_admin("admin", &hash).await?;
+    Ok(if created && made_up { Some(password) } else { None })
+}

@@ -1,0 +1,535 @@
+//! Request and response bodies (their schemas are the OpenAPI document's).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Role;
+use crate::geo::Place;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds the access token stays valid.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// The session's refresh token; without it, the session of the access token ends.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    /// `null`: every site.
+    pub sites: Option<Vec<String>>,
+    /// `session` (signed in) or `api_token`.
+    pub auth: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserInfo {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub sites: Option<Vec<String>>,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiToken {
+    /// What the token is for (1–64 characters).
+    pub name: String,
+    /// Lifetime in days (1–3650); without it the token lives until revoked.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+    /// Admins only: make the token for this user instead of themselves.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiTokenInfo {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+    /// The first characters of the token, to recognise it.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiToken {
+    /// The token itself: shown this once, stored only hashed.
+    pub token: String,
+    #[serde(flatten)]
+    pub info: ApiTokenInfo,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Site {
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub probes: i64,
+    pub probes_online: i64,
+    pub interfaces: i64,
+    pub hosts: i64,
+    pub packets: i64,
+    pub bytes: i64,
+    pub last_batch_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Spool {
+    /// Batches the probe holds that no controller acknowledged yet.
+    pub pending_batches: i64,
+    pub pending_bytes: i64,
+    /// Batches the probe dropped past its spool bounds (lost history).
+    pub dropped_batches: i64,
+    pub dropped_bytes: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Probe {
+    pub name: String,
+    pub site: String,
+    /// `online` (connected now), `offline`, or `revoked`.
+    pub status: String,
+    pub connected_to: Option<String>,
+    pub software_version: Option<String>,
+    pub os: Option<String>,
+    pub hostname: Option<String>,
+    pub uptime_secs: Option<i64>,
+    pub enrolled_at: DateTime<Utc>,
+    pub last_hello_at: Option<DateTime<Utc>>,
+    pub last_batch_at: Option<DateTime<Utc>>,
+    pub last_seq: Option<i64>,
+    pub spool: Spool,
+    pub interfaces: Vec<Interface>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Interface {
+    pub id: i64,
+    pub probe: String,
+    pub site: String,
+    pub name: String,
+    pub link_type: String,
+    pub live: bool,
+    pub packets: i64,
+    pub bytes: i64,
+    pub undecoded_packets: i64,
+    pub undecoded_bytes: i64,
+    pub pcap_drops: i64,
+    pub if_drops: i64,
+    pub hosts: i64,
+    pub macs: i64,
+    pub flows_total: i64,
+    pub flows_active: i64,
+    pub flows_expired: i64,
+    pub host_evictions: i64,
+    pub mac_evictions: i64,
+    pub flow_evictions: i64,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    /// ntop's bytesStats: bytes by protocol family.
+    #[schema(value_type = Object)]
+    pub bytes_stats: serde_json::Value,
+    /// ntop's pktsStats and securityPkts counters.
+    #[schema(value_type = Object)]
+    pub pkts_stats: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InterfacePoint {
+    pub ts: DateTime<Utc>,
+    pub packets: i64,
+    pub bytes: i64,
+    pub drops: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InterfaceHistory {
+    pub interface_id: i64,
+    pub resolution: Resolution,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub points: Vec<InterfacePoint>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    Raw,
+    Hourly,
+    Daily,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    #[default]
+    Bytes,
+    Packets,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HostSort {
+    #[default]
+    Bytes,
+    Packets,
+    SentBytes,
+    RcvdBytes,
+    SentPackets,
+    RcvdPackets,
+    FirstSeen,
+    LastSeen,
+    Ip,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    #[default]
+    Desc,
+    Asc,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HostsParams {
+    /// Only this site.
+    pub site: Option<String>,
+    /// Only this probe.
+    pub probe: Option<String>,
+    /// Only this interface (id).
+    pub interface: Option<i64>,
+    /// Only addresses in this network (`192.0.2.0/24`, `2001:db8::/32`, or one address).
+    pub cidr: Option<String>,
+    /// Start of the address or MAC, or part of the name.
+    pub q: Option<String>,
+    pub sort: Option<HostSort>,
+    pub order: Option<Order>,
+    /// Unit of `sent`, `rcvd`, `total` and the shares.
+    pub unit: Option<Unit>,
+    /// 1–1000, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (same sort and order).
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Counter {
+    pub sent: i64,
+    pub rcvd: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HostSummary {
+    /// This host's URL.
+    pub href: String,
+    pub site: String,
+    pub probe: String,
+    pub interface_id: i64,
+    pub interface: String,
+    pub ip: String,
+    pub mac: Option<String>,
+    /// Vendor from the MAC's OUI.
+    pub vendor: Option<String>,
+    /// Reverse DNS name (resolved in the background; `null` until known).
+    pub name: Option<String>,
+    pub vlan: i32,
+    pub country_code: Option<String>,
+    pub city: Option<String>,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub unit: Unit,
+    /// In `unit`.
+    pub sent: i64,
+    pub rcvd: i64,
+    pub total: i64,
+    /// Percent of `total` sent (outbound) and received (inbound).
+    pub outbound_share: f64,
+    pub inbound_share: f64,
+    pub bytes: Counter,
+    pub packets: Counter,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HostPage {
+    pub items: Vec<HostSummary>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Traffic {
+    pub sent_packets: i64,
+    pub sent_bytes: i64,
+    pub rcvd_packets: i64,
+    pub rcvd_bytes: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceTraffic {
+    pub service: String,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Protocols {
+    pub tcp: Traffic,
+    pub udp: Traffic,
+    pub icmp: Traffic,
+    pub other: Traffic,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Throughput {
+    /// Bytes/s in the probe's last window.
+    pub actual: f64,
+    /// Bytes/s over the host's whole life.
+    pub average: f64,
+    pub peak: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HostDetail {
+    #[serde(flatten)]
+    pub summary: HostSummary,
+    pub names: Vec<String>,
+    pub geo: Option<Place>,
+    pub protocols: Protocols,
+    pub services: Vec<ServiceTraffic>,
+    /// Distinct peers contacted as sender and as receiver.
+    pub peers_sent: i64,
+    pub peers_rcvd: i64,
+    pub tcp_sessions_active: i64,
+    pub tcp_sessions_total: i64,
+    pub syn_sent: i64,
+    pub udp_flows: i64,
+    pub throughput_sent: Throughput,
+    pub throughput_rcvd: Throughput,
+    /// ntop's host role flags (`http_host`, `dns_server`, `dhcp_client`, …).
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// `raw` (the probe's intervals), `hourly` or `daily`; default hourly.
+    pub resolution: Option<Resolution>,
+    /// Start (RFC 3339); default: 1 day (raw), 7 days (hourly), 365 days (daily) before `to`.
+    pub from: Option<DateTime<Utc>>,
+    /// End (RFC 3339, exclusive); default: the newest data of the host or interface.
+    pub to: Option<DateTime<Utc>>,
+    /// At most this many points (1–10000, default 1000).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HostPoint {
+    pub ts: DateTime<Utc>,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HostHistory {
+    pub interface_id: i64,
+    pub ip: String,
+    pub resolution: Resolution,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub points: Vec<HostPoint>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TopParams {
+    pub site: Option<String>,
+    pub probe: Option<String>,
+    /// Window length in seconds (60–2678400, default 3600).
+    pub window: Option<i64>,
+    /// End of the window (RFC 3339); default: the newest sample in scope.
+    pub to: Option<DateTime<Utc>>,
+    pub unit: Option<Unit>,
+    /// 1–100, default 10.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Talker {
+    pub href: String,
+    pub probe: String,
+    pub interface_id: i64,
+    pub interface: String,
+    pub ip: String,
+    pub mac: Option<String>,
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopTalkers {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub unit: Unit,
+    pub hosts: Vec<Talker>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GeoParams {
+    pub site: Option<String>,
+    pub probe: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CityParams {
+    /// ISO 3166-1 alpha-2 code of the country.
+    pub country: String,
+    pub site: Option<String>,
+    pub probe: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountryCount {
+    pub code: String,
+    pub name: Option<String>,
+    pub hosts: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountryCounts {
+    /// Whether a GeoIP database is configured.
+    pub geoip: bool,
+    /// Distinct host addresses considered.
+    pub hosts_considered: i64,
+    /// Of those, the ones in no known country (private ranges, unknown space).
+    pub hosts_unknown: i64,
+    pub countries: Vec<CountryCount>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CityCount {
+    pub name: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub hosts: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CityCounts {
+    pub geoip: bool,
+    pub country: String,
+    /// Hosts in the country.
+    pub hosts_considered: i64,
+    /// Of those, the ones without a city.
+    pub hosts_unknown: i64,
+    pub cities: Vec<CityCount>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preference {
+    pub key: String,
+    pub value: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preferences {
+    pub probe: String,
+    pub preferences: Vec<Preference>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceValue {
+    /// At most 4096 bytes.
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LiveParams {
+    /// 1–1000, default 10.
+    pub limit: Option<u32>,
+    /// How long to wait for the probe (100–30000 ms, default 5000).
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveHost {
+    pub interface: String,
+    pub ip: String,
+    pub mac: Option<String>,
+    pub vendor: Option<String>,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub traffic: Traffic,
+    pub throughput_sent: f64,
+    pub throughput_rcvd: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveTopTalkers {
+    pub probe: String,
+    /// The controller that asked the probe.
+    pub controller: String,
+    pub hosts: Vec<LiveHost>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProbesParams {
+    /// Only this site's probes.
+    pub site: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+}
