@@ -201,8 +201,10 @@ impl wirewatch_mobile_api::Live for LiveProbes {
         probe: &'a str,
         limit: u32,
         timeout: Duration,
-    ) -> wirewatch_mobile_api::BoxFuture<'a, Result<Vec<(String, wirewatch_wire::HostDelta)>, wirewatch_mobile_api::LiveError>>
-    {
+    ) -> wirewatch_mobile_api::BoxFuture<
+        'a,
+        Result<Vec<(String, wirewatch_wire::HostDelta)>, wirewatch_mobile_api::LiveError>,
+    > {
         use wirewatch_mobile_api::LiveError;
         Box::pin(async move {
             self.0.query(probe, wirewatch_wire::Command::TopTalkers { limit }, timeout).await.map_err(|e| match e {

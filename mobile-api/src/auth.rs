@@ -79,7 +79,10 @@ pub fn sha256(s: &str) -> Vec<u8> {
 
 /// argon2id PHC string (blocking: run it off the async threads).
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
-    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| AuthError::Hash(e.to_string()))
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
 }
 
 /// Checks a password against a PHC string (blocking).

@@ -63,9 +63,11 @@ pub struct UserInfo {
 #[serde(deny_unknown_fields)]
 pub struct NewApiToken {
     /// What the token is for (1–64 characters).
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub name: String,
     /// Lifetime in days (1–3650); without it the token lives until revoked.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
     /// Admins only: make the token for this user instead of themselves.
     #[serde(default)]
@@ -237,12 +239,14 @@ pub struct HostsParams {
     /// Only addresses in this network (`192.0.2.0/24`, `2001:db8::/32`, or one address).
     pub cidr: Option<String>,
     /// Start of the address or MAC, or part of the name.
+    #[param(min_length = 1, max_length = 128)]
     pub q: Option<String>,
     pub sort: Option<HostSort>,
     pub order: Option<Order>,
     /// Unit of `sent`, `rcvd`, `total` and the shares.
     pub unit: Option<Unit>,
     /// 1–1000, default 50.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page (same sort and order).
     pub cursor: Option<String>,
@@ -356,6 +360,7 @@ pub struct HistoryParams {
     /// End (RFC 3339, exclusive); default: the newest data of the host or interface.
     pub to: Option<DateTime<Utc>>,
     /// At most this many points (1–10000, default 1000).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
 }
 
@@ -383,11 +388,13 @@ pub struct TopParams {
     pub site: Option<String>,
     pub probe: Option<String>,
     /// Window length in seconds (60–2678400, default 3600).
+    #[param(minimum = 60, maximum = 2678400)]
     pub window: Option<i64>,
     /// End of the window (RFC 3339); default: the newest sample in scope.
     pub to: Option<DateTime<Utc>>,
     pub unit: Option<Unit>,
     /// 1–100, default 10.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -425,6 +432,7 @@ pub struct GeoParams {
 #[into_params(parameter_in = Query)]
 pub struct CityParams {
     /// ISO 3166-1 alpha-2 code of the country.
+    #[param(pattern = "^[A-Za-z]{2}$")]
     pub country: String,
     pub site: Option<String>,
     pub probe: Option<String>,
@@ -485,6 +493,7 @@ pub struct Preferences {
 #[serde(deny_unknown_fields)]
 pub struct PreferenceValue {
     /// At most 4096 bytes.
+    #[schema(max_length = 1024)]
     pub value: String,
 }
 
@@ -493,8 +502,10 @@ pub struct PreferenceValue {
 #[into_params(parameter_in = Query)]
 pub struct LiveParams {
     /// 1–1000, default 10.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// How long to wait for the probe (100–30000 ms, default 5000).
+    #[param(minimum = 100, maximum = 30000)]
     pub timeout_ms: Option<u64>,
 }
 

@@ -19,10 +19,13 @@ const POSITIVE_TTL: Duration = Duration::from_secs(3600);
 const NEGATIVE_TTL: Duration = Duration::from_secs(600);
 const QUEUE: usize = 4096;
 
+/// Address → (name or none, good until).
+type Cache = std::sync::Arc<Mutex<HashMap<IpAddr, (Option<String>, Instant)>>>;
+
 /// The resolver front: `request` never blocks.
 pub struct Names {
     tx: mpsc::Sender<IpAddr>,
-    cache: std::sync::Arc<Mutex<HashMap<IpAddr, (Option<String>, Instant)>>>,
+    cache: Cache,
 }
 
 impl Names {
@@ -50,7 +53,7 @@ impl Names {
             b.build().map_err(|e| e.to_string())?
         };
         let (tx, mut rx) = mpsc::channel::<IpAddr>(QUEUE);
-        let cache: std::sync::Arc<Mutex<HashMap<IpAddr, (Option<String>, Instant)>>> = Default::default();
+        let cache: Cache = Default::default();
         let c = cache.clone();
         tokio::spawn(async move {
             while let Some(ip) = rx.recv().await {

@@ -55,11 +55,7 @@ impl<St: Send + Sync> FromRequestParts<St> for ClientAddr {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
         Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-                .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0])),
         ))
     }
 }
@@ -73,7 +69,7 @@ impl<St: Send + Sync> FromRequestParts<St> for ClientAddr {
                        scripts use API tokens the same way.",
         version = "1"
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, HostSort, Order, Unit, Resolution)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -141,7 +137,12 @@ fn ns_time(ns: i64) -> Option<DateTime<Utc>> {
 
 // ---------------------------------------------------------------- auth
 
-async fn issue(st: &ApiState, user: &wirewatch_store::accounts::User, family: Vec<u8>, refresh: String) -> ApiResult<TokenPair> {
+async fn issue(
+    st: &ApiState,
+    user: &wirewatch_store::accounts::User,
+    family: Vec<u8>,
+    refresh: String,
+) -> ApiResult<TokenPair> {
     let role = Role::parse(&user.role).ok_or_else(|| ApiError::internal("stored role unknown"))?;
     let now = Utc::now();
     let claims = auth::Claims {
@@ -166,7 +167,11 @@ async fn issue(st: &ApiState, user: &wirewatch_store::accounts::User, family: Ve
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()),
     request_body = LoginRequest,
     responses((status = 200, body = TokenPair), Errors))]
-async fn login(State(st): S, ClientAddr(addr): ClientAddr, Json(req): Json<LoginRequest>) -> ApiResult<Json<TokenPair>> {
+async fn login(
+    State(st): S,
+    ClientAddr(addr): ClientAddr,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Json<TokenPair>> {
     if req.username.len() > 256 || req.password.len() > 1024 {
         return Err(ApiError::bad_request("username or password too long"));
     }
@@ -235,7 +240,9 @@ async fn logout(State(st): S, p: Principal, body: axum::body::Bytes) -> ApiResul
             .ok_or_else(|| ApiError::not_found("refresh token"))?,
         (None, Via::Session { family }) => family.clone(),
         (None, Via::ApiToken) => {
-            return Err(ApiError::bad_request("an API token has no session: revoke it with DELETE /api/v1/tokens/{id}"));
+            return Err(ApiError::bad_request(
+                "an API token has no session: revoke it with DELETE /api/v1/tokens/{id}",
+            ));
         }
     };
     st.store.revoke_family(p.user_id, &family).await?;
@@ -302,7 +309,11 @@ async fn list_tokens(State(st): S, p: Principal) -> ApiResult<Json<Vec<ApiTokenI
 /// user, e.g. a viewer account for a dashboard). The token is in the answer once.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewApiToken,
     responses((status = 201, body = CreatedApiToken), Errors))]
-async fn create_token(State(st): S, p: Principal, Json(req): Json<NewApiToken>) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
+async fn create_token(
+    State(st): S,
+    p: Principal,
+    Json(req): Json<NewApiToken>,
+) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
     p.require(Role::Operator)?;
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
@@ -333,7 +344,11 @@ async fn create_token(State(st): S, p: Principal, Json(req): Json<NewApiToken>) 
 async fn revoke_token(State(st): S, p: Principal, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     p.require(Role::Operator)?;
     let of = if p.role == Role::Admin { None } else { Some(p.user_id) };
-    if st.store.revoke_api_token(id, of).await? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("token")) }
+    if st.store.revoke_api_token(id, of).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("token"))
+    }
 }
 
 // ---------------------------------------------------------------- sites, probes, interfaces
@@ -449,7 +464,11 @@ async fn sites(State(st): S, p: Principal) -> ApiResult<Json<Vec<Site>>> {
 #[utoipa::path(get, path = "/api/v1/sites/{site}", tag = "inventory", params(("site" = String, Path)),
     responses((status = 200, body = Site), Errors))]
 async fn site(State(st): S, p: Principal, Path(name): Path<String>) -> ApiResult<Json<Site>> {
-    site_models(&st, &p, Some(&name)).await?.pop().map(Json).ok_or_else(|| ApiError::not_found(format!("site {name:?}")))
+    site_models(&st, &p, Some(&name))
+        .await?
+        .pop()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("site {name:?}")))
 }
 
 /// Probes ("instances"): status, version, OS, uptime, last batch, spool, interfaces.
@@ -486,6 +505,12 @@ struct Window {
     limit: i64,
 }
 
+impl Window {
+    fn span(&self) -> store_api::Span {
+        store_api::Span { res: store_res(self.res), from: self.from, to: self.to, limit: self.limit }
+    }
+}
+
 fn window(q: &HistoryParams, newest: Option<DateTime<Utc>>) -> ApiResult<Window> {
     let res = q.resolution.unwrap_or(Resolution::Hourly);
     let limit = q.limit.unwrap_or(1000);
@@ -499,10 +524,8 @@ fn window(q: &HistoryParams, newest: Option<DateTime<Utc>>) -> ApiResult<Window>
         Resolution::Hourly => chrono::Duration::days(8),
         Resolution::Daily => chrono::Duration::days(366),
     };
-    let from = q.from.unwrap_or(to - span);
-    if from >= to {
-        return Err(ApiError::bad_request("from must be before to"));
-    }
+    // An empty or inverted window is simply empty.
+    let from = q.from.unwrap_or(to - span).min(to);
     Ok(Window { res, from, to, limit })
 }
 
@@ -526,7 +549,7 @@ async fn interface_history(
     let i = st.store.interface(p.allowed(), id).await?.ok_or_else(|| ApiError::not_found("interface"))?;
     let w = window(&q, ns_time(i.counters[15]))?;
     let probe_id = st.store.probe_id(p.allowed(), &i.probe).await?.ok_or_else(|| ApiError::not_found("interface"))?;
-    let pts = st.store.interface_history(probe_id, id, store_res(w.res), w.from, w.to, w.limit).await?;
+    let pts = st.store.interface_history(probe_id, id, w.span()).await?;
     Ok(Json(InterfaceHistory {
         interface_id: id,
         resolution: w.res,
@@ -674,8 +697,9 @@ fn traffic(t: &[i64]) -> Traffic {
     Traffic { sent_packets: t[0], sent_bytes: t[1], rcvd_packets: t[2], rcvd_bytes: t[3] }
 }
 
+/// A host path's address: something that is not an address names no host.
 fn parse_ip(s: &str) -> ApiResult<IpAddr> {
-    s.parse().map_err(|_| ApiError::bad_request(format!("{s:?} is not an IP address")))
+    s.parse().map_err(|_| ApiError::not_found(format!("host {s:?}")))
 }
 
 /// One host: counters, protocol and service split, peers, sessions, throughput, roles, GeoIP.
@@ -712,8 +736,16 @@ async fn host(
         tcp_sessions_total: h.tcp_sessions_total,
         syn_sent: h.syn_sent,
         udp_flows: h.udp_flows,
-        throughput_sent: Throughput { actual: f64::from(h.thpt[0]), average: t[1] as f64 / life, peak: f64::from(h.thpt[2]) },
-        throughput_rcvd: Throughput { actual: f64::from(h.thpt[1]), average: t[3] as f64 / life, peak: f64::from(h.thpt[3]) },
+        throughput_sent: Throughput {
+            actual: f64::from(h.thpt[0]),
+            average: t[1] as f64 / life,
+            peak: f64::from(h.thpt[2]),
+        },
+        throughput_rcvd: Throughput {
+            actual: f64::from(h.thpt[1]),
+            average: t[3] as f64 / life,
+            peak: f64::from(h.thpt[3]),
+        },
         roles: role_names,
         summary: summary(&st, &h, q.unit.unwrap_or_default()),
     }))
@@ -738,7 +770,7 @@ async fn host_history(
     let ip = parse_ip(&ip)?;
     let (h, _) = st.store.host(p.allowed(), id, &ip.to_string()).await?.ok_or_else(|| ApiError::not_found("host"))?;
     let w = window(&q, ns_time(h.last_seen_ns))?;
-    let pts = st.store.host_history(h.probe_id, id, &h.ip, store_res(w.res), w.from, w.to, w.limit).await?;
+    let pts = st.store.host_history(h.probe_id, id, &h.ip, w.span()).await?;
     Ok(Json(HostHistory {
         interface_id: id,
         ip: h.ip,
@@ -850,15 +882,20 @@ async fn geo_cities(State(st): S, p: Principal, Query(q): Query<CityParams>) -> 
         .map(|(name, (latitude, longitude, hosts))| CityCount { name, latitude, longitude, hosts })
         .collect();
     cities.sort_by(|a, b| b.hosts.cmp(&a.hosts).then_with(|| a.name.cmp(&b.name)));
-    Ok(Json(CityCounts { geoip: st.geo.is_some(), country, hosts_considered: considered, hosts_unknown: unknown, cities }))
+    Ok(Json(CityCounts {
+        geoip: st.geo.is_some(),
+        country,
+        hosts_considered: considered,
+        hosts_unknown: unknown,
+        cities,
+    }))
 }
 
 // ---------------------------------------------------------------- preferences
 
 fn check_key(k: &str) -> ApiResult<()> {
-    let ok = !k.is_empty()
-        && k.len() <= 128
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let ok =
+        !k.is_empty() && k.len() <= 128 && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok { Ok(()) } else { Err(ApiError::bad_request("a preference key has 1-128 of A-Z a-z 0-9 . _ -")) }
 }
 
@@ -881,9 +918,13 @@ async fn preferences(State(st): S, p: Principal, Path(probe): Path<String>) -> A
 
 /// One preference.
 #[utoipa::path(get, path = "/api/v1/probes/{probe}/preferences/{key}", tag = "preferences",
-    params(("probe" = String, Path), ("key" = String, Path)),
+    params(("probe" = String, Path), ("key" = String, Path, pattern = "^[A-Za-z0-9._-]{1,128}$")),
     responses((status = 200, body = Preference), Errors))]
-async fn get_preference(State(st): S, p: Principal, Path((probe, key)): Path<(String, String)>) -> ApiResult<Json<Preference>> {
+async fn get_preference(
+    State(st): S,
+    p: Principal,
+    Path((probe, key)): Path<(String, String)>,
+) -> ApiResult<Json<Preference>> {
     check_key(&key)?;
     let id = visible_probe(&st, &p, &probe).await?;
     st.store
@@ -897,7 +938,7 @@ async fn get_preference(State(st): S, p: Principal, Path((probe, key)): Path<(St
 
 /// Set a preference (operators and admins).
 #[utoipa::path(put, path = "/api/v1/probes/{probe}/preferences/{key}", tag = "preferences",
-    params(("probe" = String, Path), ("key" = String, Path)), request_body = PreferenceValue,
+    params(("probe" = String, Path), ("key" = String, Path, pattern = "^[A-Za-z0-9._-]{1,128}$")), request_body = PreferenceValue,
     responses((status = 200, body = Preference), Errors))]
 async fn put_preference(
     State(st): S,
@@ -916,9 +957,13 @@ async fn put_preference(
 
 /// Delete a preference (operators and admins).
 #[utoipa::path(delete, path = "/api/v1/probes/{probe}/preferences/{key}", tag = "preferences",
-    params(("probe" = String, Path), ("key" = String, Path)),
+    params(("probe" = String, Path), ("key" = String, Path, pattern = "^[A-Za-z0-9._-]{1,128}$")),
     responses((status = 204, description = "deleted"), Errors))]
-async fn delete_preference(State(st): S, p: Principal, Path((probe, key)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn delete_preference(
+    State(st): S,
+    p: Principal,
+    Path((probe, key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     p.require(Role::Operator)?;
     check_key(&key)?;
     let id = visible_probe(&st, &p, &probe).await?;
@@ -951,9 +996,11 @@ async fn live_top_talkers(
     }
     visible_probe(&st, &p, &probe).await?;
     let rows = st.live.top_talkers(&probe, limit, Duration::from_millis(timeout)).await.map_err(|e| match e {
-        LiveError::NotConnected(_) => {
-            ApiError::new(StatusCode::CONFLICT, "probe_offline", format!("probe {probe:?} is not connected to this controller"))
-        }
+        LiveError::NotConnected(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "probe_offline",
+            format!("probe {probe:?} is not connected to this controller"),
+        ),
         LiveError::Timeout(d) => {
             ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", format!("probe did not answer within {d:?}"))
         }
@@ -990,6 +1037,8 @@ async fn live_top_talkers(
 async fn healthz(State(st): S) -> (StatusCode, Json<Health>) {
     match st.store.ping().await {
         Ok(()) => (StatusCode::OK, Json(Health { status: "ok".into(), database: "up".into() })),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "degraded".into(), database: e.to_string() })),
+        Err(e) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "degraded".into(), database: e.to_string() }))
+        }
     }
 }

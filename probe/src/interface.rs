@@ -452,43 +452,43 @@ impl BytesStats {
     /// From the stored array (the order of the wire format's `bytes_stats`); negative or
     /// missing values read as 0.
     pub fn from_stored(v: &[i64]) -> BytesStats {
-    let g = |i: usize| v.get(i).and_then(|&x| u64::try_from(x).ok()).unwrap_or(0);
-    BytesStats {
-        total: g(0),
-        ipv4: g(1),
-        fragmented: g(2),
-        tcp: g(3),
-        udp: g(4),
-        other_ip: g(5),
-        icmp: g(6),
-        stp: g(7),
-        ipsec: g(8),
-        netbios: g(9),
-        arp_rarp: g(10),
-        gre: g(11),
-        ipv6: g(12),
-        icmp6: g(13),
-        other: g(14),
-    }
+        let g = |i: usize| v.get(i).and_then(|&x| u64::try_from(x).ok()).unwrap_or(0);
+        BytesStats {
+            total: g(0),
+            ipv4: g(1),
+            fragmented: g(2),
+            tcp: g(3),
+            udp: g(4),
+            other_ip: g(5),
+            icmp: g(6),
+            stp: g(7),
+            ipsec: g(8),
+            netbios: g(9),
+            arp_rarp: g(10),
+            gre: g(11),
+            ipv6: g(12),
+            icmp6: g(13),
+            other: g(14),
+        }
     }
 }
 
 impl PacketStats {
     /// From the stored array (the order of the wire format's `pkts_stats`).
     pub fn from_stored(v: &[i64]) -> PacketStats {
-    let g = |i: usize| v.get(i).and_then(|&x| u64::try_from(x).ok()).unwrap_or(0);
-    PacketStats {
-        total: g(0),
-        ethernet: g(1),
-        broadcast: g(2),
-        multicast: g(3),
-        ip: g(4),
-        syn: g(5),
-        rst: g(6),
-        rst_ack: g(7),
-        syn_fin: g(8),
-        fin_push_urg: g(9),
-        null: g(10),
-    }
+        let g = |i: usize| v.get(i).and_then(|&x| u64::try_from(x).ok()).unwrap_or(0);
+        PacketStats {
+            total: g(0),
+            ethernet: g(1),
+            broadcast: g(2),
+            multicast: g(3),
+            ip: g(4),
+            syn: g(5),
+            rst: g(6),
+            rst_ack: g(7),
+            syn_fin: g(8),
+            fin_push_urg: g(9),
+            null: g(10),
+        }
     }
 }

@@ -39,9 +39,14 @@ const USER_COLS: &str = "id, name, password_hash, role, sites, disabled_at, crea
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refresh {
     /// It was current: it is now used and `new_hash` is the family's current token.
-    Rotated { user_id: i64, family: Vec<u8> },
+    Rotated {
+        user_id: i64,
+        family: Vec<u8>,
+    },
     /// It had been used (or its family revoked) before: the family is revoked now.
-    Reused { user_id: i64 },
+    Reused {
+        user_id: i64,
+    },
     Expired,
     Unknown,
 }
@@ -343,12 +348,11 @@ impl Store {
     }
 
     pub async fn preferences(&self, probe_id: i64) -> Result<Vec<Preference>> {
-        let rows = sqlx::query(
-            "SELECT key, value, updated_at, updated_by FROM preferences WHERE probe_id = $1 ORDER BY key",
-        )
-        .bind(probe_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT key, value, updated_at, updated_by FROM preferences WHERE probe_id = $1 ORDER BY key")
+                .bind(probe_id)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| {
                 Ok(Preference {
@@ -373,7 +377,12 @@ impl Store {
         .bind(by)
         .fetch_one(&self.pool)
         .await?;
-        Ok(Preference { key: r.try_get(0)?, value: r.try_get(1)?, updated_at: r.try_get(2)?, updated_by: r.try_get(3)? })
+        Ok(Preference {
+            key: r.try_get(0)?,
+            value: r.try_get(1)?,
+            updated_at: r.try_get(2)?,
+            updated_by: r.try_get(3)?,
+        })
     }
 
     /// False if there was no such preference.

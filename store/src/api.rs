@@ -167,6 +167,15 @@ pub enum Resolution {
     Daily,
 }
 
+/// A history request: resolution, `[from, to)`, at most `limit` points.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    pub res: Resolution,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub limit: i64,
+}
+
 /// One point of a host's history.
 #[derive(Debug, Clone)]
 pub struct HostPoint {
@@ -417,15 +426,8 @@ impl Store {
     }
 
     /// An interface's history between `from` and `to` (oldest first, at most `limit` points).
-    pub async fn interface_history(
-        &self,
-        probe_id: i64,
-        interface_id: i64,
-        res: Resolution,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<InterfacePoint>> {
+    pub async fn interface_history(&self, probe_id: i64, interface_id: i64, span: Span) -> Result<Vec<InterfacePoint>> {
+        let Span { res, from, to, limit } = span;
         let q = match res {
             Resolution::Raw => {
                 "SELECT ts, sum(packets)::bigint, sum(bytes)::bigint, sum(drops)::bigint FROM interface_samples \
@@ -450,7 +452,12 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| {
-                Ok(InterfacePoint { ts: r.try_get(0)?, packets: r.try_get(1)?, bytes: r.try_get(2)?, drops: r.try_get(3)? })
+                Ok(InterfacePoint {
+                    ts: r.try_get(0)?,
+                    packets: r.try_get(1)?,
+                    bytes: r.try_get(2)?,
+                    drops: r.try_get(3)?,
+                })
             })
             .collect()
     }
@@ -522,7 +529,8 @@ impl Store {
         if hosts.is_empty() {
             return Ok(());
         }
-        let pending = self.pending(&hosts.iter().map(|h| (h.probe_id, h.interface_id, h.ip.clone())).collect::<Vec<_>>()).await?;
+        let pending =
+            self.pending(&hosts.iter().map(|h| (h.probe_id, h.interface_id, h.ip.clone())).collect::<Vec<_>>()).await?;
         for h in hosts.iter_mut() {
             if let Some(p) = pending.get(&(h.probe_id, h.interface_id, h.ip.clone())) {
                 h.add_pending(p);
@@ -547,12 +555,8 @@ impl Store {
                     '' AS site, '' AS probe, '' AS interface
              FROM ({agg}) x"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&probes)
-            .bind(&ifaces)
-            .bind(&ips)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&probes).bind(&ifaces).bind(&ips).fetch_all(&self.pool).await?;
         let mut out = HashMap::new();
         for r in &rows {
             let h = host_record(r)?;
@@ -594,7 +598,8 @@ impl Store {
             .as_ref()
             .map(host_record)
             .transpose()?;
-        let canonical: Option<String> = sqlx::query_scalar("SELECT host($1::inet)").bind(ip).fetch_one(&self.pool).await?;
+        let canonical: Option<String> =
+            sqlx::query_scalar("SELECT host($1::inet)").bind(ip).fetch_one(&self.pool).await?;
         let Some(canonical) = canonical else { return Ok(None) };
         let key = (probe_id, interface_id, canonical.clone());
         let pending = self.pending(std::slice::from_ref(&key)).await?.remove(&key);
@@ -638,16 +643,8 @@ impl Store {
     }
 
     /// A host's history (oldest first). Raw points are the probe's intervals.
-    pub async fn host_history(
-        &self,
-        probe_id: i64,
-        interface_id: i64,
-        ip: &str,
-        res: Resolution,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<HostPoint>> {
+    pub async fn host_history(&self, probe_id: i64, interface_id: i64, ip: &str, span: Span) -> Result<Vec<HostPoint>> {
+        let Span { res, from, to, limit } = span;
         let table = match res {
             Resolution::Raw => "host_samples",
             Resolution::Hourly => "host_hourly",
@@ -668,7 +665,12 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok(HostPoint { ts: r.try_get(0)?, traffic: [r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?] }))
+            .map(|r| {
+                Ok(HostPoint {
+                    ts: r.try_get(0)?,
+                    traffic: [r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?],
+                })
+            })
             .collect()
     }
 
@@ -686,7 +688,12 @@ impl Store {
                                  ORDER BY ts DESC LIMIT 1) x
              WHERE {ALLOWED} AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR p.name = $3)"
         );
-        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q)).bind(allowed).bind(site).bind(probe).fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+            .bind(allowed)
+            .bind(site)
+            .bind(probe)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Hosts with the most traffic (bytes or packets, both ways) in `(from, to]`.
@@ -734,7 +741,12 @@ impl Store {
                     ip: r.try_get("ip")?,
                     mac: r.try_get("mac")?,
                     names: r.try_get("names")?,
-                    traffic: [r.try_get("tx_packets")?, r.try_get("tx_bytes")?, r.try_get("rx_packets")?, r.try_get("rx_bytes")?],
+                    traffic: [
+                        r.try_get("tx_packets")?,
+                        r.try_get("tx_bytes")?,
+                        r.try_get("rx_packets")?,
+                        r.try_get("rx_bytes")?,
+                    ],
                 })
             })
             .collect()
@@ -751,7 +763,12 @@ impl Store {
             "SELECT DISTINCT host(h.ip) FROM hosts h JOIN probes p ON p.id = h.probe_id JOIN sites s ON s.id = p.site_id
              WHERE {ALLOWED} AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR p.name = $3)"
         );
-        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q)).bind(allowed).bind(site).bind(probe).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+            .bind(allowed)
+            .bind(site)
+            .bind(probe)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Records a host's reverse-DNS name on every interface that knows the address.

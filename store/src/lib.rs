@@ -67,6 +67,10 @@ impl From<sqlx::Error> for StoreError {
                 if code.starts_with("08") || code.starts_with("57P") || code.starts_with("53") || code.starts_with("40")
                 {
                     StoreError::Unavailable(e)
+                } else if code.starts_with("22") {
+                    // Data exception (a NUL byte in text, an out-of-range value, a malformed
+                    // address): the caller's input, not a fault of the store.
+                    StoreError::Invalid(d.message().to_string())
                 } else {
                     StoreError::Query(e)
                 }

@@ -271,6 +271,27 @@ impl Controller {
         Ok(String::from_utf8_lossy(&out.stdout).to_string())
     }
 
+    /// Runs a controller subcommand with `input` on its standard input.
+    pub fn cli_stdin(&self, args: &[&str], input: &str) -> Result<String> {
+        use std::io::Write;
+        let mut child = Command::new(bin("wirewatch-controller"))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("WIREWATCH_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        child.stdin.take().context("stdin")?.write_all(input.as_bytes())?;
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            bail!("wirewatch-controller {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    }
+
     /// Enrols a probe; returns its identity directory.
     pub fn enroll(&self, name: &str, site: &str, out: &Path) -> PathBuf {
         let dir = out.join(name);
@@ -444,4 +465,90 @@ pub fn assert_exact(c: &Controller, probe: &str, file: &str) {
     assert_eq!(counters(&stored, "macs", "mac"), macs, "{file}: MACs in PostgreSQL vs tshark");
     let read = read_json(&[pcaps().join(file)]);
     assert_eq!(stored, read, "{file}: `hosts` JSON differs from `wirewatch-probe read`");
+}
+
+/// An HTTP response as the tests see it.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    /// The `error.code` of an error body.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// One HTTP/1.1 request (`Connection: close`), JSON body if any, bearer token if any.
+pub fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
+    http_raw(addr, method, path, token, body.map(|b| ("application/json", b.as_bytes())))
+}
+
+/// [`http`] with any content type and bytes.
+pub fn http_raw(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: Option<(&str, &[u8])>) -> Resp {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some((ct, b)) = body {
+        req.push_str(&format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", b.len()));
+    } else if matches!(method, "POST" | "PUT") {
+        req.push_str("Content-Length: 0\r\n");
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    if let Some((_, b)) = body {
+        bytes.extend_from_slice(b);
+    }
+    // A server may answer (413) before reading a large body and close: a write error then is fine.
+    let _ = s.write_all(&bytes);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked { dechunk(body) } else { body.to_string() };
+    Resp { status, headers, body }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Signs in; the access token.
+pub fn login(addr: SocketAddr, user: &str, password: &str) -> String {
+    let r = http(
+        addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(&serde_json::json!({"username": user, "password": password}).to_string()),
+    );
+    assert_eq!(r.status, 200, "login {user}: {}", r.body);
+    r.json()["access_token"].as_str().expect("access_token").to_string()
 }
