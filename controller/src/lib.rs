@@ -144,6 +144,14 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     {
         let s = shutdown.clone();
         tasks.spawn(async move {
+            // TCP_NODELAY: with Nagle on, a response written in two parts waits for the
+            // client's delayed ACK (~40 ms) on a kept-alive connection.
+            use axum::serve::ListenerExt;
+            let http = http.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
             let _ = axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move { s.cancelled().await })
                 .await;

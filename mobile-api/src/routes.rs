@@ -768,12 +768,13 @@ async fn host_history(
     Query(q): Query<HistoryParams>,
 ) -> ApiResult<Json<HostHistory>> {
     let ip = parse_ip(&ip)?;
-    let (h, _) = st.store.host(p.allowed(), id, &ip.to_string()).await?.ok_or_else(|| ApiError::not_found("host"))?;
-    let w = window(&q, ns_time(h.last_seen_ns))?;
-    let pts = st.store.host_history(h.probe_id, id, &h.ip, w.span()).await?;
+    let (probe_id, ip, last_seen) =
+        st.store.host_key(p.allowed(), id, &ip.to_string()).await?.ok_or_else(|| ApiError::not_found("host"))?;
+    let w = window(&q, last_seen.and_then(ns_time))?;
+    let pts = st.store.host_history(probe_id, id, &ip, w.span()).await?;
     Ok(Json(HostHistory {
         interface_id: id,
-        ip: h.ip,
+        ip,
         resolution: w.res,
         from: w.from,
         to: w.to,

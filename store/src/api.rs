@@ -541,6 +541,15 @@ impl Store {
 
     async fn pending(&self, keys: &[HostKey]) -> Result<HashMap<HostKey, HostRecord>> {
         let probes: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        // Usually the fold has caught up: one probe of the small partial index says so.
+        let any: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up AND probe_id = ANY($1))")
+                .bind(&probes)
+                .fetch_one(&self.pool)
+                .await?;
+        if !any {
+            return Ok(HashMap::new());
+        }
         let ifaces: Vec<i64> = keys.iter().map(|k| k.1).collect();
         let ips: Vec<String> = keys.iter().map(|k| k.2.clone()).collect();
         let agg = crate::fold::HOSTS
@@ -563,6 +572,30 @@ impl Store {
             out.insert((h.probe_id, h.interface_id, h.ip.clone()), h);
         }
         Ok(out)
+    }
+
+    /// For a host the caller may see: its probe, the canonical text of its address and when it
+    /// was last seen (ns; `None` until its first fold). `None` if there is no such host.
+    pub async fn host_key(
+        &self,
+        allowed: Option<&[String]>,
+        interface_id: i64,
+        ip: &str,
+    ) -> Result<Option<(i64, String, Option<i64>)>> {
+        let q = format!(
+            "SELECT i.probe_id, host($3::inet), h.last_seen_ns FROM interfaces i JOIN probes p ON p.id = i.probe_id \
+             JOIN sites s ON s.id = p.site_id \
+             LEFT JOIN hosts h ON h.probe_id = i.probe_id AND h.interface_id = i.id AND h.ip = $3::inet \
+             WHERE {ALLOWED} AND i.id = $2 AND (h.ip IS NOT NULL OR EXISTS \
+               (SELECT 1 FROM host_samples x WHERE x.probe_id = i.probe_id AND x.interface_id = i.id AND x.ip = $3::inet))"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(allowed)
+            .bind(interface_id)
+            .bind(ip)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).transpose()
     }
 
     /// One host on one interface (folded plus pending), with its services, if the caller may
