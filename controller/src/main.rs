@@ -389,13 +389,26 @@ async fn demo(
         outcome.read_errors.len()
     );
     println!("  API:      http://{}/api/v1/ (guide: docs/API.md; OpenAPI: /api/v1/openapi.json)", running.http_addr);
-    match (&running.admin_password, std::env::var("WIREWATCH_ADMIN_PASSWORD")) {
-        (Some(p), _) => println!("  sign in:  user admin, password {p} (shown once)"),
-        (None, Ok(p)) if !p.is_empty() => println!("  sign in:  user admin, password from WIREWATCH_ADMIN_PASSWORD"),
-        _ => println!("  sign in:  user admin, with the password printed when {data_dir} was first used"),
-    }
+    // The demo's data directory outlives a run: when the admin exists from an earlier run and
+    // no password was given, give it a fresh one so the lines below always work.
+    let password = match (&running.admin_password, std::env::var("WIREWATCH_ADMIN_PASSWORD")) {
+        (Some(p), _) => p.clone(),
+        (None, Ok(p)) if !p.is_empty() => p,
+        _ => {
+            let p: String = wirewatch_mobile_api::auth::new_secret("")?
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(20)
+                .collect();
+            let q = p.clone();
+            let hash = tokio::task::spawn_blocking(move || wirewatch_mobile_api::auth::hash_password(&q)).await??;
+            running.store.set_password("admin", &hash).await?;
+            p
+        }
+    };
+    println!("  sign in:  user admin, password {password}");
     println!(
-        "  try:      curl -s -X POST -H 'content-type: application/json' -d '{{\"username\":\"admin\",\"password\":\"…\"}}' http://{}/api/v1/auth/login",
+        "  try:      curl -s -X POST -H 'content-type: application/json' -d '{{\"username\":\"admin\",\"password\":\"{password}\"}}' http://{}/api/v1/auth/login",
         running.http_addr
     );
     println!("  health:   http://{}/healthz", running.http_addr);

@@ -179,6 +179,17 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a user's password.
+    pub async fn set_password(&self, name: &str, password_hash: &str) -> Result<()> {
+        let n = sqlx::query("UPDATE users SET password_hash = $2 WHERE name = $1")
+            .bind(name)
+            .bind(password_hash)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 { Err(StoreError::NotFound(format!("user {name:?}"))) } else { Ok(()) }
+    }
+
     /// The access-token signing key, made from `fresh` on first use (every controller of the
     /// database then signs and checks with the same key).
     pub async fn api_secret(&self, fresh: &[u8]) -> Result<Vec<u8>> {
