@@ -127,6 +127,10 @@ fn fixture(extra_env: &[(&str, &str)]) -> Fx {
     let mut env = vec![
         ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
         ("WIREWATCH_ROLLUP_EVERY_SECS", "1"),
+        // The capture is from 2016 and 2022: keep all of it (retention judges packet time).
+        ("WIREWATCH_RETENTION_RAW_DAYS", "0"),
+        ("WIREWATCH_RETENTION_HOURLY_DAYS", "0"),
+        ("WIREWATCH_RETENTION_DAILY_DAYS", "0"),
         ("WIREWATCH_API_GEOIP_DB", mmdb.as_str()),
     ];
     env.extend_from_slice(extra_env);
