@@ -641,3 +641,50 @@ fn schemathesis_finds_no_server_errors() {
     assert!(out.status.success(), "schemathesis found failures:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("Tested:"), "schemathesis did not test anything:\n{text}");
 }
+
+/// A live query through the API reaches the probe over its QUIC connection while it runs.
+#[test]
+fn live_top_talkers_are_asked_of_a_connected_probe() {
+    let pg = Pg::start();
+    let url = pg.create_db("live");
+    let dir = scratch();
+    let c = Controller::start(
+        &dir.path().join("ctl"),
+        &url,
+        "live-ctl",
+        free_udp_port(),
+        &[("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD), ("WIREWATCH_API_REVERSE_DNS", "false")],
+    );
+    let id = c.enroll("pl", "lab", dir.path());
+    // A tenth of the capture's own pace keeps the probe connected for a while.
+    let mut probe = Probe::replay(&[c.quic], &id, &[pcaps().join("gnutella.pcap")], "10", 5);
+    let t = login(c.http, "admin", ADMIN_PASSWORD);
+    wait_until("probe online", Duration::from_secs(60), || {
+        http(c.http, "GET", "/api/v1/probes/pl", Some(&t), None).json()["status"] == "online"
+    });
+    let p = http(c.http, "GET", "/api/v1/probes/pl", Some(&t), None).json();
+    assert_eq!(p["connected_to"], "live-ctl", "{p}");
+    let mut answer = Value::Null;
+    wait_until("the probe reports hosts", Duration::from_secs(30), || {
+        let r = http(c.http, "GET", "/api/v1/probes/pl/live/top-talkers?limit=3&timeout_ms=5000", Some(&t), None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        answer = r.json();
+        answer["hosts"].as_array().is_some_and(|h| !h.is_empty())
+    });
+    assert_eq!((answer["probe"].as_str(), answer["controller"].as_str()), (Some("pl"), Some("live-ctl")));
+    let hosts = answer["hosts"].as_array().cloned().unwrap_or_default();
+    assert!(hosts.len() <= 3);
+    let total = |h: &Value| h["sent_bytes"].as_i64().unwrap_or(0) + h["rcvd_bytes"].as_i64().unwrap_or(0);
+    assert!(hosts.iter().all(|h| total(h) > 0 && h["interface"].is_string()), "{answer}");
+    assert!(hosts.windows(2).all(|w| total(&w[0]) >= total(&w[1])), "largest first: {answer}");
+    // The probe's figures so far never exceed the capture's (the oracle's totals per address).
+    let oracle = oracle_hosts("gnutella.pcap");
+    for h in &hosts {
+        let o = oracle.get(h["ip"].as_str().unwrap_or("")).unwrap_or_else(|| panic!("unknown address {h}"));
+        assert!(
+            h["sent_bytes"].as_i64().unwrap_or(0) <= o[1] && h["rcvd_bytes"].as_i64().unwrap_or(0) <= o[3],
+            "{h} vs {o:?}"
+        );
+    }
+    probe.kill9();
+}
