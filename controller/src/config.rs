@@ -113,7 +113,7 @@ impl Config {
             "retention_hourly_days",
             "retention_daily_days",
         ];
-        const API_KEYS: [&str; 10] = [
+        const API_KEYS: [&str; 11] = [
             "access_ttl_secs",
             "refresh_ttl_days",
             "login_per_user_per_minute",
@@ -124,6 +124,7 @@ impl Config {
             "dns_servers",
             "dns_timeout_ms",
             "probe_offline_after_secs",
+            "session_cache_ms",
         ];
         f = f
             .merge(Env::prefixed("WIREWATCH_").only(&KEYS))

@@ -196,6 +196,50 @@ impl LoginLimits {
     }
 }
 
+/// Sessions recently checked valid (user enabled, family not revoked), so a client's burst of
+/// requests costs one check per `ttl`. Revocations made by this process clear the user's
+/// entries at once; those made elsewhere (another controller, `user disable`) take effect here
+/// within `ttl`.
+pub struct SessionCache {
+    ttl: std::time::Duration,
+    map: std::sync::Mutex<std::collections::HashMap<(i64, Vec<u8>), std::time::Instant>>,
+}
+
+impl SessionCache {
+    const MAX: usize = 100_000;
+
+    pub fn new(ttl: std::time::Duration) -> SessionCache {
+        SessionCache { ttl, map: Default::default() }
+    }
+
+    fn fresh(&self, user: i64, family: &[u8]) -> bool {
+        let now = std::time::Instant::now();
+        self.map.lock().is_ok_and(|m| m.get(&(user, family.to_vec())).is_some_and(|until| *until > now))
+    }
+
+    fn remember(&self, user: i64, family: &[u8]) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let now = std::time::Instant::now();
+        if let Ok(mut m) = self.map.lock() {
+            if m.len() >= Self::MAX {
+                m.retain(|_, until| *until > now);
+            }
+            if m.len() < Self::MAX {
+                m.insert((user, family.to_vec()), now + self.ttl);
+            }
+        }
+    }
+
+    /// Forgets every session of a user (after a revocation made here).
+    pub fn forget_user(&self, user: i64) {
+        if let Ok(mut m) = self.map.lock() {
+            m.retain(|(u, _), _| *u != user);
+        }
+    }
+}
+
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
@@ -254,8 +298,13 @@ impl FromRequestParts<Arc<ApiState>> for Principal {
         let claims = state.keys.check(token)?;
         let user_id: i64 = claims.sub.parse().map_err(|_| ApiError::unauthorized("invalid access token subject"))?;
         let family = B64.decode(&claims.fam).map_err(|_| ApiError::unauthorized("invalid access token family"))?;
-        if !state.store.session_valid(user_id, &family).await? {
-            return Err(ApiError::unauthorized("session ended (signed out, token reuse detected, or user disabled)"));
+        if !state.sessions.fresh(user_id, &family) {
+            if !state.store.session_valid(user_id, &family).await? {
+                return Err(ApiError::unauthorized(
+                    "session ended (signed out, token reuse detected, or user disabled)",
+                ));
+            }
+            state.sessions.remember(user_id, &family);
         }
         Ok(Principal {
             user_id,

@@ -74,6 +74,9 @@ pub struct ApiConfig {
     /// A probe whose last message is older than this is offline even if another controller
     /// recorded it as connected.
     pub probe_offline_after_secs: u64,
+    /// How long a session checked valid is trusted without asking the database again (a
+    /// revocation made on another controller or by `user disable` takes up to this long).
+    pub session_cache_ms: u64,
 }
 
 impl Default for ApiConfig {
@@ -89,6 +92,7 @@ impl Default for ApiConfig {
             dns_servers: Vec::new(),
             dns_timeout_ms: 2000,
             probe_offline_after_secs: 90,
+            session_cache_ms: 1000,
         }
     }
 }
@@ -111,6 +115,7 @@ pub struct ApiState {
     pub store: Store,
     pub keys: auth::Keys,
     pub limits: auth::LoginLimits,
+    pub sessions: auth::SessionCache,
     pub geo: Option<geo::Geo>,
     pub names: Option<names::Names>,
     pub live: Arc<dyn Live>,
@@ -154,6 +159,7 @@ impl ApiState {
             store,
             keys,
             limits: auth::LoginLimits::new(config.login_per_user_per_minute, config.login_per_address_per_minute),
+            sessions: auth::SessionCache::new(Duration::from_millis(config.session_cache_ms)),
             geo,
             names,
             live,

@@ -210,6 +210,7 @@ async fn refresh(State(st): S, Json(req): Json<RefreshRequest>) -> ApiResult<Jso
             Ok(Json(issue(&st, &user, family, next).await?))
         }
         Refresh::Reused { user_id } => {
+            st.sessions.forget_user(user_id);
             tracing::warn!(user_id, "refresh token presented twice: its family is revoked");
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -246,6 +247,7 @@ async fn logout(State(st): S, p: Principal, body: axum::body::Bytes) -> ApiResul
         }
     };
     st.store.revoke_family(p.user_id, &family).await?;
+    st.sessions.forget_user(p.user_id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -480,7 +480,8 @@ impl Store {
             _ => format!("{key}::text"),
         };
         let sql = format!(
-            "SELECT {HOST_COLS}, {traffic}, {key_text} AS sort_key
+            "SELECT {HOST_COLS}, {traffic}, {key_text} AS sort_key,
+                    EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up) AS any_pending
              FROM hosts h JOIN probes p ON p.id = h.probe_id JOIN sites s ON s.id = p.site_id
              JOIN interfaces i ON i.id = h.interface_id
              WHERE {ALLOWED} AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR p.name = $3)
@@ -509,7 +510,9 @@ impl Store {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         let mut cursor = None;
+        let mut any_pending = false;
         for r in &rows {
+            any_pending |= r.try_get::<bool, _>("any_pending")?;
             let h = host_record(r)?;
             cursor = Some(HostCursor {
                 key: r.try_get("sort_key")?,
@@ -519,7 +522,11 @@ impl Store {
             });
             out.push(h);
         }
-        self.add_pending(&mut out).await?;
+        // Folded totals are the whole story unless some batch awaits the fold (the same
+        // statement said so: no extra round trip in the common case).
+        if any_pending {
+            self.add_pending(&mut out).await?;
+        }
         let more = i64::try_from(out.len()).unwrap_or(i64::MAX) >= q.limit;
         Ok((out, if more { cursor } else { None }))
     }

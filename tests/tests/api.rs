@@ -599,7 +599,9 @@ fn tokens_roles_and_site_scope_are_enforced() {
 
     // Disabling a user ends their sessions and sign-ins.
     fx.c.cli(&["user", "disable", "vera"]).expect("disable");
-    assert_eq!(fx.get("/api/v1/me", &vera).status, 401);
+    // Another process disabled her: this controller trusts a checked session for up to
+    // `session_cache_ms` (1 s).
+    wait_until("vera refused", Duration::from_secs(5), || fx.get("/api/v1/me", &vera).status == 401);
     assert_eq!(http(api, "POST", "/api/v1/auth/login", None, Some(&body("vera", "vera-password-1"))).status, 401);
 
     // Sign-in is rate-limited per user (10 a minute): the 11th attempt waits, even with the
