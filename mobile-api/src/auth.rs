@@ -167,6 +167,8 @@ pub struct LoginLimits {
 }
 
 impl LoginLimits {
+    const PRUNE_AT: usize = 10_000;
+
     pub fn new(per_user_per_minute: u32, per_addr_per_minute: u32) -> LoginLimits {
         let q = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         LoginLimits {
@@ -190,8 +192,14 @@ impl LoginLimits {
                 return Err(e);
             }
         }
-        self.per_user.retain_recent();
-        self.per_addr.retain_recent();
+        // Forget idle keys only once the maps are large (a scan of every key per sign-in
+        // otherwise).
+        if self.per_user.len() > Self::PRUNE_AT {
+            self.per_user.retain_recent();
+        }
+        if self.per_addr.len() > Self::PRUNE_AT {
+            self.per_addr.retain_recent();
+        }
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The endpoints. Each handler is registered with its OpenAPI description in one place
 //! (utoipa-axum), so the document cannot drift from the router.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +24,7 @@ use wirewatch_store::api::{self as store_api, HostCursor, HostQuery, HostRecord}
 
 use crate::auth::{self, Principal, Role, Via};
 use crate::error::{ApiError, ApiResult, ErrorBody, Errors};
+use crate::geo::Place;
 use crate::model::*;
 use crate::{ApiState, LiveError};
 
@@ -434,24 +435,32 @@ async fn site_models(st: &ApiState, p: &Principal, name: Option<&str>) -> ApiRes
     let rows = st.store.sites(p.allowed(), name).await?;
     let probes = st.store.probe_rows(p.allowed(), name, None).await?;
     let connected = st.live.connected().await;
-    let mut online_by_site: HashMap<String, i64> = HashMap::new();
-    for pr in &probes {
-        if online(st, pr, &connected) {
-            *online_by_site.entry(pr.site.clone()).or_default() += 1;
-        }
-    }
     Ok(rows
         .into_iter()
-        .map(|s| Site {
-            probes_online: online_by_site.get(&s.name).copied().unwrap_or(0),
-            name: s.name,
-            created_at: s.created_at,
-            probes: s.probes,
-            interfaces: s.interfaces,
-            hosts: s.hosts,
-            packets: s.packets,
-            bytes: s.bytes,
-            last_batch_at: s.last_batch_at,
+        .map(|s| {
+            let mut site = Site {
+                name: s.name,
+                created_at: s.created_at,
+                probes: 0,
+                probes_online: 0,
+                interfaces: 0,
+                hosts: 0,
+                packets: 0,
+                bytes: 0,
+                last_batch_at: None,
+            };
+            for pr in probes.iter().filter(|pr| pr.site == site.name) {
+                site.probes += 1;
+                site.probes_online += i64::from(online(st, pr, &connected));
+                site.last_batch_at = site.last_batch_at.max(pr.last_batch_at);
+                for i in &pr.interfaces {
+                    site.interfaces += 1;
+                    site.packets += i.counters[0];
+                    site.bytes += i.counters[1];
+                    site.hosts += i.counters[11];
+                }
+            }
+            site
         })
         .collect())
 }
@@ -573,16 +582,6 @@ struct Cursor {
     c: HostCursor,
 }
 
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut m = [0u8; 6];
-    let mut n = 0;
-    for (i, part) in s.split(':').enumerate() {
-        *m.get_mut(i)? = u8::from_str_radix(part, 16).ok()?;
-        n += 1;
-    }
-    (n == 6).then_some(m)
-}
-
 fn share(part: i64, total: i64) -> f64 {
     if total > 0 { (part as f64 * 1000.0 / total as f64).round() / 10.0 } else { 0.0 }
 }
@@ -604,7 +603,11 @@ fn summary(st: &ApiState, h: &HostRecord, unit: Unit) -> HostSummary {
         interface: h.interface.clone(),
         ip: h.ip.clone(),
         mac: h.mac.clone(),
-        vendor: h.mac.as_deref().and_then(parse_mac).and_then(|m| wirewatch_probe::report::vendor(&m)),
+        vendor: h
+            .mac
+            .as_deref()
+            .and_then(wirewatch_store::totals::parse_mac)
+            .and_then(|m| wirewatch_probe::report::vendor(&m)),
         name,
         vlan: h.vlan,
         country_code: place.as_ref().and_then(|p| p.country_code.clone()),
@@ -855,8 +858,6 @@ async fn geo_countries(State(st): S, p: Principal, Query(q): Query<GeoParams>) -
         countries,
     }))
 }
-
-use crate::geo::Place;
 
 /// Hosts per city of one country.
 #[utoipa::path(get, path = "/api/v1/geo/cities", tag = "geo", params(CityParams),

@@ -341,12 +341,14 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// The enabled user a current API token acts for (and records its use).
+    /// The enabled user a current API token acts for. Its use is recorded at most once a
+    /// minute (`last_used_at`), so a script's burst of requests does not write a row each.
     pub async fn api_token_user(&self, token_hash: &[u8]) -> Result<Option<User>> {
         let q = format!(
-            "WITH t AS (UPDATE api_tokens SET last_used_at = now() \
-                        WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) \
-                        RETURNING user_id) \
+            "WITH t AS (SELECT id, user_id, last_used_at FROM api_tokens \
+                        WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())), \
+                  used AS (UPDATE api_tokens SET last_used_at = now() WHERE id = (SELECT id FROM t) \
+                           AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')) \
              SELECT {USER_COLS} FROM users WHERE id = (SELECT user_id FROM t) AND disabled_at IS NULL"
         );
         sqlx::query(sqlx::AssertSqlSafe(q))

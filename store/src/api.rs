@@ -19,17 +19,14 @@ use crate::{Result, Store};
 
 const ALLOWED: &str = "($1::text[] IS NULL OR s.name = ANY($1))";
 
-/// A site with what it holds.
+/// [`ALLOWED`], then an optional site name (`$2`) and probe name (`$3`).
+const SCOPE: &str = "($1::text[] IS NULL OR s.name = ANY($1)) AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR p.name = $3)";
+
+/// A site (what it holds is the sum of its probes' rows: see [`Store::probe_rows`]).
 #[derive(Debug, Clone)]
 pub struct SiteRow {
     pub name: String,
     pub created_at: DateTime<Utc>,
-    pub probes: i64,
-    pub interfaces: i64,
-    pub hosts: i64,
-    pub packets: i64,
-    pub bytes: i64,
-    pub last_batch_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -210,12 +207,12 @@ fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-const IFACE_COLS: &str = "i.id, p.name AS probe, s.name AS site, i.name, i.link_type, i.live, i.packets, i.bytes, \
+pub(crate) const IFACE_COLS: &str = "i.id, p.name AS probe, s.name AS site, i.name, i.link_type, i.live, i.packets, i.bytes, \
     i.undecoded_packets, i.undecoded_bytes, i.pcap_drops, i.if_drops, i.flows_total, i.flows_expired, \
     i.host_evictions, i.mac_evictions, i.flow_evictions, i.hosts, i.macs, i.flows_active, i.first_seen_ns, \
     i.last_seen_ns, i.bytes_stats, i.pkts_stats";
 
-fn interface_row(r: &PgRow) -> Result<InterfaceRow> {
+pub(crate) fn interface_row(r: &PgRow) -> Result<InterfaceRow> {
     let mut counters = [0i64; 16];
     for (k, c) in counters.iter_mut().enumerate() {
         *c = r.try_get(6 + k)?;
@@ -348,30 +345,10 @@ type HostKey = (i64, i64, String);
 impl Store {
     pub async fn sites(&self, allowed: Option<&[String]>, name: Option<&str>) -> Result<Vec<SiteRow>> {
         let q = format!(
-            "SELECT s.name, s.created_at,
-                    (SELECT count(*) FROM probes p WHERE p.site_id = s.id) AS probes,
-                    (SELECT count(*) FROM interfaces i JOIN probes p ON p.id = i.probe_id WHERE p.site_id = s.id) AS interfaces,
-                    (SELECT coalesce(sum(i.hosts), 0)::bigint FROM interfaces i JOIN probes p ON p.id = i.probe_id WHERE p.site_id = s.id) AS hosts,
-                    (SELECT coalesce(sum(i.packets), 0)::bigint FROM interfaces i JOIN probes p ON p.id = i.probe_id WHERE p.site_id = s.id) AS packets,
-                    (SELECT coalesce(sum(i.bytes), 0)::bigint FROM interfaces i JOIN probes p ON p.id = i.probe_id WHERE p.site_id = s.id) AS bytes,
-                    (SELECT max(p.last_batch_at) FROM probes p WHERE p.site_id = s.id) AS last_batch_at
-             FROM sites s WHERE {ALLOWED} AND ($2::text IS NULL OR s.name = $2) ORDER BY s.name"
+            "SELECT s.name, s.created_at FROM sites s WHERE {ALLOWED} AND ($2::text IS NULL OR s.name = $2) ORDER BY s.name"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(q)).bind(allowed).bind(name).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SiteRow {
-                    name: r.try_get("name")?,
-                    created_at: r.try_get("created_at")?,
-                    probes: r.try_get("probes")?,
-                    interfaces: r.try_get("interfaces")?,
-                    hosts: r.try_get("hosts")?,
-                    packets: r.try_get("packets")?,
-                    bytes: r.try_get("bytes")?,
-                    last_batch_at: r.try_get("last_batch_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| Ok(SiteRow { name: r.try_get("name")?, created_at: r.try_get("created_at")? })).collect()
     }
 
     /// Probes (with their interfaces) of a site, or one probe by name, or all.
@@ -383,7 +360,7 @@ impl Store {
     ) -> Result<Vec<ProbeRow>> {
         let q = format!(
             "SELECT {PROBE_COLS} FROM probes p JOIN sites s ON s.id = p.site_id \
-             WHERE {ALLOWED} AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR p.name = $3) ORDER BY p.name"
+             WHERE {SCOPE} ORDER BY p.name"
         );
         let rows =
             sqlx::query(sqlx::AssertSqlSafe(q)).bind(allowed).bind(site).bind(name).fetch_all(&self.pool).await?;
@@ -484,7 +461,7 @@ impl Store {
                     EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up) AS any_pending
              FROM hosts h JOIN probes p ON p.id = h.probe_id JOIN sites s ON s.id = p.site_id
              JOIN interfaces i ON i.id = h.interface_id
-             WHERE {ALLOWED} AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR p.name = $3)
+             WHERE {SCOPE}
                AND ($4::bigint IS NULL OR h.interface_id = $4) AND ($5::cidr IS NULL OR h.ip <<= $5::cidr)
                AND ($6::text IS NULL OR host(h.ip) LIKE $6 || '%' OR h.mac::text LIKE lower($6) || '%'
                     OR array_to_string(h.names, ' ') ILIKE '%' || $6 || '%')
@@ -614,15 +591,18 @@ impl Store {
         ip: &str,
     ) -> Result<Option<(HostRecord, Vec<(String, [i64; 4])>)>> {
         let iface = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT i.probe_id, i.name, p.name AS probe, s.name AS site FROM interfaces i JOIN probes p ON p.id = i.probe_id \
+            "SELECT i.probe_id, i.name, p.name AS probe, s.name AS site, host($3::inet) AS canonical \
+             FROM interfaces i JOIN probes p ON p.id = i.probe_id \
              JOIN sites s ON s.id = p.site_id WHERE {ALLOWED} AND i.id = $2"
         )))
         .bind(allowed)
         .bind(interface_id)
+        .bind(ip)
         .fetch_optional(&self.pool)
         .await?;
         let Some(iface) = iface else { return Ok(None) };
         let probe_id: i64 = iface.try_get("probe_id")?;
+        let canonical: String = iface.try_get("canonical")?;
         let sql = format!(
             "SELECT {HOST_COLS}, {traffic} FROM hosts h JOIN probes p ON p.id = h.probe_id \
              JOIN sites s ON s.id = p.site_id JOIN interfaces i ON i.id = h.interface_id \
@@ -638,9 +618,6 @@ impl Store {
             .as_ref()
             .map(host_record)
             .transpose()?;
-        let canonical: Option<String> =
-            sqlx::query_scalar("SELECT host($1::inet)").bind(ip).fetch_one(&self.pool).await?;
-        let Some(canonical) = canonical else { return Ok(None) };
         let key = (probe_id, interface_id, canonical.clone());
         let pending = self.pending(std::slice::from_ref(&key)).await?.remove(&key);
         let host = match (folded, pending) {
@@ -726,7 +703,7 @@ impl Store {
             "SELECT max(x.ts) FROM interfaces i JOIN probes p ON p.id = i.probe_id JOIN sites s ON s.id = p.site_id
              CROSS JOIN LATERAL (SELECT ts FROM interface_samples t WHERE t.probe_id = i.probe_id AND t.interface_id = i.id
                                  ORDER BY ts DESC LIMIT 1) x
-             WHERE {ALLOWED} AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR p.name = $3)"
+             WHERE {SCOPE}"
         );
         Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
             .bind(allowed)
@@ -756,7 +733,7 @@ impl Store {
                           sum(x.tx_bytes)::bigint AS tx_bytes, sum(x.rx_packets)::bigint AS rx_packets,
                           sum(x.rx_bytes)::bigint AS rx_bytes
                    FROM host_samples x JOIN probes p ON p.id = x.probe_id JOIN sites s ON s.id = p.site_id
-                   WHERE {ALLOWED} AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR p.name = $3)
+                   WHERE {SCOPE}
                      AND x.ts > $4 AND x.ts <= $5
                    GROUP BY 1, 2, 3) t
              JOIN probes p ON p.id = t.probe_id JOIN interfaces i ON i.id = t.interface_id
@@ -801,7 +778,7 @@ impl Store {
     ) -> Result<Vec<String>> {
         let q = format!(
             "SELECT DISTINCT host(h.ip) FROM hosts h JOIN probes p ON p.id = h.probe_id JOIN sites s ON s.id = p.site_id
-             WHERE {ALLOWED} AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR p.name = $3)"
+             WHERE {SCOPE}"
         );
         Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
             .bind(allowed)

@@ -439,20 +439,9 @@ static COPY_SAMPLES: LazyLock<String> = LazyLock::new(|| {
             .map(String::from)
             .collect();
     cols.extend(crate::fold::counters());
-    cols.extend(
-        [
-            "peers_sent",
-            "peers_rcvd",
-            "tcp_sessions_active",
-            "thpt_actual_tx",
-            "thpt_actual_rx",
-            "thpt_peak_tx",
-            "thpt_peak_rx",
-            "roles",
-            "services",
-        ]
-        .map(String::from),
-    );
+    // The gauges (vlan is already above), then roles and the flat service array.
+    cols.extend(crate::fold::GAUGES.iter().filter(|g| **g != "vlan").map(|g| g.to_string()));
+    cols.extend(["roles", "services"].map(String::from));
     format!("COPY host_samples ({}) FROM STDIN", cols.join(", "))
 });
 

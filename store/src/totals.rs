@@ -15,18 +15,6 @@ pub struct Scope {
 }
 
 #[derive(Debug, Clone)]
-pub struct StoredInterface {
-    pub probe: String,
-    pub name: String,
-    pub link_type: String,
-    /// packets, bytes, undecoded packets/bytes, pcap drops, if drops, flows total/expired,
-    /// host/MAC/flow evictions, hosts, MACs, active flows, first/last seen (ns).
-    pub counters: [i64; 16],
-    pub bytes_stats: Vec<i64>,
-    pub pkts_stats: Vec<i64>,
-}
-
-#[derive(Debug, Clone)]
 pub struct StoredHost {
     pub probe: String,
     pub interface: String,
@@ -62,12 +50,13 @@ pub struct StoredMac {
 /// Everything stored for a scope.
 #[derive(Debug, Clone, Default)]
 pub struct Totals {
-    pub interfaces: Vec<StoredInterface>,
+    pub interfaces: Vec<crate::api::InterfaceRow>,
     pub hosts: Vec<StoredHost>,
     pub macs: Vec<StoredMac>,
 }
 
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
+/// `aa:bb:cc:dd:ee:ff` (PostgreSQL's `macaddr` text) as bytes.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let mut m = [0u8; 6];
     let mut n = 0;
     for (i, part) in s.split(':').enumerate() {
@@ -92,25 +81,12 @@ impl Store {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
         let mut out = Totals::default();
         let q = format!(
-            "SELECT p.name AS probe, i.name, i.link_type, i.packets, i.bytes, i.undecoded_packets, i.undecoded_bytes, i.pcap_drops,
-                    i.if_drops, i.flows_total, i.flows_expired, i.host_evictions, i.mac_evictions, i.flow_evictions, i.hosts,
-                    i.macs, i.flows_active, i.first_seen_ns, i.last_seen_ns, i.bytes_stats, i.pkts_stats
-             FROM interfaces i JOIN probes p ON p.id = i.probe_id JOIN sites s ON s.id = p.site_id
-             WHERE {SCOPE} ORDER BY p.name, i.id"
+            "SELECT {} FROM interfaces i JOIN probes p ON p.id = i.probe_id JOIN sites s ON s.id = p.site_id
+             WHERE {SCOPE} ORDER BY p.name, i.id",
+            crate::api::IFACE_COLS
         );
         for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&scope.site).bind(&scope.probe).fetch_all(&mut *tx).await? {
-            let mut counters = [0i64; 16];
-            for (k, c) in counters.iter_mut().enumerate() {
-                *c = r.try_get(3 + k)?;
-            }
-            out.interfaces.push(StoredInterface {
-                probe: r.get("probe"),
-                name: r.get("name"),
-                link_type: r.get("link_type"),
-                counters,
-                bytes_stats: r.get("bytes_stats"),
-                pkts_stats: r.get("pkts_stats"),
-            });
+            out.interfaces.push(crate::api::interface_row(&r)?);
         }
         let mut services: HashMap<HostKey, Vec<(String, [i64; 4])>> = HashMap::new();
         let pending_services = crate::fold::SERVICES

@@ -258,17 +258,7 @@ impl Controller {
 
     /// Runs a controller subcommand against the same data directory and database.
     pub fn cli(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(bin("wirewatch-controller"))
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .env("DATABASE_URL", &self.database_url)
-            .env("WIREWATCH_LOG", "warn")
-            .output()?;
-        if !out.status.success() {
-            bail!("wirewatch-controller {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+        self.cli_stdin(args, "")
     }
 
     /// Runs a controller subcommand with `input` on its standard input.

@@ -127,17 +127,6 @@ fn main() -> Result<()> {
         t.elapsed().as_secs_f64()
     );
 
-    if std::env::args().any(|a| a == "--explain") {
-        // What the list query does with no filters set (the shape store::api::host_page sends).
-        let plan = pg.psql(
-            "bench",
-            "EXPLAIN (ANALYZE, BUFFERS) SELECT h.*, host(h.ip) FROM hosts h JOIN probes p ON p.id = h.probe_id
-             JOIN sites s ON s.id = p.site_id JOIN interfaces i ON i.id = h.interface_id
-             WHERE (NULL::text[] IS NULL OR s.name = ANY(NULL::text[])) AND (NULL::text IS NULL OR s.name = NULL)
-             ORDER BY (h.tx_bytes + h.rx_bytes) DESC, h.probe_id DESC, h.interface_id DESC, h.ip DESC LIMIT 100",
-        )?;
-        eprintln!("{plan}");
-    }
     let token = login(c.http, "admin", "bench-password-1");
     let iface = pg.scalar("bench", "SELECT min(id) FROM interfaces");
     let base = format!("http://{}", c.http);
