@@ -259,18 +259,6 @@ fn probe_row(r: &PgRow) -> Result<ProbeRow> {
     })
 }
 
-/// Traffic columns of `hosts` in [`HostRecord::traffic`] order.
-fn traffic_cols() -> Vec<String> {
-    let dirs = ["tx_packets", "tx_bytes", "rx_packets", "rx_bytes"];
-    let mut c: Vec<String> = dirs.iter().map(|d| d.to_string()).collect();
-    for p in ["tcp", "udp", "icmp", "other"] {
-        for d in dirs {
-            c.push(format!("{p}_{d}"));
-        }
-    }
-    c
-}
-
 const HOST_COLS: &str = "h.probe_id, h.interface_id, s.name AS site, p.name AS probe, i.name AS interface, \
     host(h.ip) AS ip_text, h.mac::text AS mac_text, h.names, h.vlan, h.first_seen_ns, h.last_seen_ns, \
     h.syn_sent, h.tcp_sessions_total, h.udp_flows, h.peers_sent, h.peers_rcvd, h.tcp_sessions_active, \
@@ -278,7 +266,7 @@ const HOST_COLS: &str = "h.probe_id, h.interface_id, s.name AS site, p.name AS p
 
 fn host_record(r: &PgRow) -> Result<HostRecord> {
     let mut traffic = [0i64; 20];
-    for (k, c) in traffic_cols().iter().enumerate() {
+    for (k, c) in crate::fold::traffic().iter().enumerate() {
         traffic[k] = r.try_get(c.as_str())?;
     }
     Ok(HostRecord {
@@ -468,7 +456,7 @@ impl Store {
                AND ($7::text IS NULL OR ({key}, h.probe_id, h.interface_id, h.ip) {cmp} ($7::{cast}, $8, $9, $10::inet))
              ORDER BY {key} {dir}, h.probe_id {dir}, h.interface_id {dir}, h.ip {dir}
              LIMIT $11",
-            traffic = traffic_cols().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
+            traffic = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
         );
         let after = q.after.as_ref();
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -607,7 +595,7 @@ impl Store {
             "SELECT {HOST_COLS}, {traffic} FROM hosts h JOIN probes p ON p.id = h.probe_id \
              JOIN sites s ON s.id = p.site_id JOIN interfaces i ON i.id = h.interface_id \
              WHERE h.probe_id = $1 AND h.interface_id = $2 AND h.ip = $3::inet",
-            traffic = traffic_cols().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
+            traffic = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
         );
         let folded = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(probe_id)

@@ -6,14 +6,20 @@ use std::sync::LazyLock;
 
 const DIRS: [&str; 4] = ["tx_packets", "tx_bytes", "rx_packets", "rx_bytes"];
 
-/// Additive host columns.
-pub(crate) fn counters() -> Vec<String> {
+/// The 20 traffic columns: tx/rx packets/bytes, then the same for TCP, UDP, ICMP, other.
+pub(crate) fn traffic() -> Vec<String> {
     let mut c: Vec<String> = DIRS.iter().map(|d| d.to_string()).collect();
     for p in ["tcp", "udp", "icmp", "other"] {
         for d in DIRS {
             c.push(format!("{p}_{d}"));
         }
     }
+    c
+}
+
+/// Additive host columns.
+pub(crate) fn counters() -> Vec<String> {
+    let mut c = traffic();
     c.extend(["syn_sent", "tcp_sessions_total", "udp_flows"].map(String::from));
     c
 }

@@ -109,15 +109,7 @@ impl Store {
                 [r.get("tx_packets"), r.get("tx_bytes"), r.get("rx_packets"), r.get("rx_bytes")],
             ));
         }
-        let mut traffic_cols = vec!["h.tx_packets", "h.tx_bytes", "h.rx_packets", "h.rx_bytes"]
-            .into_iter()
-            .map(String::from)
-            .collect::<Vec<_>>();
-        for p in ["tcp", "udp", "icmp", "other"] {
-            for d in ["tx_packets", "tx_bytes", "rx_packets", "rx_bytes"] {
-                traffic_cols.push(format!("h.{p}_{d}"));
-            }
-        }
+        let traffic_cols: Vec<String> = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect();
         // Folded rows and the aggregate of unfolded samples, merged per host: counters add up,
         // the side with the later sequence number gives the gauges.
         let cols = crate::fold::columns();
