@@ -42,6 +42,8 @@ pub struct Config {
     pub retention_daily_days: u32,
     /// The JSON API (`[api]` table; environment `WIREWATCH_API_<KEY>`).
     pub api: wirewatch_mobile_api::ApiConfig,
+    /// The Python engine and its script pages (`[python]` table; `WIREWATCH_PYTHON_<KEY>`).
+    pub python: wirewatch_python::PythonConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -81,6 +83,7 @@ impl Default for Config {
             retention_hourly_days: 90,
             retention_daily_days: 0,
             api: wirewatch_mobile_api::ApiConfig::default(),
+            python: wirewatch_python::PythonConfig::default(),
         }
     }
 }
@@ -126,13 +129,26 @@ impl Config {
             "probe_offline_after_secs",
             "session_cache_ms",
         ];
+        const PYTHON_KEYS: [&str; 8] = [
+            "enabled",
+            "scripts_dir",
+            "bundled_dir",
+            "workers",
+            "queue",
+            "timeout_secs",
+            "grace_secs",
+            "max_output_bytes",
+        ];
         f = f
             .merge(Env::prefixed("WIREWATCH_").only(&KEYS))
             .merge(Env::prefixed("WIREWATCH_API_").only(&API_KEYS).map(|k| format!("api.{k}").into()))
+            .merge(Env::prefixed("WIREWATCH_PYTHON_").only(&PYTHON_KEYS).map(|k| format!("python.{k}").into()))
             .merge(Env::raw().only(&["DATABASE_URL"]));
         let c: Config = f.extract().context("reading the controller configuration")?;
         anyhow::ensure!(c.writers > 0 && c.write_queue > 0, "writers and write_queue must be at least 1");
         anyhow::ensure!(c.max_connections > 0, "max_connections must be at least 1");
+        anyhow::ensure!(c.python.workers > 0 && c.python.queue > 0, "python workers and queue must be at least 1");
+        anyhow::ensure!(c.python.timeout_secs > 0.0, "python timeout_secs must be positive");
         Ok(c)
     }
 

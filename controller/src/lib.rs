@@ -140,6 +140,21 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     )
     .await
     .context("starting the JSON API")?;
+    let mut api = api;
+    if cfg.python.enabled {
+        let info = wirewatch_python::EngineInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            started: std::time::Instant::now(),
+            started_at: chrono::Utc::now(),
+            db_path: cfg.data_dir.clone(),
+            spool_path: cfg.data_dir.join("python-spool"),
+            controller: name.clone(),
+        };
+        let engine = wirewatch_python::Engine::start(store.clone(), api.geo.clone(), info, cfg.python.clone())
+            .context("starting the Python engine")?;
+        api.scripts = Some(Arc::new(engine));
+    }
     let app = wirewatch_mobile_api::router(Arc::new(api));
     {
         let s = shutdown.clone();

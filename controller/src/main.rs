@@ -41,6 +41,10 @@ enum Cmd {
         /// This controller's name (default: hostname:port).
         #[arg(long)]
         name: Option<String>,
+        /// Python scripts served at /python/<path>.py beside the bundled ones (re-read when
+        /// a file changes).
+        #[arg(long)]
+        scripts_dir: Option<PathBuf>,
     },
     /// Enrol, revoke and list probes.
     Probe {
@@ -251,7 +255,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::PrintDefaultConfig => {
             print!("{}", Config::default_toml()?);
         }
-        Cmd::Serve { quic_listen, http_listen, metrics_listen, name } => {
+        Cmd::Serve { quic_listen, http_listen, metrics_listen, name, scripts_dir } => {
+            if let Some(d) = scripts_dir {
+                anyhow::ensure!(d.is_dir(), "scripts directory {} not found", d.display());
+                cfg.python.scripts_dir = Some(d);
+            }
             cfg.quic_listen = quic_listen.unwrap_or(cfg.quic_listen);
             cfg.http_listen = http_listen.unwrap_or(cfg.http_listen);
             cfg.metrics_listen = metrics_listen.unwrap_or(cfg.metrics_listen);

@@ -11,6 +11,8 @@ pub struct Place {
     /// ISO 3166-1 alpha-2 code.
     pub country_code: Option<String>,
     pub country: Option<String>,
+    /// First-level subdivision (state, region).
+    pub region: Option<String>,
     pub city: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -44,6 +46,7 @@ impl Geo {
         let place = Place {
             country_code: city.country.iso_code.map(str::to_string),
             country: city.country.names.english.map(str::to_string),
+            region: city.subdivisions.first().and_then(|s| s.names.english).map(str::to_string),
             city: city.city.names.english.map(str::to_string),
             latitude: city.location.latitude,
             longitude: city.location.longitude,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod geo;
 pub mod model;
 pub mod names;
+pub mod pages;
 mod routes;
 
 use std::future::Future;
@@ -116,9 +117,11 @@ pub struct ApiState {
     pub keys: auth::Keys,
     pub limits: auth::LoginLimits,
     pub sessions: auth::SessionCache,
-    pub geo: Option<geo::Geo>,
+    pub geo: Option<Arc<geo::Geo>>,
     pub names: Option<names::Names>,
     pub live: Arc<dyn Live>,
+    /// The Python engine serving `/python/…` pages (`None`: disabled).
+    pub scripts: Option<Arc<dyn pages::Scripts>>,
     pub controller: String,
     pub config: ApiConfig,
     /// A valid argon2 hash to verify against when the user does not exist (so a wrong user
@@ -141,7 +144,7 @@ impl ApiState {
             chrono::Duration::days(i64::from(config.refresh_ttl_days)),
         )?;
         let geo = match &config.geoip_db {
-            Some(p) if !p.as_os_str().is_empty() => Some(geo::Geo::open(p)?),
+            Some(p) if !p.as_os_str().is_empty() => Some(Arc::new(geo::Geo::open(p)?)),
             _ => None,
         };
         let names = if config.reverse_dns {
@@ -163,6 +166,7 @@ impl ApiState {
             geo,
             names,
             live,
+            scripts: None,
             controller,
             config,
             dummy_hash,

@@ -117,7 +117,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .split_for_parts();
     let doc = Arc::new(doc);
     let limit = state.config.max_body_bytes;
-    r.route(
+    r.route("/python/{*path}", axum::routing::any(crate::pages::python_page))
+    .route(
         "/api/v1/openapi.json",
         axum::routing::get(move || {
             let d = doc.clone();

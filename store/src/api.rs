@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -112,6 +113,31 @@ enum KeyKind {
     Int,
     Inet,
     Text,
+}
+
+impl std::str::FromStr for HostSort {
+    type Err = String;
+    /// The API's names: bytes, packets, sent_bytes, rcvd_bytes, sent_packets, rcvd_packets,
+    /// first_seen, last_seen, ip, name.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Ok(match s {
+            "bytes" => HostSort::Bytes,
+            "packets" => HostSort::Packets,
+            "sent_bytes" => HostSort::SentBytes,
+            "rcvd_bytes" => HostSort::RcvdBytes,
+            "sent_packets" => HostSort::SentPackets,
+            "rcvd_packets" => HostSort::RcvdPackets,
+            "first_seen" => HostSort::FirstSeen,
+            "last_seen" => HostSort::LastSeen,
+            "ip" => HostSort::Ip,
+            "name" => HostSort::Name,
+            other => {
+                return Err(format!(
+                    "sort {other:?}: use bytes, packets, sent_bytes, rcvd_bytes, sent_packets, rcvd_packets, first_seen, last_seen, ip or name"
+                ));
+            }
+        })
+    }
 }
 
 impl HostSort {
@@ -346,27 +372,7 @@ impl Store {
         site: Option<&str>,
         name: Option<&str>,
     ) -> Result<Vec<ProbeRow>> {
-        let q = format!(
-            "SELECT {PROBE_COLS} FROM probes p JOIN sites s ON s.id = p.site_id \
-             WHERE {SCOPE} ORDER BY p.name"
-        );
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(q)).bind(allowed).bind(site).bind(name).fetch_all(&self.pool).await?;
-        let mut probes = rows.iter().map(probe_row).collect::<Result<Vec<_>>>()?;
-        let ids: Vec<i64> = probes.iter().map(|p| p.id).collect();
-        let q = format!(
-            "SELECT {IFACE_COLS}, i.probe_id FROM interfaces i JOIN probes p ON p.id = i.probe_id \
-             JOIN sites s ON s.id = p.site_id WHERE i.probe_id = ANY($1) ORDER BY i.probe_id, i.id"
-        );
-        let mut by_probe: HashMap<i64, Vec<InterfaceRow>> = HashMap::new();
-        for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&ids).fetch_all(&self.pool).await? {
-            let pid: i64 = r.try_get("probe_id")?;
-            by_probe.entry(pid).or_default().push(interface_row(&r)?);
-        }
-        for p in &mut probes {
-            p.interfaces = by_probe.remove(&p.id).unwrap_or_default();
-        }
-        Ok(probes)
+        probe_rows(&mut *self.pool.acquire().await?, allowed, site, name).await
     }
 
     /// The id of a probe the caller may see.
@@ -433,117 +439,7 @@ impl Store {
         allowed: Option<&[String]>,
         q: &HostQuery,
     ) -> Result<(Vec<HostRecord>, Option<HostCursor>)> {
-        let (key, kind) = q.sort.key();
-        let cast = match kind {
-            KeyKind::Int => "bigint",
-            KeyKind::Inet => "inet",
-            KeyKind::Text => "text",
-        };
-        let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
-        let key_text = match kind {
-            KeyKind::Inet => format!("host({key})"),
-            _ => format!("{key}::text"),
-        };
-        let sql = format!(
-            "SELECT {HOST_COLS}, {traffic}, {key_text} AS sort_key,
-                    EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up) AS any_pending
-             FROM hosts h JOIN probes p ON p.id = h.probe_id JOIN sites s ON s.id = p.site_id
-             JOIN interfaces i ON i.id = h.interface_id
-             WHERE {SCOPE}
-               AND ($4::bigint IS NULL OR h.interface_id = $4) AND ($5::cidr IS NULL OR h.ip <<= $5::cidr)
-               AND ($6::text IS NULL OR host(h.ip) LIKE $6 || '%' OR h.mac::text LIKE lower($6) || '%'
-                    OR array_to_string(h.names, ' ') ILIKE '%' || $6 || '%')
-               AND ($7::text IS NULL OR ({key}, h.probe_id, h.interface_id, h.ip) {cmp} ($7::{cast}, $8, $9, $10::inet))
-             ORDER BY {key} {dir}, h.probe_id {dir}, h.interface_id {dir}, h.ip {dir}
-             LIMIT $11",
-            traffic = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
-        );
-        let after = q.after.as_ref();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(allowed)
-            .bind(&q.site)
-            .bind(&q.probe)
-            .bind(q.interface_id)
-            .bind(&q.cidr)
-            .bind(q.search.as_deref().map(like_escape))
-            .bind(after.map(|c| c.key.clone()))
-            .bind(after.map(|c| c.probe_id))
-            .bind(after.map(|c| c.interface_id))
-            .bind(after.map(|c| c.ip.clone()))
-            .bind(q.limit)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        let mut cursor = None;
-        let mut any_pending = false;
-        for r in &rows {
-            any_pending |= r.try_get::<bool, _>("any_pending")?;
-            let h = host_record(r)?;
-            cursor = Some(HostCursor {
-                key: r.try_get("sort_key")?,
-                probe_id: h.probe_id,
-                interface_id: h.interface_id,
-                ip: h.ip.clone(),
-            });
-            out.push(h);
-        }
-        // Folded totals are the whole story unless some batch awaits the fold (the same
-        // statement said so: no extra round trip in the common case).
-        if any_pending {
-            self.add_pending(&mut out).await?;
-        }
-        let more = i64::try_from(out.len()).unwrap_or(i64::MAX) >= q.limit;
-        Ok((out, if more { cursor } else { None }))
-    }
-
-    /// The not-yet-folded samples of these hosts, added to them.
-    async fn add_pending(&self, hosts: &mut [HostRecord]) -> Result<()> {
-        if hosts.is_empty() {
-            return Ok(());
-        }
-        let pending =
-            self.pending(&hosts.iter().map(|h| (h.probe_id, h.interface_id, h.ip.clone())).collect::<Vec<_>>()).await?;
-        for h in hosts.iter_mut() {
-            if let Some(p) = pending.get(&(h.probe_id, h.interface_id, h.ip.clone())) {
-                h.add_pending(p);
-            }
-        }
-        Ok(())
-    }
-
-    async fn pending(&self, keys: &[HostKey]) -> Result<HashMap<HostKey, HostRecord>> {
-        let probes: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        // Usually the fold has caught up: one probe of the small partial index says so.
-        let any: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up AND probe_id = ANY($1))")
-                .bind(&probes)
-                .fetch_one(&self.pool)
-                .await?;
-        if !any {
-            return Ok(HashMap::new());
-        }
-        let ifaces: Vec<i64> = keys.iter().map(|k| k.1).collect();
-        let ips: Vec<String> = keys.iter().map(|k| k.2.clone()).collect();
-        let agg = crate::fold::HOSTS
-            .replace("{todo}", "(SELECT probe_id, seq FROM batches WHERE NOT rolled_up AND probe_id = ANY($1))")
-            .replace(
-                "{where}",
-                "WHERE (s.probe_id, s.interface_id, s.ip) IN \
-                 (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]::inet[]))",
-            );
-        let sql = format!(
-            "SELECT x.*, host(x.ip) AS ip_text, x.\"coalesce\"::text AS mac_text, '{{}}'::text[] AS names,
-                    '' AS site, '' AS probe, '' AS interface
-             FROM ({agg}) x"
-        );
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&probes).bind(&ifaces).bind(&ips).fetch_all(&self.pool).await?;
-        let mut out = HashMap::new();
-        for r in &rows {
-            let h = host_record(r)?;
-            out.insert((h.probe_id, h.interface_id, h.ip.clone()), h);
-        }
-        Ok(out)
+        host_page(&mut *self.pool.acquire().await?, allowed, q).await
     }
 
     /// For a host the caller may see: its probe, the canonical text of its address and when it
@@ -578,73 +474,7 @@ impl Store {
         interface_id: i64,
         ip: &str,
     ) -> Result<Option<(HostRecord, Vec<(String, [i64; 4])>)>> {
-        let iface = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT i.probe_id, i.name, p.name AS probe, s.name AS site, host($3::inet) AS canonical \
-             FROM interfaces i JOIN probes p ON p.id = i.probe_id \
-             JOIN sites s ON s.id = p.site_id WHERE {ALLOWED} AND i.id = $2"
-        )))
-        .bind(allowed)
-        .bind(interface_id)
-        .bind(ip)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(iface) = iface else { return Ok(None) };
-        let probe_id: i64 = iface.try_get("probe_id")?;
-        let canonical: String = iface.try_get("canonical")?;
-        let sql = format!(
-            "SELECT {HOST_COLS}, {traffic} FROM hosts h JOIN probes p ON p.id = h.probe_id \
-             JOIN sites s ON s.id = p.site_id JOIN interfaces i ON i.id = h.interface_id \
-             WHERE h.probe_id = $1 AND h.interface_id = $2 AND h.ip = $3::inet",
-            traffic = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
-        );
-        let folded = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(probe_id)
-            .bind(interface_id)
-            .bind(ip)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(host_record)
-            .transpose()?;
-        let key = (probe_id, interface_id, canonical.clone());
-        let pending = self.pending(std::slice::from_ref(&key)).await?.remove(&key);
-        let host = match (folded, pending) {
-            (Some(mut f), Some(p)) => {
-                f.add_pending(&p);
-                f
-            }
-            (Some(f), None) => f,
-            (None, Some(mut p)) => {
-                p.site = iface.try_get("site")?;
-                p.probe = iface.try_get("probe")?;
-                p.interface = iface.try_get("name")?;
-                p
-            }
-            (None, None) => return Ok(None),
-        };
-        let pending_services = crate::fold::SERVICES
-            .replace("{todo}", "(SELECT probe_id, seq FROM batches WHERE NOT rolled_up AND probe_id = $1)")
-            .replace("{where}", "WHERE s.probe_id = $1 AND s.interface_id = $2 AND s.ip = $3::inet");
-        let sql = format!(
-            "SELECT service, sum(a)::bigint, sum(b)::bigint, sum(c)::bigint, sum(d)::bigint FROM (
-                SELECT service, tx_packets AS a, tx_bytes AS b, rx_packets AS c, rx_bytes AS d FROM host_services
-                WHERE probe_id = $1 AND interface_id = $2 AND ip = $3::inet
-                UNION ALL
-                SELECT p.service, p.tx_packets, p.tx_bytes, p.rx_packets, p.rx_bytes
-                FROM ({pending_services}) AS p (probe_id, interface_id, ip, service, tx_packets, tx_bytes, rx_packets, rx_bytes)
-             ) v GROUP BY service ORDER BY sum(b) + sum(d) DESC, service"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(probe_id)
-            .bind(interface_id)
-            .bind(&canonical)
-            .fetch_all(&self.pool)
-            .await?;
-        let services = rows
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, [r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?])))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Some((host, services)))
+        host(&mut *self.pool.acquire().await?, allowed, interface_id, ip).await
     }
 
     /// A host's history (oldest first). Raw points are the probe's intervals.
@@ -785,4 +615,230 @@ impl Store {
             .await?
             .rows_affected())
     }
+}
+
+// Reads shared by the pool-backed methods above and by snapshots (one connection each).
+
+/// Probes (with their interfaces) of a site, or one probe by name, or all.
+pub(crate) async fn probe_rows(
+    c: &mut PgConnection,
+    allowed: Option<&[String]>,
+    site: Option<&str>,
+    name: Option<&str>,
+) -> Result<Vec<ProbeRow>> {
+    let q = format!(
+        "SELECT {PROBE_COLS} FROM probes p JOIN sites s ON s.id = p.site_id \
+         WHERE {SCOPE} ORDER BY p.name"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(q)).bind(allowed).bind(site).bind(name).fetch_all(&mut *c).await?;
+    let mut probes = rows.iter().map(probe_row).collect::<Result<Vec<_>>>()?;
+    let ids: Vec<i64> = probes.iter().map(|p| p.id).collect();
+    let q = format!(
+        "SELECT {IFACE_COLS}, i.probe_id FROM interfaces i JOIN probes p ON p.id = i.probe_id \
+         JOIN sites s ON s.id = p.site_id WHERE i.probe_id = ANY($1) ORDER BY i.probe_id, i.id"
+    );
+    let mut by_probe: HashMap<i64, Vec<InterfaceRow>> = HashMap::new();
+    for r in sqlx::query(sqlx::AssertSqlSafe(q)).bind(&ids).fetch_all(&mut *c).await? {
+        let pid: i64 = r.try_get("probe_id")?;
+        by_probe.entry(pid).or_default().push(interface_row(&r)?);
+    }
+    for p in &mut probes {
+        p.interfaces = by_probe.remove(&p.id).unwrap_or_default();
+    }
+    Ok(probes)
+}
+
+/// [`Store::host_page`] on a given connection (a snapshot's transaction, or the pool's).
+pub(crate) async fn host_page(
+    c: &mut PgConnection,
+    allowed: Option<&[String]>,
+    q: &HostQuery,
+) -> Result<(Vec<HostRecord>, Option<HostCursor>)> {
+    let (key, kind) = q.sort.key();
+    let cast = match kind {
+        KeyKind::Int => "bigint",
+        KeyKind::Inet => "inet",
+        KeyKind::Text => "text",
+    };
+    let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+    let key_text = match kind {
+        KeyKind::Inet => format!("host({key})"),
+        _ => format!("{key}::text"),
+    };
+    let sql = format!(
+        "SELECT {HOST_COLS}, {traffic}, {key_text} AS sort_key,
+                EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up) AS any_pending
+         FROM hosts h JOIN probes p ON p.id = h.probe_id JOIN sites s ON s.id = p.site_id
+         JOIN interfaces i ON i.id = h.interface_id
+         WHERE {SCOPE}
+           AND ($4::bigint IS NULL OR h.interface_id = $4) AND ($5::cidr IS NULL OR h.ip <<= $5::cidr)
+           AND ($6::text IS NULL OR host(h.ip) LIKE $6 || '%' OR h.mac::text LIKE lower($6) || '%'
+                OR array_to_string(h.names, ' ') ILIKE '%' || $6 || '%')
+           AND ($7::text IS NULL OR ({key}, h.probe_id, h.interface_id, h.ip) {cmp} ($7::{cast}, $8, $9, $10::inet))
+         ORDER BY {key} {dir}, h.probe_id {dir}, h.interface_id {dir}, h.ip {dir}
+         LIMIT $11",
+        traffic = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
+    );
+    let after = q.after.as_ref();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(allowed)
+        .bind(&q.site)
+        .bind(&q.probe)
+        .bind(q.interface_id)
+        .bind(&q.cidr)
+        .bind(q.search.as_deref().map(like_escape))
+        .bind(after.map(|c| c.key.clone()))
+        .bind(after.map(|c| c.probe_id))
+        .bind(after.map(|c| c.interface_id))
+        .bind(after.map(|c| c.ip.clone()))
+        .bind(q.limit)
+        .fetch_all(&mut *c)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut cursor = None;
+    let mut any_pending = false;
+    for r in &rows {
+        any_pending |= r.try_get::<bool, _>("any_pending")?;
+        let h = host_record(r)?;
+        cursor = Some(HostCursor {
+            key: r.try_get("sort_key")?,
+            probe_id: h.probe_id,
+            interface_id: h.interface_id,
+            ip: h.ip.clone(),
+        });
+        out.push(h);
+    }
+    // Folded totals are the whole story unless some batch awaits the fold (the same
+    // statement said so: no extra round trip in the common case).
+    if any_pending {
+        add_pending(c, &mut out).await?;
+    }
+    let more = i64::try_from(out.len()).unwrap_or(i64::MAX) >= q.limit;
+    Ok((out, if more { cursor } else { None }))
+}
+
+/// The not-yet-folded samples of these hosts, added to them.
+async fn add_pending(c: &mut PgConnection, hosts: &mut [HostRecord]) -> Result<()> {
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    let pending =
+        pending(c, &hosts.iter().map(|h| (h.probe_id, h.interface_id, h.ip.clone())).collect::<Vec<_>>()).await?;
+    for h in hosts.iter_mut() {
+        if let Some(p) = pending.get(&(h.probe_id, h.interface_id, h.ip.clone())) {
+            h.add_pending(p);
+        }
+    }
+    Ok(())
+}
+
+async fn pending(c: &mut PgConnection, keys: &[HostKey]) -> Result<HashMap<HostKey, HostRecord>> {
+    let probes: Vec<i64> = keys.iter().map(|k| k.0).collect();
+    // Usually the fold has caught up: one probe of the small partial index says so.
+    let any: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up AND probe_id = ANY($1))")
+            .bind(&probes)
+            .fetch_one(&mut *c)
+            .await?;
+    if !any {
+        return Ok(HashMap::new());
+    }
+    let ifaces: Vec<i64> = keys.iter().map(|k| k.1).collect();
+    let ips: Vec<String> = keys.iter().map(|k| k.2.clone()).collect();
+    let agg = crate::fold::HOSTS
+        .replace("{todo}", "(SELECT probe_id, seq FROM batches WHERE NOT rolled_up AND probe_id = ANY($1))")
+        .replace(
+            "{where}",
+            "WHERE (s.probe_id, s.interface_id, s.ip) IN \
+             (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]::inet[]))",
+        );
+    let sql = format!(
+        "SELECT x.*, host(x.ip) AS ip_text, x.\"coalesce\"::text AS mac_text, '{{}}'::text[] AS names,
+                '' AS site, '' AS probe, '' AS interface
+         FROM ({agg}) x"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&probes).bind(&ifaces).bind(&ips).fetch_all(&mut *c).await?;
+    let mut out = HashMap::new();
+    for r in &rows {
+        let h = host_record(r)?;
+        out.insert((h.probe_id, h.interface_id, h.ip.clone()), h);
+    }
+    Ok(out)
+}
+
+/// One host on one interface (folded plus pending), with its services, if the caller may
+/// see it.
+pub(crate) async fn host(
+    c: &mut PgConnection,
+    allowed: Option<&[String]>,
+    interface_id: i64,
+    ip: &str,
+) -> Result<Option<(HostRecord, Vec<(String, [i64; 4])>)>> {
+    let iface = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT i.probe_id, i.name, p.name AS probe, s.name AS site, host($3::inet) AS canonical \
+         FROM interfaces i JOIN probes p ON p.id = i.probe_id \
+         JOIN sites s ON s.id = p.site_id WHERE {ALLOWED} AND i.id = $2"
+    )))
+    .bind(allowed)
+    .bind(interface_id)
+    .bind(ip)
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(iface) = iface else { return Ok(None) };
+    let probe_id: i64 = iface.try_get("probe_id")?;
+    let canonical: String = iface.try_get("canonical")?;
+    let sql = format!(
+        "SELECT {HOST_COLS}, {traffic} FROM hosts h JOIN probes p ON p.id = h.probe_id \
+         JOIN sites s ON s.id = p.site_id JOIN interfaces i ON i.id = h.interface_id \
+         WHERE h.probe_id = $1 AND h.interface_id = $2 AND h.ip = $3::inet",
+        traffic = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
+    );
+    let folded = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(probe_id)
+        .bind(interface_id)
+        .bind(ip)
+        .fetch_optional(&mut *c)
+        .await?
+        .as_ref()
+        .map(host_record)
+        .transpose()?;
+    let key = (probe_id, interface_id, canonical.clone());
+    let pending = pending(c, std::slice::from_ref(&key)).await?.remove(&key);
+    let host = match (folded, pending) {
+        (Some(mut f), Some(p)) => {
+            f.add_pending(&p);
+            f
+        }
+        (Some(f), None) => f,
+        (None, Some(mut p)) => {
+            p.site = iface.try_get("site")?;
+            p.probe = iface.try_get("probe")?;
+            p.interface = iface.try_get("name")?;
+            p
+        }
+        (None, None) => return Ok(None),
+    };
+    let pending_services = crate::fold::SERVICES
+        .replace("{todo}", "(SELECT probe_id, seq FROM batches WHERE NOT rolled_up AND probe_id = $1)")
+        .replace("{where}", "WHERE s.probe_id = $1 AND s.interface_id = $2 AND s.ip = $3::inet");
+    let sql = format!(
+        "SELECT service, sum(a)::bigint, sum(b)::bigint, sum(c)::bigint, sum(d)::bigint FROM (
+            SELECT service, tx_packets AS a, tx_bytes AS b, rx_packets AS c, rx_bytes AS d FROM host_services
+            WHERE probe_id = $1 AND interface_id = $2 AND ip = $3::inet
+            UNION ALL
+            SELECT p.service, p.tx_packets, p.tx_bytes, p.rx_packets, p.rx_bytes
+            FROM ({pending_services}) AS p (probe_id, interface_id, ip, service, tx_packets, tx_bytes, rx_packets, rx_bytes)
+         ) v GROUP BY service ORDER BY sum(b) + sum(d) DESC, service"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(probe_id)
+        .bind(interface_id)
+        .bind(&canonical)
+        .fetch_all(&mut *c)
+        .await?;
+    let services = rows
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, [r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?])))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some((host, services)))
 }

@@ -14,6 +14,7 @@ mod fold;
 pub mod ingest;
 pub mod jobs;
 pub mod probes;
+pub mod snapshot;
 pub mod totals;
 
 use std::time::Duration;

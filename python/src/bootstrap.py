@@ -1,0 +1,161 @@
+"""wirewatch engine bootstrap: run once when the interpreter starts.
+
+Makes the process-wide parts of Python per script run, so that concurrent scripts do not see
+each other: sys.stdout (print goes to the run's page), sys.stdin (the request body, for the cgi
+module), os.environ (the run's CGI variables over the process environment). Each worker thread
+has one run at a time; threads a script starts itself print to the controller's log.
+"""
+
+import collections.abc
+import io
+import os
+import sys
+import threading
+import urllib.parse
+import warnings
+
+import _wirewatch
+
+
+class ScriptTimeout(BaseException):
+    """Raised in a script that ran past the engine's time limit (a BaseException, so that
+    `except Exception` does not swallow it)."""
+
+
+_local = threading.local()
+
+
+def _active():
+    return getattr(_local, "active", False)
+
+
+class _Stdout(io.TextIOBase):
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not " + type(s).__name__)
+        if _active():
+            _wirewatch.write(s)
+        else:
+            sys.__stderr__.write(s)
+        return len(s)
+
+    def flush(self):
+        pass
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+
+class _Stdin(io.TextIOBase):
+    def readable(self):
+        return True
+
+    @property
+    def buffer(self):
+        b = getattr(_local, "stdin", None)
+        return b if b is not None else io.BytesIO()
+
+    def read(self, n=-1):
+        return self.buffer.read(n).decode("utf-8", "replace")
+
+    def readline(self, n=-1):
+        return self.buffer.readline(n).decode("utf-8", "replace")
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+
+class _Environ(collections.abc.MutableMapping):
+    """os.environ seen through the running script's CGI variables; a script's changes stay in
+    its run."""
+
+    def __init__(self, base):
+        self._base = base
+
+    def _run(self):
+        return getattr(_local, "environ", None)
+
+    def __getitem__(self, k):
+        r = self._run()
+        if r is not None and k in r:
+            return r[k]
+        return self._base[k]
+
+    def __setitem__(self, k, v):
+        r = self._run()
+        if r is not None:
+            r[k] = v
+        else:
+            self._base[k] = v
+
+    def __delitem__(self, k):
+        r = self._run()
+        if r is not None:
+            if k in r:
+                del r[k]
+                return
+            raise KeyError(k)
+        del self._base[k]
+
+    def __iter__(self):
+        keys = dict.fromkeys(self._base)
+        r = self._run()
+        if r:
+            keys.update(dict.fromkeys(r))
+        return iter(keys)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+    def copy(self):
+        return dict(self)
+
+    def __repr__(self):
+        return "environ(%r)" % dict(self)
+
+
+_original_environ = os.environ
+os.environ = _Environ(_original_environ)
+sys.stdout = _Stdout()
+sys.stdin = _Stdin()
+
+# ntop's scripts use the cgi module (deprecated in 3.11, gone in 3.13: the legacy-cgi package
+# brings it back). FieldStorage's default environ was bound at import to the process
+# environment: point it at the per-run view.
+warnings.filterwarnings("ignore", message=".*'cgi' is deprecated.*", category=DeprecationWarning)
+warnings.filterwarnings("ignore", message=".*'cgitb' is deprecated.*", category=DeprecationWarning)
+try:
+    import cgi
+
+    _d = cgi.FieldStorage.__init__.__defaults__
+    cgi.FieldStorage.__init__.__defaults__ = tuple(
+        os.environ if x is _original_environ else x for x in _d
+    )
+except ImportError:
+    pass
+
+
+def _params(query, content_type, body):
+    """The plain dict of parameters: the query string, then the fields of a urlencoded POST
+    body (the last value of a repeated name wins)."""
+    out = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded" and body:
+        out.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return out
+
+
+def _begin(environ, body):
+    _local.environ = environ
+    _local.stdin = io.BytesIO(body)
+    _local.active = True
+
+
+def _end():
+    _local.active = False
+    _local.environ = None
+    _local.stdin = None

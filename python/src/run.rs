@@ -1,0 +1,374 @@
+//! One script run's context: a thread-local on the worker running it, read by the module
+//! functions. Database reads go through the run's snapshot (one REPEATABLE READ transaction,
+//! opened at the first read) with the GIL released.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use wirewatch_mobile_api::auth::Role;
+use wirewatch_mobile_api::pages::{ScriptReply, ScriptRequest};
+use wirewatch_store::api::{HostCursor, HostQuery, HostRecord, HostSort, InterfaceRow, ProbeRow};
+use wirewatch_store::snapshot::Snapshot;
+
+use crate::engine::Ctx;
+
+thread_local! {
+    static RUN: RefCell<Option<Run>> = const { RefCell::new(None) };
+}
+
+/// ntop's host cursor over one interface, read page by page from the snapshot.
+pub(crate) struct Cursor {
+    pub device: usize,
+    pub buf: VecDeque<HostRecord>,
+    pub after: Option<HostCursor>,
+    pub done: bool,
+}
+
+pub(crate) struct Run {
+    pub ctx: Arc<Ctx>,
+    pub user: String,
+    pub role: Role,
+    pub sites: Option<Vec<String>>,
+    pub out: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub snapshot: Option<Snapshot>,
+    pub probes: Option<Arc<Vec<ProbeRow>>>,
+    pub cursor: Option<Cursor>,
+    /// The host ntop's `host` module reads.
+    pub current: Option<HostRecord>,
+    pub request: Py<PyDict>,
+}
+
+/// The output and headers a run produced.
+pub(crate) struct Output {
+    pub body: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+}
+
+impl Output {
+    pub fn reply(self) -> ScriptReply {
+        ScriptReply {
+            status: self.status,
+            content_type: self.content_type.unwrap_or_else(|| "text/html; charset=utf-8".into()),
+            body: self.body.into_bytes(),
+        }
+    }
+}
+
+pub(crate) fn no_run() -> PyErr {
+    PyRuntimeError::new_err("the wirewatch API is only available in the thread running a script")
+}
+
+/// Runs `f` on this thread's run.
+pub(crate) fn with_run<T>(f: impl FnOnce(&mut Run) -> PyResult<T>) -> PyResult<T> {
+    RUN.with(|r| match r.borrow_mut().as_mut() {
+        Some(run) => f(run),
+        None => Err(no_run()),
+    })
+}
+
+/// Appends to the page (print and ntop.sendString).
+pub(crate) fn write(s: &str) -> PyResult<()> {
+    with_run(|r| {
+        if r.out.len() + s.len() > r.ctx.config.max_output_bytes {
+            return Err(PyValueError::new_err(format!(
+                "page larger than max_output_bytes ({} bytes)",
+                r.ctx.config.max_output_bytes
+            )));
+        }
+        r.out.push_str(s);
+        Ok(())
+    })
+}
+
+/// Sets up a run on this thread: the context, the CGI environment and stdin (bootstrap
+/// `_begin`), and the script's globals.
+pub(crate) fn begin<'py>(
+    py: Python<'py>,
+    ctx: Arc<Ctx>,
+    id: &str,
+    req: &ScriptRequest,
+    file: &Path,
+) -> PyResult<Bound<'py, PyDict>> {
+    let environ = PyDict::new(py);
+    let docroot = file
+        .ancestors()
+        .find(|a| ctx.roots.iter().any(|r| r.canonicalize().is_ok_and(|r| r == *a)))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    environ.set_item("DOCUMENT_ROOT", docroot)?;
+    environ.set_item("SCRIPT_NAME", format!("/python/{}", req.path))?;
+    environ.set_item("SCRIPT_FILENAME", file.display().to_string())?;
+    environ.set_item("REQUEST_METHOD", &req.method)?;
+    environ.set_item("QUERY_STRING", &req.query)?;
+    environ.set_item("CONTENT_LENGTH", req.body.len().to_string())?;
+    environ.set_item(
+        "CONTENT_TYPE",
+        req.content_type.clone().unwrap_or_else(|| "application/x-www-form-urlencoded".into()),
+    )?;
+    environ.set_item("REMOTE_USER", &req.user)?;
+    environ.set_item("REMOTE_ADDR", &req.remote_addr)?;
+    environ.set_item("GATEWAY_INTERFACE", "CGI/1.1")?;
+    environ.set_item("SERVER_SOFTWARE", format!("wirewatch/{}", ctx.info.version))?;
+    for (k, v) in &req.headers {
+        environ.set_item(format!("HTTP_{}", k.to_ascii_uppercase().replace('-', "_")), v)?;
+    }
+    // The plain dict of parameters: query string, then form fields of a urlencoded POST.
+    let boot = py.import("_wirewatch_bootstrap")?;
+    let params = boot.getattr("_params")?.call1((
+        &req.query,
+        req.content_type.clone().unwrap_or_default(),
+        PyBytes::new(py, &req.body),
+    ))?;
+    let request = PyDict::new(py);
+    request.set_item("method", &req.method)?;
+    request.set_item("path", &req.path)?;
+    request.set_item("query_string", &req.query)?;
+    request.set_item("params", &params)?;
+    request.set_item("user", &req.user)?;
+    request.set_item("role", req.role.as_str())?;
+    request.set_item("sites", req.sites.clone())?;
+    request.set_item("id", id)?;
+    RUN.with(|r| {
+        *r.borrow_mut() = Some(Run {
+            ctx: ctx.clone(),
+            user: req.user.clone(),
+            role: req.role,
+            sites: req.sites.clone(),
+            out: String::new(),
+            status: 200,
+            content_type: None,
+            snapshot: None,
+            probes: None,
+            cursor: None,
+            current: None,
+            request: request.clone().unbind(),
+        })
+    });
+    boot.getattr("_begin")?.call1((environ, PyBytes::new(py, &req.body)))?;
+    let globals = PyDict::new(py);
+    globals.set_item("__name__", "__main__")?;
+    globals.set_item("__file__", file.display().to_string())?;
+    globals.set_item("__builtins__", py.import("builtins")?)?;
+    globals.set_item("params", params)?;
+    Ok(globals)
+}
+
+/// Ends the run on this thread and returns what it produced.
+pub(crate) fn end(py: Python<'_>) -> Output {
+    if let Ok(boot) = py.import("_wirewatch_bootstrap")
+        && let Err(e) = boot.getattr("_end").and_then(|f| f.call0())
+    {
+        tracing::warn!(error = %e, "bootstrap _end failed");
+    }
+    let run = RUN.with(|r| r.borrow_mut().take());
+    match run {
+        Some(r) => Output { body: r.out, status: r.status, content_type: r.content_type },
+        None => Output { body: String::new(), status: 500, content_type: None },
+    }
+}
+
+/// "ValueError: message" for an exception.
+pub(crate) fn describe(py: Python<'_>, e: &PyErr) -> String {
+    let name = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
+    format!("{name}: {}", e.value(py))
+}
+
+/// The formatted traceback, as Python prints it.
+pub(crate) fn traceback(py: Python<'_>, e: &PyErr) -> String {
+    let formatted = py
+        .import("traceback")
+        .and_then(|tb| tb.getattr("format_exception")?.call1((e.value(py),)))
+        .and_then(|lines| lines.extract::<Vec<String>>());
+    match formatted {
+        Ok(lines) => lines.concat(),
+        Err(_) => describe(py, e),
+    }
+}
+
+type Fut<'a, T> = Pin<Box<dyn Future<Output = wirewatch_store::Result<T>> + Send + 'a>>;
+
+/// Runs a read on the run's snapshot (opened on first use) with the GIL released.
+pub(crate) fn read<T: Send>(
+    py: Python<'_>,
+    f: impl for<'a> FnOnce(&'a mut Snapshot) -> Fut<'a, T> + Send,
+) -> PyResult<T> {
+    let (ctx, sites, snap) = with_run(|r| Ok((r.ctx.clone(), r.sites.clone(), r.snapshot.take())))?;
+    let result = py.detach(|| {
+        ctx.handle.block_on(async {
+            let mut snap = match snap {
+                Some(s) => s,
+                None => ctx.store.snapshot(sites).await?,
+            };
+            let out = f(&mut snap).await;
+            Ok::<_, wirewatch_store::StoreError>((snap, out))
+        })
+    });
+    match result {
+        Ok((snap, out)) => {
+            with_run(|r| {
+                r.snapshot = Some(snap);
+                Ok(())
+            })?;
+            out.map_err(store_err)
+        }
+        Err(e) => Err(store_err(e)),
+    }
+}
+
+/// Runs something on the pool (not the snapshot) with the GIL released.
+pub(crate) fn on_pool<T: Send>(
+    py: Python<'_>,
+    f: impl for<'a> FnOnce(&'a wirewatch_store::Store) -> Fut<'a, T> + Send,
+) -> PyResult<T> {
+    let ctx = with_run(|r| Ok(r.ctx.clone()))?;
+    py.detach(|| ctx.handle.block_on(f(&ctx.store))).map_err(store_err)
+}
+
+pub(crate) fn store_err(e: wirewatch_store::StoreError) -> PyErr {
+    match e {
+        wirewatch_store::StoreError::Invalid(m) => PyValueError::new_err(m),
+        other => PyRuntimeError::new_err(format!("database: {other}")),
+    }
+}
+
+/// The probes (with interfaces) this run may see, read once per run.
+pub(crate) fn probes(py: Python<'_>) -> PyResult<Arc<Vec<ProbeRow>>> {
+    if let Some(p) = with_run(|r| Ok(r.probes.clone()))? {
+        return Ok(p);
+    }
+    let p = Arc::new(read(py, |s| Box::pin(s.probes()))?);
+    with_run(|r| {
+        r.probes = Some(p.clone());
+        Ok(())
+    })?;
+    Ok(p)
+}
+
+/// ntop's devices: every interface of every probe this run may see, in (site, probe,
+/// interface) order; a device id is an index into this list.
+pub(crate) fn devices(py: Python<'_>) -> PyResult<Vec<(ProbeRow, InterfaceRow)>> {
+    let probes = probes(py)?;
+    Ok(probes.iter().flat_map(|p| p.interfaces.iter().map(move |i| (p.clone(), i.clone()))).collect())
+}
+
+pub(crate) fn device_at(py: Python<'_>, idx: i64) -> PyResult<(ProbeRow, InterfaceRow)> {
+    let probes = probes(py)?;
+    let mut n = 0i64;
+    for p in probes.iter() {
+        for i in &p.interfaces {
+            if n == idx {
+                return Ok((p.clone(), i.clone()));
+            }
+            n += 1;
+        }
+    }
+    Err(pyo3::exceptions::PyIndexError::new_err(format!(
+        "no interface {idx}: there are {n} (interface.numInterfaces())"
+    )))
+}
+
+/// Hosts read per round trip by a cursor.
+const PAGE: i64 = 5000;
+
+/// Moves the cursor of `device` one host on; `first` starts it again. Returns whether there
+/// is a current host.
+pub(crate) fn step(py: Python<'_>, device: i64, first: bool) -> PyResult<bool> {
+    let (_, iface) = device_at(py, device)?;
+    let idx = usize::try_from(device).unwrap_or(0);
+    let restart = first || with_run(|r| Ok(r.cursor.as_ref().is_none_or(|c| c.device != idx)))?;
+    if restart {
+        with_run(|r| {
+            r.cursor = Some(Cursor { device: idx, buf: VecDeque::new(), after: None, done: false });
+            r.current = None;
+            Ok(())
+        })?;
+    }
+    loop {
+        let next = with_run(|r| {
+            let c = r.cursor.as_mut().ok_or_else(no_run)?;
+            Ok(match c.buf.pop_front() {
+                Some(h) => Some(Some(h)),
+                None if c.done => Some(None),
+                None => None,
+            })
+        })?;
+        match next {
+            Some(Some(h)) => {
+                with_run(|r| {
+                    r.current = Some(h);
+                    Ok(())
+                })?;
+                return Ok(true);
+            }
+            Some(None) => {
+                // ntop: past the last host the cursor is reset (the next call starts again).
+                with_run(|r| {
+                    r.cursor = None;
+                    r.current = None;
+                    Ok(())
+                })?;
+                return Ok(false);
+            }
+            None => {
+                let after = with_run(|r| Ok(r.cursor.as_ref().and_then(|c| c.after.clone())))?;
+                let q = HostQuery {
+                    site: None,
+                    probe: None,
+                    interface_id: Some(iface.id),
+                    cidr: None,
+                    search: None,
+                    sort: HostSort::Ip,
+                    descending: false,
+                    after,
+                    limit: PAGE,
+                };
+                let (rows, more) = read(py, move |s| Box::pin(async move { s.host_page(&q).await }))?;
+                with_run(|r| {
+                    let c = r.cursor.as_mut().ok_or_else(no_run)?;
+                    c.done = more.is_none();
+                    c.after = more;
+                    c.buf.extend(rows);
+                    Ok(())
+                })?;
+            }
+        }
+    }
+}
+
+/// Positions ntop's cursor on one host (`findHostByNumIP`).
+pub(crate) fn find(py: Python<'_>, ip: &str, vlan: i64, device: i64) -> PyResult<bool> {
+    let (_, iface) = device_at(py, device)?;
+    if ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(PyValueError::new_err(format!("not an IP address: {ip:?}")));
+    }
+    let ip = ip.to_string();
+    let id = iface.id;
+    let found = read(py, move |s| Box::pin(async move { s.host(id, &ip).await }))?;
+    let host = found.map(|(h, _)| h).filter(|h| vlan <= 0 || i64::from(h.vlan) == vlan);
+    let ok = host.is_some();
+    with_run(|r| {
+        r.current = host;
+        Ok(())
+    })?;
+    Ok(ok)
+}
+
+/// Reads the current host.
+pub(crate) fn current<T>(f: impl FnOnce(&HostRecord) -> T) -> PyResult<T> {
+    with_run(|r| match &r.current {
+        Some(h) => Ok(f(h)),
+        None => Err(pyo3::exceptions::PyLookupError::new_err(
+            "no current host: call ntop.getFirstHost/getNextHost/findHostByNumIP first",
+        )),
+    })
+}
