@@ -253,7 +253,16 @@ fn worker(ctx: &Arc<Ctx>, idx: usize) {
     while let Ok(job) = ctx.jobs.recv() {
         let Job { req, file, reply } = job;
         let id = format!("py-{}", ctx.next_id.fetch_add(1, Ordering::Relaxed));
-        let result = Python::attach(|py| execute(py, ctx, idx, &id, req, &file, reply));
+        let path = req.path.clone();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Python::attach(|py| execute(py, ctx, idx, &id, req, &file, reply))
+        }))
+        .unwrap_or_else(|_| {
+            // A bug of ours, not the script's: answer, clean up, keep the worker.
+            tracing::error!(script_run = %id, script = %path, "the Python engine panicked running a script");
+            run::discard();
+            Some(Err(ScriptError::Engine(format!("internal error running {path} ({id}); see the controller log"))))
+        });
         // The watchdog answered (and replaced this worker) if the script ignored its stop.
         let mut slots = lock(&ctx.slots);
         let slot = &mut slots[idx];

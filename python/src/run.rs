@@ -170,11 +170,20 @@ pub(crate) fn end(py: Python<'_>) -> Output {
     {
         tracing::warn!(error = %e, "bootstrap _end failed");
     }
-    let run = RUN.with(|r| r.borrow_mut().take());
-    match run {
-        Some(r) => Output { body: r.out, status: r.status, content_type: r.content_type },
+    match discard() {
+        Some((body, status, content_type)) => Output { body, status, content_type },
         None => Output { body: String::new(), status: 500, content_type: None },
     }
+}
+
+/// Drops this thread's run (if any) and returns its page. The snapshot's pooled connection
+/// must go back to the pool inside the runtime's context.
+pub(crate) fn discard() -> Option<(String, u16, Option<String>)> {
+    let mut run = RUN.with(|r| r.borrow_mut().take())?;
+    let guard = run.ctx.handle.enter();
+    drop(run.snapshot.take());
+    drop(guard);
+    Some((run.out, run.status, run.content_type))
 }
 
 /// "ValueError: message" for an exception.
