@@ -196,7 +196,7 @@ pub(crate) fn describe(py: Python<'_>, e: &PyErr) -> String {
 pub(crate) fn traceback(py: Python<'_>, e: &PyErr) -> String {
     let formatted = py
         .import("traceback")
-        .and_then(|tb| tb.getattr("format_exception")?.call1((e.value(py),)))
+        .and_then(|tb| tb.getattr("format_exception")?.call1((e.get_type(py), e.value(py), e.traceback(py))))
         .and_then(|lines| lines.extract::<Vec<String>>());
     match formatted {
         Ok(lines) => lines.concat(),

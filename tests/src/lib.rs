@@ -4,6 +4,7 @@
 //! `Drop`, by PID.
 #![allow(clippy::unwrap_used)]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -542,3 +543,50 @@ pub fn login(addr: SocketAddr, user: &str, password: &str) -> String {
     assert_eq!(r.status, 200, "login {user}: {}", r.body);
     r.json()["access_token"].as_str().expect("access_token").to_string()
 }
+
+/// A MaxMind-format city database with known networks (written with PyPI's mmdb-writer).
+pub fn write_mmdb(path: &Path) {
+    let script = r#"
+import sys
+from mmdb_writer import MMDBWriter
+from netaddr import IPSet
+w = MMDBWriter(ip_version=6, database_type='GeoIP2-City', languages=['en'], description='wirewatch test', ipv4_compatible=True)
+def place(cc, country, city=None, lat=None, lon=None):
+    d = {'country': {'iso_code': cc, 'names': {'en': country}}}
+    if city:
+        d['city'] = {'names': {'en': city}}
+        d['location'] = {'latitude': lat, 'longitude': lon}
+    return d
+w.insert_network(IPSet(['8.8.8.0/24']), place('US', 'United States', 'Mountain View', 37.386, -122.0838))
+w.insert_network(IPSet(['142.250.0.0/15']), place('US', 'United States'))
+w.insert_network(IPSet(['31.13.87.0/24']), place('IE', 'Ireland', 'Dublin', 53.3331, -6.2489))
+w.insert_network(IPSet(['203.69.81.0/24']), place('TW', 'Taiwan', 'Taipei', 25.0478, 121.5319))
+w.to_db_file(sys.argv[1])
+"#;
+    let out = std::process::Command::new("python3").args(["-c", script]).arg(path).output().expect("python3");
+    assert!(out.status.success(), "mmdb-writer (pip install mmdb-writer): {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// ip → (tx packets, tx bytes, rx packets, rx bytes) of a capture's oracle (IPv4 and IPv6).
+pub fn oracle_hosts(file: &str) -> BTreeMap<String, [i64; 4]> {
+    let o: Value =
+        serde_json::from_str(&std::fs::read_to_string(pcaps().join(format!("{file}.oracle.json"))).expect("oracle"))
+            .expect("oracle JSON");
+    let mut out = BTreeMap::new();
+    for t in ["ipv4", "ipv6"] {
+        for (ip, v) in o[t].as_object().into_iter().flatten() {
+            let g = |k: &str| v[k].as_i64().unwrap_or(-1);
+            out.insert(ip.clone(), [g("tx_packets"), g("tx_bytes"), g("rx_packets"), g("rx_bytes")]);
+        }
+    }
+    out
+}
+
+/// Frames in a capture, per its oracle.
+pub fn oracle_frames(file: &str) -> i64 {
+    let o: Value =
+        serde_json::from_str(&std::fs::read_to_string(pcaps().join(format!("{file}.oracle.json"))).expect("oracle"))
+            .expect("oracle JSON");
+    o["totals"]["frames"].as_i64().expect("frames")
+}
+

@@ -1,0 +1,603 @@
+//! The embedded Python engine against a real controller, PostgreSQL and probe data: the seed's
+//! example scripts unchanged, the bundled pages (region map, iPhone JSON), and isolation (an
+//! exception, a runaway loop, sys.exit, concurrent scripts, a script edited while serving,
+//! preferences that persist).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wirewatch_e2e::*;
+
+const ADMIN_PASSWORD: &str = "admin-password-1";
+const CAPTURE: &str = "1kxun.pcap";
+
+struct Fx {
+    pg: Pg,
+    c: Controller,
+    dir: tempfile::TempDir,
+    admin: String,
+}
+
+impl Fx {
+    fn page(&self, path: &str, token: &str) -> Resp {
+        http(self.c.http, "GET", path, Some(token), None)
+    }
+    fn ok(&self, path: &str, token: &str) -> String {
+        let r = self.page(path, token);
+        assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+        r.body
+    }
+    fn json(&self, path: &str) -> Value {
+        serde_json::from_str(&self.ok(path, &self.admin)).unwrap_or_else(|e| panic!("{path}: not JSON: {e}"))
+    }
+    fn scripts(&self) -> PathBuf {
+        self.dir.path().join("scripts")
+    }
+    /// Writes a script into the extra scripts directory.
+    fn script(&self, rel: &str, source: &str) {
+        let p = self.scripts().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, source).expect("write script");
+    }
+    fn user(&self, name: &str, role: &str, sites: Option<&str>) -> String {
+        let mut args = vec!["user", "add", name, "--role", role, "--password-stdin"];
+        if let Some(s) = sites {
+            args.extend(["--sites", s]);
+        }
+        self.c.cli_stdin(&args, "pass-word-123\n").expect("user add");
+        login(self.c.http, name, "pass-word-123")
+    }
+}
+
+/// A controller whose probe `pa` (site-a) replayed CAPTURE and `pb` (site-b) icmp.pcap, all
+/// folded; scripts from `<dir>/scripts` beside the bundled ones; a 2 s script time limit.
+fn fixture() -> Fx {
+    let pg = Pg::start();
+    let url = pg.create_db("py");
+    let dir = scratch();
+    let mmdb = dir.path().join("city.mmdb");
+    write_mmdb(&mmdb);
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir_all(&scripts).expect("scripts dir");
+    let (mmdb, scripts) = (mmdb.display().to_string(), scripts.display().to_string());
+    let env = [
+        ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ("WIREWATCH_ROLLUP_EVERY_SECS", "1"),
+        ("WIREWATCH_RETENTION_RAW_DAYS", "0"),
+        ("WIREWATCH_RETENTION_HOURLY_DAYS", "0"),
+        ("WIREWATCH_RETENTION_DAILY_DAYS", "0"),
+        ("WIREWATCH_API_GEOIP_DB", mmdb.as_str()),
+        ("WIREWATCH_API_REVERSE_DNS", "false"),
+        ("WIREWATCH_PYTHON_SCRIPTS_DIR", scripts.as_str()),
+        ("WIREWATCH_PYTHON_TIMEOUT_SECS", "2"),
+        ("WIREWATCH_PYTHON_GRACE_SECS", "1"),
+    ];
+    let c = Controller::start(&dir.path().join("ctl"), &url, "py-ctl", free_udp_port(), &env);
+    let ida = c.enroll("pa", "site-a", dir.path());
+    let idb = c.enroll("pb", "site-b", dir.path());
+    let mut a = Probe::replay(&[c.quic], &ida, &[pcaps().join(CAPTURE)], "max", 10);
+    let mut b = Probe::replay(&[c.quic], &idb, &[pcaps().join("icmp.pcap")], "max", 10);
+    assert_eq!(a.wait(Duration::from_secs(120)), Some(0));
+    assert_eq!(b.wait(Duration::from_secs(120)), Some(0));
+    wait_until("every batch folded", Duration::from_secs(60), || {
+        pg.scalar("py", "SELECT count(*) FROM batches WHERE NOT rolled_up") == 0
+    });
+    let admin = login(c.http, "admin", ADMIN_PASSWORD);
+    Fx { pg, c, dir, admin }
+}
+
+/// The cells of each `<tr>` that has `<td>` cells.
+fn table_rows(html: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for tr in html.split("<tr>").skip(1) {
+        let tr = tr.split("</tr>").next().unwrap_or("");
+        let mut cells = Vec::new();
+        let mut rest = tr;
+        while let Some(i) = rest.find("<td") {
+            let after = &rest[i..];
+            let Some(gt) = after.find('>') else { break };
+            let Some(end) = after.find("</td>") else { break };
+            cells.push(after[gt + 1..end].to_string());
+            rest = &after[end + 5..];
+        }
+        if !cells.is_empty() {
+            rows.push(cells);
+        }
+    }
+    rows
+}
+
+/// Every host of the API's list for one probe: ip → summary.
+fn api_hosts(fx: &Fx, probe: &str) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let mut cursor = String::new();
+    loop {
+        let r = http(
+            fx.c.http,
+            "GET",
+            &format!("/api/v1/hosts?probe={probe}&sort=ip&order=asc&limit=500{cursor}"),
+            Some(&fx.admin),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        for h in v["items"].as_array().into_iter().flatten() {
+            out.insert(h["ip"].as_str().expect("ip").to_string(), h.clone());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
+/// Interface (device) index of probe `pa`: devices are ordered by site, probe, interface.
+const DEV_A: usize = 0;
+
+#[test]
+fn seed_scripts_run_unchanged_against_probe_data() {
+    let fx = fixture();
+    let stored = api_hosts(&fx, "pa");
+    let oracle = oracle_hosts(CAPTURE);
+    assert_eq!(stored.keys().collect::<BTreeSet<_>>(), oracle.keys().collect::<BTreeSet<_>>());
+
+    // The seed's host table (ntop.getNextHost(0) loop over interface 0 = pa's).
+    let page = fx.ok("/python/hosts.py", &fx.admin);
+    assert!(page.contains("<title>Welcome to ntop+Python [1kxun.pcap,icmp.pcap]</title>"), "{page}");
+    let rows: Vec<Vec<String>> = table_rows(&page).into_iter().filter(|r| r.len() == 7).collect();
+    assert_eq!(rows.len(), stored.len(), "one row per stored host");
+    let iface = stored.values().next().expect("a host")["interface_id"].as_i64().expect("iface");
+    for r in &rows {
+        let (mac, ip, name, sessions, peers, fingerprint, serial) = (&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]);
+        let h = stored.get(ip).unwrap_or_else(|| panic!("{ip} is not a stored host"));
+        assert_eq!(mac.as_str(), h["mac"].as_str().unwrap_or(""), "{ip} MAC");
+        assert_eq!(name.as_str(), h["name"].as_str().unwrap_or(ip), "{ip} name");
+        let d = http(fx.c.http, "GET", &format!("/api/v1/interfaces/{iface}/hosts/{ip}"), Some(&fx.admin), None).json();
+        assert_eq!(sessions, &d["tcp_sessions_active"].to_string(), "{ip} sessions");
+        assert_eq!(peers, &d["peers_sent"].to_string(), "{ip} contacted peers");
+        assert_eq!(fingerprint, "");
+        assert!(serial.ends_with(&format!("-{ip}")), "{ip} serial {serial}");
+    }
+    // Rows come in address order, each host once.
+    assert_eq!(rows.iter().map(|r| r[1].clone()).collect::<BTreeSet<_>>().len(), rows.len());
+
+    // Hello world: the devices preference in the title.
+    let hello = fx.ok("/python/hello_world.py", &fx.admin);
+    assert!(hello.contains("<h1>Welcome to ntop+Python [1kxun.pcap,icmp.pcap]</h1>"), "{hello}");
+    assert!(hello.contains("Hello World"));
+
+    // version / os / uptime.
+    let info = fx.json("/python/json/info.py");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(info["os"].as_str().expect("os"), format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+    let up = info["uptime"].as_u64().expect("uptime is a number");
+    assert!(up < 600, "uptime {up}");
+
+    // Interface names.
+    assert_eq!(fx.json("/python/json/interfaces.py"), serde_json::json!(["1kxun.pcap", "icmp.pcap"]));
+
+    // The host module's throughput dicts: two per host, with the three keys.
+    let thpt = fx.ok("/python/thpt.py", &fx.admin);
+    assert_eq!(thpt.matches("{'actual': ").count(), 2 * stored.len(), "{thpt}");
+    assert_eq!(thpt.matches("'average': ").count(), 2 * stored.len());
+
+    // findHostByNumIP and the counters, against the oracle.
+    let (ip, want) = oracle.iter().max_by_key(|(_, v)| v[1]).expect("busiest");
+    fx.script(
+        "find.py",
+        &format!(
+            "import ntop, host\nassert ntop.findHostByNumIP('{ip}', 0, {DEV_A}) == 1\n\
+             print(host.pktSent(), host.bytesSent(), host.pktRcvd(), host.bytesRcvd())\n\
+             print(ntop.findHostByNumIP('192.0.2.250', 0, {DEV_A}))\n"
+        ),
+    );
+    let out = fx.ok("/python/find.py", &fx.admin);
+    assert_eq!(out, format!("{} {} {} {}\n0\n", want[0], want[1], want[2], want[3]));
+
+    // The interface module against the oracle's frame count.
+    fx.script(
+        "iface.py",
+        "import interface\nprint(interface.numInterfaces(), interface.pktsStats(0)['total'], interface.numHosts(0), interface.uniqueName(1))\n",
+    );
+    let out = fx.ok("/python/iface.py", &fx.admin);
+    assert_eq!(out, format!("2 {} {} site-b/pb/icmp.pcap\n", oracle_frames(CAPTURE), stored.len()));
+
+    // The Pythonic module: filters and sorting agree with the API.
+    fx.script(
+        "pythonic.py",
+        "import wirewatch\n\
+         hs = list(wirewatch.hosts(probe='pa', sort='sent_bytes'))\n\
+         print(len(hs), hs[0].ip, hs[0].bytes_sent)\n\
+         print(len(list(wirewatch.hosts(probe='pa', cidr='192.168.0.0/16'))))\n\
+         print(sorted(s.name for s in wirewatch.sites()))\n\
+         h = wirewatch.host(hs[0].ip)\n\
+         print(h.bytes_sent == hs[0].bytes_sent, ','.join(sorted(h.detail()['services'])))\n",
+    );
+    let out = fx.ok("/python/pythonic.py", &fx.admin);
+    let top = stored.values().max_by_key(|h| h["bytes"]["sent"].as_i64()).expect("top");
+    let detail = http(
+        fx.c.http,
+        "GET",
+        &format!("/api/v1/interfaces/{iface}/hosts/{}", top["ip"].as_str().expect("ip")),
+        Some(&fx.admin),
+        None,
+    )
+    .json();
+    let mut names: Vec<&str> =
+        detail["services"].as_array().expect("services").iter().filter_map(|s| s["service"].as_str()).collect();
+    names.sort();
+    let services = names.join(",");
+    assert!(!services.is_empty());
+    let private = stored.keys().filter(|ip| ip.starts_with("192.168.")).count();
+    assert_eq!(
+        out,
+        format!(
+            "{} {} {}\n{private}\n['site-a', 'site-b']\nTrue {services}\n",
+            stored.len(),
+            top["ip"].as_str().expect("ip"),
+            top["bytes"]["sent"]
+        )
+    );
+
+    // A viewer runs read-only pages; a site-scoped user sees only their site's interfaces.
+    let viewer = fx.user("vera", "viewer", None);
+    assert_eq!(fx.page("/python/json/interfaces.py", &viewer).status, 200);
+    let scoped = fx.user("bob", "operator", Some("site-b"));
+    let r = fx.page("/python/json/interfaces.py", &scoped);
+    assert_eq!(serde_json::from_str::<Value>(&r.body).expect("json"), serde_json::json!(["icmp.pcap"]));
+    // Without a token: 401.
+    assert_eq!(http(fx.c.http, "GET", "/python/hello_world.py", None, None).status, 401);
+    // Unknown scripts and paths out of the roots.
+    assert_eq!(fx.page("/python/nope.py", &fx.admin).status, 404);
+    assert_eq!(fx.page("/python/../controller.py", &fx.admin).status, 400);
+    assert_eq!(fx.page("/python/json/%2e%2e/%2e%2e/x.py", &fx.admin).status, 400);
+    drop(fx.pg);
+}
+
+#[test]
+fn region_map_and_iphone_pages_match_the_api() {
+    let fx = fixture();
+    // Country table and summary equal the API's GeoIP counts (same mmdb).
+    let geo = fx.json_api("/api/v1/geo/countries");
+    let page = fx.ok("/python/region_map.py", &fx.admin);
+    let countries: Vec<Vec<String>> =
+        table_rows(&page.split("<table id=\"countries\">").nth(1).expect("countries table")[..])
+            .into_iter()
+            .take_while(|r| r.len() == 3)
+            .collect();
+    let want: Vec<(String, i64)> = geo["countries"]
+        .as_array()
+        .expect("countries")
+        .iter()
+        .map(|c| (c["code"].as_str().expect("code").to_string(), c["hosts"].as_i64().expect("hosts")))
+        .collect();
+    assert!(!want.is_empty());
+    let got: Vec<(String, i64)> = countries.iter().map(|r| (r[2].clone(), r[1].parse().expect("count"))).collect();
+    assert_eq!(got, want, "{page}");
+    let summary = table_rows(page.split("<table id=\"summary\">").nth(1).expect("summary"));
+    assert_eq!(summary[0], vec!["Hosts considered for analysis".to_string(), geo["hosts_considered"].to_string()]);
+    assert_eq!(summary[1], vec!["Hosts located in unknown countries".to_string(), geo["hosts_unknown"].to_string()]);
+    assert!(page.contains("<svg id=\"worldmap\""), "the world map is drawn from pygal_maps_world");
+    // Cities of one country.
+    let code = &want[0].0;
+    let cities = fx.json_api(&format!("/api/v1/geo/cities?country={code}"));
+    let page = fx.ok(&format!("/python/region_map.py?country={code}"), &fx.admin);
+    let rows = table_rows(page.split("<table id=\"cities\">").nth(1).expect("cities table"));
+    for c in cities["cities"].as_array().expect("cities") {
+        let name = c["name"].as_str().unwrap_or("(unknown city)");
+        assert!(
+            rows.iter().any(|r| r[0] == name && r[1] == c["hosts"].to_string()),
+            "{name} {} in {rows:?}",
+            c["hosts"]
+        );
+    }
+
+    // iPhone family.
+    assert_eq!(fx.json("/python/json/iphone/clientcheck.py?type=iphone&version=1.2")["allowed"], 1);
+    assert_eq!(fx.json("/python/json/iphone/clientcheck.py?type=iphone&version=0.9")["allowed"], 0);
+    assert_eq!(fx.json("/python/json/iphone/clientcheck.py?type=android&version=2.0")["allowed"], 0);
+    assert_eq!(fx.json("/python/json/iphone/iflist.py"), serde_json::json!(["1kxun.pcap", "icmp.pcap"]));
+    let d = fx.json("/python/json/iphone/ifdata.py?if=0&topic=interface");
+    assert_eq!(d[0]["metadata"]["type"], "groupedtable");
+    assert_eq!(d[0]["data"]["total"].as_i64(), Some(oracle_frames(CAPTURE)));
+    let p = fx.json("/python/json/iphone/ifdata.py?if=0&topic=protocols");
+    assert_eq!(p[0]["metadata"]["type"], "piechart");
+    let top = fx.json("/python/json/iphone/iftophosts.py?if=0&max=3&direction=0");
+    let traffic = top.as_array().expect("tables").iter().find(|t| t["metadata"]["title"] == "Traffic").expect("Traffic");
+    let api = fx.json_api("/api/v1/hosts?probe=pa&sort=sent_bytes&limit=3");
+    let want: Vec<(Value, Value)> =
+        api["items"].as_array().expect("items").iter().map(|h| (h["ip"].clone(), h["bytes"]["sent"].clone())).collect();
+    let got: Vec<(Value, Value)> =
+        traffic["data"].as_array().expect("rows").iter().map(|h| (h["ip"].clone(), h["value"].clone())).collect();
+    assert_eq!(got, want);
+    let bad = fx.page("/python/json/iphone/ifdata.py?if=9", &fx.admin);
+    assert_eq!(bad.status, 500, "{}", bad.body);
+    assert!(bad.body.contains("IndexError: no interface 9"), "{}", bad.body);
+}
+
+impl Fx {
+    fn json_api(&self, path: &str) -> Value {
+        let r = http(self.c.http, "GET", path, Some(&self.admin), None);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        r.json()
+    }
+}
+
+#[test]
+fn scripts_are_isolated_from_each_other_and_the_controller() {
+    let mut fx = fixture();
+    let viewer = fx.user("vera", "viewer", None);
+    let operator = fx.user("otto", "operator", None);
+
+    // An exception: 500; admins see the traceback, others an id to quote.
+    fx.script("raise.py", "print('before')\nx = 1\ny = x / 0\n");
+    let r = fx.page("/python/raise.py", &fx.admin);
+    assert_eq!(r.status, 500);
+    assert!(r.body.contains("ZeroDivisionError: division by zero"), "{}", r.body);
+    assert!(r.body.contains("raise.py&quot;, line 3") || r.body.contains("raise.py\", line 3"), "{}", r.body);
+    let r = fx.page("/python/raise.py", &viewer);
+    assert_eq!(r.status, 500);
+    assert!(!r.body.contains("ZeroDivisionError") && r.body.contains("error id <code>py-"), "{}", r.body);
+
+    // sys.exit() ends the script (output so far is the page); the controller stays up.
+    fx.script("exit0.py", "import sys\nprint('partial')\nsys.exit()\nprint('never')\n");
+    assert_eq!(fx.ok("/python/exit0.py", &fx.admin), "partial\n");
+    fx.script("exit3.py", "import sys\nsys.exit(3)\n");
+    let r = fx.page("/python/exit3.py", &fx.admin);
+    assert_eq!(r.status, 500);
+    assert!(r.body.contains("sys.exit(3)"), "{}", r.body);
+    assert_eq!(http(fx.c.http, "GET", "/healthz", None, None).status, 200);
+
+    // A runaway loop (even one that catches Exception) is stopped at the 2 s limit; pages are
+    // served while it spins, and right after.
+    fx.script("loop.py", "while True:\n    try:\n        pass\n    except Exception:\n        pass\n");
+    let (addr, admin) = (fx.c.http, fx.admin.clone());
+    let t0 = Instant::now();
+    let spin = std::thread::spawn(move || (http(addr, "GET", "/python/loop.py", Some(&admin), None), t0.elapsed()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(fx.page("/python/json/info.py", &fx.admin).status, 200, "served while a script spins");
+    let (r, took) = spin.join().expect("loop request");
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert!(r.body.contains("ScriptTimeout"), "{}", r.body);
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(10), "stopped after {took:?}");
+    let t1 = Instant::now();
+    assert_eq!(fx.page("/python/json/info.py", &fx.admin).status, 200);
+    assert!(t1.elapsed() < Duration::from_secs(1), "next request took {:?}", t1.elapsed());
+
+    // Two slow scripts at once: both finish, each with its own output, cursor and parameters.
+    fx.script(
+        "slow.py",
+        "import time, ntop, host, os\n\
+         n = 0\n\
+         ok = ntop.getFirstHost(0)\n\
+         while ok:\n    n += 1\n    time.sleep(0.01)\n    print(params['tag'], host.ipAddress())\n    ok = ntop.getNextHost(0)\n\
+         print(params['tag'], 'hosts', n, os.environ['QUERY_STRING'])\n",
+    );
+    let hosts = oracle_hosts(CAPTURE).len();
+    let (addr, admin) = (fx.c.http, fx.admin.clone());
+    let t0 = Instant::now();
+    let runs: Vec<_> = ["one", "two"]
+        .into_iter()
+        .map(|tag| {
+            let admin = admin.clone();
+            std::thread::spawn(move || http(addr, "GET", &format!("/python/slow.py?tag={tag}"), Some(&admin), None))
+        })
+        .collect();
+    let outs: Vec<Resp> = runs.into_iter().map(|t| t.join().expect("slow")).collect();
+    let both = t0.elapsed();
+    for (r, tag) in outs.iter().zip(["one", "two"]) {
+        assert_eq!(r.status, 200, "{}", r.body);
+        let lines: Vec<&str> = r.body.lines().collect();
+        assert_eq!(lines.len(), hosts + 1, "{tag}: {}", r.body);
+        assert!(lines.iter().all(|l| l.starts_with(&format!("{tag} "))), "{tag}: output mixed: {}", r.body);
+        assert_eq!(lines[hosts], format!("{tag} hosts {hosts} tag={tag}"));
+    }
+    let single = Duration::from_millis(10 * hosts as u64);
+    assert!(both < single * 2, "two {single:?} scripts took {both:?}: not concurrent");
+
+    // A script edited while the controller runs is served in its new version.
+    fx.script("edit.py", "print('version 1')\n");
+    assert_eq!(fx.ok("/python/edit.py", &fx.admin), "version 1\n");
+    fx.script("edit.py", "print('version two, edited')\n");
+    assert_eq!(fx.ok("/python/edit.py", &fx.admin), "version two, edited\n");
+
+    // POST form fields reach cgi.FieldStorage and the plain dict.
+    fx.script(
+        "form.py",
+        "import cgi, os\nform = cgi.FieldStorage()\nprint(os.environ['REQUEST_METHOD'], form.getvalue('a'), form.getvalue('b'), params['a'], params.get('q'))\n",
+    );
+    let r = http_raw(
+        fx.c.http,
+        "POST",
+        "/python/form.py?q=1",
+        Some(&fx.admin),
+        Some(("application/x-www-form-urlencoded", b"a=x+y&b=%26")),
+    );
+    assert_eq!((r.status, r.body.as_str()), (200, "POST x y & x y 1\n"));
+
+    // setPreference changes the engine: the next script sees it, a viewer may not set it,
+    // and it survives a restart.
+    fx.script("setpref.py", "import ntop\nntop.setPreference('alarm.threshold', params['v'])\nprint('set')\n");
+    fx.script("getpref.py", "import ntop\nprint(repr(ntop.getPreference('alarm.threshold')), repr(ntop.getPreference('unset.key')))\n");
+    assert_eq!(fx.ok("/python/getpref.py", &fx.admin), "'' ''\n");
+    assert_eq!(fx.ok("/python/setpref.py?v=42", &operator), "set\n");
+    assert_eq!(fx.ok("/python/getpref.py", &viewer), "'42' ''\n");
+    let r = fx.page("/python/setpref.py?v=7", &viewer);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("setPreference needs the operator role"), "{}", r.body);
+    // (Last before the restart: the written-off thread spins until the process ends.)
+    // A loop that swallows everything (bare except) outlives its grace: its worker is written
+    // off, the request gets 504, and the engine still serves.
+    fx.script("stubborn.py", "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass\n");
+    let r = fx.page("/python/stubborn.py", &fx.admin);
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert!(r.body.contains("its worker was replaced"), "{}", r.body);
+    assert_eq!(fx.page("/python/json/info.py", &fx.admin).status, 200);
+
+    fx.c.kill9();
+    fx.c.restart();
+    let admin = login(fx.c.http, "admin", ADMIN_PASSWORD);
+    assert_eq!(fx.ok("/python/getpref.py", &admin), "'42' ''\n");
+    assert_eq!(fx.pg.scalar("py", "SELECT count(*) FROM engine_preferences WHERE key = 'alarm.threshold'"), 1);
+}
+
+fn chromium() -> PathBuf {
+    for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("no Chromium (scripts/setup installs Debian's chromium)");
+}
+
+#[test]
+fn region_map_draws_and_zooms_in_a_browser() {
+    let fx = fixture();
+    let mut b = Browser::start(&chromium(), fx.dir.path());
+    b.send("Network.enable", serde_json::json!({}));
+    b.send(
+        "Network.setExtraHTTPHeaders",
+        serde_json::json!({"headers": {"Authorization": format!("Bearer {}", fx.admin)}}),
+    );
+    b.navigate(&format!("http://{}/python/region_map.py", fx.c.http));
+    // Countries with hosts are shaded (a computed fill other than the default grey); others not.
+    let geo = fx.json_api("/api/v1/geo/countries");
+    for c in geo["countries"].as_array().expect("countries") {
+        let code = c["code"].as_str().expect("code").to_lowercase();
+        let fill = b.eval(&format!(
+            "getComputedStyle(document.querySelector('#worldmap .{code} path')).fill"
+        ));
+        assert_ne!(fill, "rgb(228, 228, 228)", "{code} is not shaded");
+    }
+    let grey = b.eval("getComputedStyle(document.querySelector('#worldmap .ru path')).fill");
+    assert_eq!(grey, "rgb(228, 228, 228)", "Russia has no hosts");
+    // Clicking a country opens its cities.
+    let code = geo["countries"][0]["code"].as_str().expect("code").to_string();
+    b.click_and_wait(&format!("#worldmap .{} path", code.to_lowercase()));
+    let url = b.eval("location.search");
+    assert_eq!(url, format!("?country={code}"));
+    let cities = b.eval("document.querySelectorAll('#cities tr').length");
+    let api = fx.json_api(&format!("/api/v1/geo/cities?country={code}"));
+    let want = api["cities"].as_array().expect("cities").len();
+    let unknown = usize::from(api["hosts_unknown"].as_i64() > Some(0));
+    assert_eq!(cities, (1 + want + unknown).to_string(), "header + city rows + '(unknown city)'");
+    let dots = b.eval("document.querySelectorAll('#cityplot circle').length");
+    assert_eq!(dots, want.to_string(), "one dot per located city");
+}
+
+/// Headless Chromium driven over the DevTools protocol (one page).
+struct Browser {
+    child: std::process::Child,
+    ws: tungstenite::WebSocket<std::net::TcpStream>,
+    next: u64,
+}
+
+impl Browser {
+    fn start(exe: &Path, scratch: &Path) -> Browser {
+        let profile = scratch.join("chromium-profile");
+        let child = std::process::Command::new(exe)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+                "about:blank",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromium");
+        let port_file = profile.join("DevToolsActivePort");
+        wait_until("Chromium's DevTools port", Duration::from_secs(30), || {
+            std::fs::read_to_string(&port_file).is_ok_and(|s| s.lines().count() >= 2)
+        });
+        let port: u16 = std::fs::read_to_string(&port_file)
+            .expect("port file")
+            .lines()
+            .next()
+            .and_then(|l| l.parse().ok())
+            .expect("port");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let targets: Value = http(addr, "GET", "/json/list", None, None).json();
+        let ws_url = targets
+            .as_array()
+            .expect("targets")
+            .iter()
+            .find(|t| t["type"] == "page")
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .expect("a page target")
+            .to_string();
+        let stream = std::net::TcpStream::connect(addr).expect("devtools");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let (ws, _) = tungstenite::client(ws_url.as_str(), stream).expect("websocket");
+        Browser { child, ws, next: 1 }
+    }
+
+    /// Sends a command and returns its result (events before it are skipped).
+    fn send(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next;
+        self.next += 1;
+        let msg = serde_json::json!({"id": id, "method": method, "params": params}).to_string();
+        self.ws.send(tungstenite::Message::text(msg)).expect("send");
+        loop {
+            let m = self.ws.read().expect("devtools message");
+            let Ok(text) = m.to_text() else { continue };
+            let v: Value = serde_json::from_str(text).expect("json");
+            if v["id"] == id {
+                assert!(v.get("error").is_none(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    fn wait_event(&mut self, name: &str) {
+        loop {
+            let m = self.ws.read().expect("devtools event");
+            if let Ok(text) = m.to_text()
+                && serde_json::from_str::<Value>(text).is_ok_and(|v| v["method"] == name)
+            {
+                return;
+            }
+        }
+    }
+
+    fn navigate(&mut self, url: &str) {
+        self.send("Page.enable", serde_json::json!({}));
+        self.send("Page.navigate", serde_json::json!({"url": url}));
+        self.wait_event("Page.loadEventFired");
+    }
+
+    fn click_and_wait(&mut self, selector: &str) {
+        self.send(
+            "Runtime.evaluate",
+            serde_json::json!({"expression": format!(
+                "document.querySelector('{selector}').dispatchEvent(new MouseEvent('click', {{bubbles: true}}))"
+            )}),
+        );
+        self.wait_event("Page.loadEventFired");
+    }
+
+    /// Evaluates JavaScript; the value as text.
+    fn eval(&mut self, expr: &str) -> String {
+        let r = self.send("Runtime.evaluate", serde_json::json!({"expression": expr, "returnByValue": true}));
+        match &r["result"]["value"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
