@@ -5,63 +5,14 @@
 //! bytes, and a host's daily history. Prints requests/s and p50/p99 latency for each.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use wirewatch_e2e::*;
 
 fn arg(name: &str, default: u64) -> u64 {
     let a: Vec<String> = std::env::args().collect();
     a.iter().position(|x| x == name).and_then(|i| a.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-struct Figures {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    non_2xx: u64,
-}
-
-fn ms(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (num, mul) = if let Some(v) = s.strip_suffix("us") {
-        (v, 0.001)
-    } else if let Some(v) = s.strip_suffix("ms") {
-        (v, 1.0)
-    } else if let Some(v) = s.strip_suffix('s') {
-        (v, 1000.0)
-    } else {
-        (s, 1.0)
-    };
-    num.trim().parse::<f64>().ok().map(|n| n * mul)
-}
-
-fn wrk(url: &str, token: Option<&str>, secs: u64, conns: u64) -> Result<Figures> {
-    let mut cmd = Command::new("wrk");
-    cmd.args([&format!("-t{}", conns.min(2)), &format!("-c{conns}"), &format!("-d{secs}s"), "--latency"]);
-    if let Some(t) = token {
-        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
-    }
-    let out = cmd.arg(url).output().context("running wrk (apt install wrk)")?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    if !out.status.success() {
-        bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
-    }
-    let mut f = Figures { rps: 0.0, p50_ms: 0.0, p99_ms: 0.0, non_2xx: 0 };
-    for line in text.lines() {
-        let l = line.trim();
-        if let Some(v) = l.strip_prefix("Requests/sec:") {
-            f.rps = v.trim().parse().unwrap_or(0.0);
-        } else if let Some(v) = l.strip_prefix("50%") {
-            f.p50_ms = ms(v).unwrap_or(0.0);
-        } else if let Some(v) = l.strip_prefix("99%") {
-            f.p99_ms = ms(v).unwrap_or(0.0);
-        } else if let Some(v) = l.strip_prefix("Non-2xx or 3xx responses:") {
-            f.non_2xx = v.trim().parse().unwrap_or(0);
-        }
-    }
-    Ok(f)
 }
 
 fn main() -> Result<()> {
