@@ -280,20 +280,47 @@ impl Principal {
     }
 }
 
+/// The browser session cookie: an access token, HttpOnly, SameSite=Strict; read only for
+/// /python/ pages (the JSON API takes Bearer tokens only, so it is not open to CSRF).
+pub const SESSION_COOKIE: &str = "wirewatch_session";
+
+/// The session cookie's value, if the request has one.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
 impl FromRequestParts<Arc<ApiState>> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<ApiState>) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token>"))?;
-        let value = header.to_str().map_err(|_| ApiError::unauthorized("unreadable Authorization header"))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| ApiError::unauthorized("Authorization must be a Bearer token"))?
-            .trim();
+        let bearer;
+        let token = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            Some(header) => {
+                let value = header.to_str().map_err(|_| ApiError::unauthorized("unreadable Authorization header"))?;
+                bearer = value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+                    .ok_or_else(|| ApiError::unauthorized("Authorization must be a Bearer token"))?
+                    .trim()
+                    .to_string();
+                bearer.as_str()
+            }
+            // Pages opened in a browser: the session cookie `/login` set (never for /api).
+            None if parts.uri.path().starts_with("/python/") => {
+                bearer = session_cookie(&parts.headers).ok_or_else(|| {
+                    ApiError::unauthorized("sign in at /login (or send Authorization: Bearer <token>)")
+                })?;
+                bearer.as_str()
+            }
+            None => return Err(ApiError::unauthorized("missing Authorization: Bearer <token>")),
+        };
         if token.starts_with("wwt_") {
             let user = state
                 .store

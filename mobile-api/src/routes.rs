@@ -118,19 +118,21 @@ pub fn router(state: Arc<ApiState>) -> Router {
     let doc = Arc::new(doc);
     let limit = state.config.max_body_bytes;
     r.route("/python/{*path}", axum::routing::any(crate::pages::python_page))
-    .route(
-        "/api/v1/openapi.json",
-        axum::routing::get(move || {
-            let d = doc.clone();
-            async move { axum::Json(d.as_ref().clone()) }
-        }),
-    )
-    .fallback(|| async { ApiError::not_found("this path") })
-    .method_not_allowed_fallback(|| async {
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
-    })
-    .layer(axum::extract::DefaultBodyLimit::max(limit))
-    .with_state(state)
+        .route("/login", axum::routing::get(crate::pages::login_form).post(crate::pages::login_submit))
+        .route("/logout", axum::routing::get(crate::pages::logout))
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let d = doc.clone();
+                async move { axum::Json(d.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("this path") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(state)
 }
 
 fn ns_time(ns: i64) -> Option<DateTime<Utc>> {
@@ -174,13 +176,22 @@ async fn login(
     ClientAddr(addr): ClientAddr,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<TokenPair>> {
-    if req.username.len() > 256 || req.password.len() > 1024 {
+    Ok(Json(sign_in(&st, &req.username, req.password, addr).await?))
+}
+
+/// Checks a password (rate-limited per user name and client address) and starts a session.
+pub(crate) async fn sign_in(
+    st: &Arc<ApiState>,
+    username: &str,
+    password: String,
+    addr: IpAddr,
+) -> ApiResult<TokenPair> {
+    if username.len() > 256 || password.len() > 1024 {
         return Err(ApiError::bad_request("username or password too long"));
     }
-    st.limits.check(&req.username, addr)?;
-    let user = st.store.user_by_name(&req.username).await?;
+    st.limits.check(username, addr)?;
+    let user = st.store.user_by_name(username).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| st.dummy_hash.clone());
-    let password = req.password;
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
         .await
         .map_err(ApiError::internal)?;
@@ -191,7 +202,7 @@ async fn login(
     let family = auth::random_bytes::<16>().map_err(ApiError::internal)?.to_vec();
     let refresh = auth::new_secret("wwr_").map_err(ApiError::internal)?;
     st.store.insert_refresh(user.id, &family, &auth::sha256(&refresh), Utc::now() + st.keys.refresh_ttl).await?;
-    Ok(Json(issue(&st, &user, family, refresh).await?))
+    issue(st, &user, family, refresh).await
 }
 
 /// Trade a refresh token for a new pair. Each refresh token works once: presenting a used one

@@ -62,7 +62,8 @@ impl Default for PythonConfig {
 impl PythonConfig {
     /// The directories scripts are looked up in, in order.
     pub fn roots(&self) -> Vec<PathBuf> {
-        let bundled = self.bundled_dir.clone().unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts")));
+        let bundled =
+            self.bundled_dir.clone().unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts")));
         self.scripts_dir.iter().cloned().chain(std::iter::once(bundled)).filter(|d| d.is_dir()).collect()
     }
 }
@@ -242,7 +243,8 @@ fn spawn_worker(ctx: &Arc<Ctx>) -> std::io::Result<()> {
 }
 
 fn worker(ctx: &Arc<Ctx>, idx: usize) {
-    let ident = Python::attach(|py| -> PyResult<u64> { py.import("threading")?.getattr("get_ident")?.call0()?.extract() });
+    let ident =
+        Python::attach(|py| -> PyResult<u64> { py.import("threading")?.getattr("get_ident")?.call0()?.extract() });
     match ident {
         Ok(i) => lock(&ctx.slots)[idx].ident = i,
         Err(e) => {
@@ -353,7 +355,11 @@ fn execute(
             id: id.to_string(),
             path,
             status: 504,
-            message: format!("stopped after {:.1} s (the limit is {:.1} s)", elapsed.as_secs_f64(), timeout.as_secs_f64()),
+            message: format!(
+                "stopped after {:.1} s (the limit is {:.1} s)",
+                elapsed.as_secs_f64(),
+                timeout.as_secs_f64()
+            ),
             traceback: run::traceback(py, &e),
         }),
         Err(e) if e.is_instance_of::<crate::modules::Forbidden>(py) => {
@@ -405,7 +411,10 @@ fn watchdog(ctx: &std::sync::Weak<Ctx>) {
         let Some(ctx) = ctx.upgrade() else { return };
         let now = Instant::now();
         let overdue = lock(&ctx.slots).iter().any(|s| {
-            !s.abandoned && s.running.as_ref().is_some_and(|r| r.deadline <= now && r.kicked.is_none_or(|k| now >= k + Duration::from_millis(200)))
+            !s.abandoned
+                && s.running.as_ref().is_some_and(|r| {
+                    r.deadline <= now && r.kicked.is_none_or(|k| now >= k + Duration::from_millis(200))
+                })
         });
         if !overdue {
             continue;

@@ -119,7 +119,9 @@ fn status_page(code: u16, text: &str) -> PyResult<()> {
     with_run(|r| {
         r.status = code;
         r.content_type = Some("text/html; charset=utf-8".into());
-        r.out.push_str(&format!("<!DOCTYPE html><html><head><title>{code} {text}</title></head><body><h1>{code} {text}</h1></body></html>"));
+        r.out.push_str(&format!(
+            "<!DOCTYPE html><html><head><title>{code} {text}</title></head><body><h1>{code} {text}</h1></body></html>"
+        ));
         Ok(())
     })
 }
@@ -153,7 +155,7 @@ fn print_html_header(title: &str, section_title: i64, refresh: i64) -> PyResult<
     run::write(&format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">{meta}<title>{t}</title><style>{STYLE}</style></head><body>\
          <header><b>wirewatch</b> &nbsp; <a href=\"/python/hosts.py\">Hosts</a><a href=\"/python/throughput.py\">Throughput</a>\
-         <a href=\"/python/region_map.py\">Host Region Map</a></header><main>{heading}\n"
+         <a href=\"/python/region_map.py\">Host Region Map</a><a href=\"/logout\" style=\"float:right\">Sign out</a></header><main>{heading}\n"
     ))?;
     with_run(|r| {
         r.content_type.get_or_insert_with(|| "text/html; charset=utf-8".into());

@@ -37,11 +37,7 @@ impl Snapshot {
     }
 
     /// One host with its services (see [`Store::host`]).
-    pub async fn host(
-        &mut self,
-        interface_id: i64,
-        ip: &str,
-    ) -> Result<Option<(HostRecord, Vec<(String, [i64; 4])>)>> {
+    pub async fn host(&mut self, interface_id: i64, ip: &str) -> Result<Option<(HostRecord, Vec<(String, [i64; 4])>)>> {
         api::host(&mut self.tx, self.allowed.as_deref(), interface_id, ip).await
     }
 }

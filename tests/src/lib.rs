@@ -486,12 +486,25 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, bod
 
 /// [`http`] with any content type and bytes.
 pub fn http_raw(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: Option<(&str, &[u8])>) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    http_headers(addr, method, path, &headers, body)
+}
+
+/// [`http_raw`] with any request headers.
+pub fn http_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Resp {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
     }
     if let Some((ct, b)) = body {
         req.push_str(&format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", b.len()));
@@ -640,4 +653,3 @@ pub fn wrk(url: &str, token: Option<&str>, secs: u64, conns: u64) -> Result<Figu
     }
     Ok(f)
 }
-

@@ -247,8 +247,34 @@ fn seed_scripts_run_unchanged_against_probe_data() {
     let scoped = fx.user("bob", "operator", Some("site-b"));
     let r = fx.page("/python/json/interfaces.py", &scoped);
     assert_eq!(serde_json::from_str::<Value>(&r.body).expect("json"), serde_json::json!(["icmp.pcap"]));
-    // Without a token: 401.
+    // Without a token: 401; a browser (Accept: text/html) is sent to the sign-in form, which
+    // sets an HttpOnly session cookie that pages (and only pages) accept.
     assert_eq!(http(fx.c.http, "GET", "/python/hello_world.py", None, None).status, 401);
+    let html = [("Accept", "text/html,application/xhtml+xml")];
+    let r = http_headers(fx.c.http, "GET", "/python/hello_world.py?x=1", &html, None);
+    assert_eq!((r.status, r.header("location")), (303, Some("/login?next=/python/hello_world.py%3Fx%3D1")));
+    let form = format!("username=admin&password={ADMIN_PASSWORD}&next=%2Fpython%2Fhello_world.py");
+    let r =
+        http_headers(fx.c.http, "POST", "/login", &[], Some(("application/x-www-form-urlencoded", form.as_bytes())));
+    assert_eq!((r.status, r.header("location")), (303, Some("/python/hello_world.py")), "{}", r.body);
+    let cookie = r.header("set-cookie").expect("session cookie").to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let session = cookie.split(';').next().expect("name=value").to_string();
+    let r = http_headers(fx.c.http, "GET", "/python/hello_world.py", &[("Cookie", session.as_str())], None);
+    assert!(r.status == 200 && r.body.contains("Hello World"), "{} {}", r.status, r.body);
+    assert_eq!(http_headers(fx.c.http, "GET", "/api/v1/sites", &[("Cookie", session.as_str())], None).status, 401);
+    let bad = "username=admin&password=wrong&next=https%3A%2F%2Fevil.example%2F";
+    let r = http_headers(fx.c.http, "POST", "/login", &[], Some(("application/x-www-form-urlencoded", bad.as_bytes())));
+    assert_eq!(r.status, 401);
+    assert!(
+        r.body.contains("invalid username or password") && r.body.contains("value=\"/python/hosts.py\""),
+        "{}",
+        r.body
+    );
+    let r = http_headers(fx.c.http, "GET", "/logout", &[("Cookie", session.as_str())], None);
+    assert_eq!(r.status, 303);
+    let r = http_headers(fx.c.http, "GET", "/python/hello_world.py", &[("Cookie", session.as_str())], None);
+    assert_eq!(r.status, 401, "the signed-out session is revoked");
     // Unknown scripts and paths out of the roots.
     assert_eq!(fx.page("/python/nope.py", &fx.admin).status, 404);
     assert_eq!(fx.page("/python/../controller.py", &fx.admin).status, 400);
@@ -305,7 +331,8 @@ fn region_map_and_iphone_pages_match_the_api() {
     let p = fx.json("/python/json/iphone/ifdata.py?if=0&topic=protocols");
     assert_eq!(p[0]["metadata"]["type"], "piechart");
     let top = fx.json("/python/json/iphone/iftophosts.py?if=0&max=3&direction=0");
-    let traffic = top.as_array().expect("tables").iter().find(|t| t["metadata"]["title"] == "Traffic").expect("Traffic");
+    let traffic =
+        top.as_array().expect("tables").iter().find(|t| t["metadata"]["title"] == "Traffic").expect("Traffic");
     let api = fx.json_api("/api/v1/hosts?probe=pa&sort=sent_bytes&limit=3");
     let want: Vec<(Value, Value)> =
         api["items"].as_array().expect("items").iter().map(|h| (h["ip"].clone(), h["bytes"]["sent"].clone())).collect();
@@ -420,7 +447,10 @@ fn scripts_are_isolated_from_each_other_and_the_controller() {
     // setPreference changes the engine: the next script sees it, a viewer may not set it,
     // and it survives a restart.
     fx.script("setpref.py", "import ntop\nntop.setPreference('alarm.threshold', params['v'])\nprint('set')\n");
-    fx.script("getpref.py", "import ntop\nprint(repr(ntop.getPreference('alarm.threshold')), repr(ntop.getPreference('unset.key')))\n");
+    fx.script(
+        "getpref.py",
+        "import ntop\nprint(repr(ntop.getPreference('alarm.threshold')), repr(ntop.getPreference('unset.key')))\n",
+    );
     assert_eq!(fx.ok("/python/getpref.py", &fx.admin), "'' ''\n");
     assert_eq!(fx.ok("/python/setpref.py?v=42", &operator), "set\n");
     assert_eq!(fx.ok("/python/getpref.py", &viewer), "'42' ''\n");
@@ -430,7 +460,10 @@ fn scripts_are_isolated_from_each_other_and_the_controller() {
     // (Last before the restart: the written-off thread spins until the process ends.)
     // A loop that swallows everything (bare except) outlives its grace: its worker is written
     // off, the request gets 504, and the engine still serves.
-    fx.script("stubborn.py", "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass\n");
+    fx.script(
+        "stubborn.py",
+        "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass\n",
+    );
     let r = fx.page("/python/stubborn.py", &fx.admin);
     assert_eq!(r.status, 504, "{}", r.body);
     assert!(r.body.contains("its worker was replaced"), "{}", r.body);
@@ -456,19 +489,22 @@ fn chromium() -> PathBuf {
 fn region_map_draws_and_zooms_in_a_browser() {
     let fx = fixture();
     let mut b = Browser::start(&chromium(), fx.dir.path());
-    b.send("Network.enable", serde_json::json!({}));
-    b.send(
-        "Network.setExtraHTTPHeaders",
-        serde_json::json!({"headers": {"Authorization": format!("Bearer {}", fx.admin)}}),
-    );
+    // Not signed in: the page sends the browser to the sign-in form, which sends it back.
     b.navigate(&format!("http://{}/python/region_map.py", fx.c.http));
+    assert_eq!(b.eval("location.pathname"), "/login");
+    b.eval(&format!(
+        "document.querySelector('input[name=username]').value = 'admin';\
+         document.querySelector('input[name=password]').value = '{ADMIN_PASSWORD}';\
+         document.querySelector('form').submit()"
+    ));
+    b.wait_event("Page.loadEventFired");
+    assert_eq!(b.eval("location.pathname"), "/python/region_map.py");
+    assert_eq!(b.eval("document.cookie"), "", "the session cookie is HttpOnly");
     // Countries with hosts are shaded (a computed fill other than the default grey); others not.
     let geo = fx.json_api("/api/v1/geo/countries");
     for c in geo["countries"].as_array().expect("countries") {
         let code = c["code"].as_str().expect("code").to_lowercase();
-        let fill = b.eval(&format!(
-            "getComputedStyle(document.querySelector('#worldmap .{code} path')).fill"
-        ));
+        let fill = b.eval(&format!("getComputedStyle(document.querySelector('#worldmap .{code} path')).fill"));
         assert_ne!(fill, "rgb(228, 228, 228)", "{code} is not shaded");
     }
     let grey = b.eval("getComputedStyle(document.querySelector('#worldmap .ru path')).fill");
@@ -538,7 +574,9 @@ impl Browser {
         let stream = std::net::TcpStream::connect(addr).expect("devtools");
         stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
         let (ws, _) = tungstenite::client(ws_url.as_str(), stream).expect("websocket");
-        Browser { child, ws, next: 1 }
+        let mut b = Browser { child, ws, next: 1 };
+        b.send("Page.enable", serde_json::json!({}));
+        b
     }
 
     /// Sends a command and returns its result (events before it are skipped).
@@ -570,7 +608,6 @@ impl Browser {
     }
 
     fn navigate(&mut self, url: &str) {
-        self.send("Page.enable", serde_json::json!({}));
         self.send("Page.navigate", serde_json::json!({"url": url}));
         self.wait_event("Page.loadEventFired");
     }

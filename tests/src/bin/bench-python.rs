@@ -160,7 +160,11 @@ fn main() -> Result<()> {
         ),
     )?;
     pg.psql("bench", "VACUUM ANALYZE hosts")?;
-    eprintln!("stored {} hosts in {:.1} s", pg.scalar("bench", "SELECT count(*) FROM hosts"), t.elapsed().as_secs_f64());
+    eprintln!(
+        "stored {} hosts in {:.1} s",
+        pg.scalar("bench", "SELECT count(*) FROM hosts"),
+        t.elapsed().as_secs_f64()
+    );
     let mut times = Vec::new();
     let mut size = 0;
     for _ in 0..runs {
