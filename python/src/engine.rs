@@ -101,11 +101,14 @@ pub(crate) struct Ctx {
     /// The bootstrap module's ScriptTimeout class.
     timeout_exc: Py<PyAny>,
     /// Compiled scripts by path, with the (mtime, size) they were compiled from.
-    cache: Mutex<HashMap<PathBuf, (SystemTime, u64, Py<PyAny>)>>,
+    cache: Mutex<HashMap<PathBuf, Compiled>>,
     slots: Mutex<Vec<Slot>>,
     next_id: AtomicU64,
     jobs: crossbeam_channel::Receiver<Job>,
 }
+
+/// A script's code object and the (mtime, size) of the file it was compiled from.
+type Compiled = (SystemTime, u64, Py<PyAny>);
 
 type Reply = oneshot::Sender<Result<ScriptReply, ScriptError>>;
 

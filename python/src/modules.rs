@@ -403,7 +403,7 @@ fn is_host_resolved_name_type(kind: i64) -> PyResult<bool> {
 }
 
 macro_rules! role_functions {
-    ($($f:ident => $name:literal : $mask:expr),* $(,)?) => {
+    (detected: $($f:ident => $name:literal : $mask:expr),* ; undetected: $($g:ident => $gname:literal),* $(,)?) => {
         $(
             #[pyfunction]
             #[pyo3(name = $name)]
@@ -411,39 +411,49 @@ macro_rules! role_functions {
                 current(|h| (h.roles as u32) & ($mask) != 0)
             }
         )*
+        $(
+            #[pyfunction]
+            #[pyo3(name = $gname)]
+            fn $g() -> PyResult<bool> {
+                current(|_| false)
+            }
+        )*
         fn add_role_functions(m: &Bound<'_, PyModule>) -> PyResult<()> {
             $( m.add_function(wrap_pyfunction!($f, m)?)?; )*
+            $( m.add_function(wrap_pyfunction!($g, m)?)?; )*
             Ok(())
         }
     };
 }
 
 // Roles the probe does not detect (NetBIOS master browser, multihomed, bridge, P2P, Facebook
-// and Twitter clients) have mask 0: always false.
+// and Twitter clients) are always false.
 role_functions! {
+    detected:
     is_ftp_host => "isFTPhost": roles::FTP_SERVER,
     is_server => "isServer": roles::SERVER,
     is_workstation => "isWorkstation": roles::WORKSTATION,
-    is_master_browser => "isMasterBrowser": 0,
-    is_multihomed => "isMultihomed": 0,
     is_multivlaned => "isMultivlaned": roles::MULTIVLANED,
     is_printer => "isPrinter": roles::PRINTER,
     is_smtp_host => "isSMTPhost": roles::SMTP_SERVER,
     is_pop_host => "isPOPhost": roles::POP_SERVER,
-    is_facebook_client => "isFacebookClient": 0,
-    is_twitter_client => "isTwitterClient": 0,
     is_imap_host => "isIMAPhost": roles::IMAP_SERVER,
     is_directory_host => "isDirectoryHost": roles::DIRECTORY_SERVER,
     is_http_host => "isHTTPhost": roles::HTTP_SERVER,
     is_wins_host => "isWINShost": roles::WINS_SERVER,
-    is_bridge_host => "isBridgeHost": 0,
     is_voip_client => "isVoIPClient": roles::VOIP_CLIENT,
     is_voip_gateway => "isVoIPGateway": roles::VOIP_GATEWAY,
     is_voip_host => "isVoIPHost": roles::VOIP_CLIENT | roles::VOIP_GATEWAY,
     is_dhcp_client => "isDHCPClient": roles::DHCP_CLIENT,
     is_dhcp_server => "isDHCPServer": roles::DHCP_SERVER,
-    is_p2p => "isP2P": 0,
-    is_ntp_server => "isNtpServer": roles::NTP_SERVER,
+    is_ntp_server => "isNtpServer": roles::NTP_SERVER;
+    undetected:
+    is_master_browser => "isMasterBrowser",
+    is_multihomed => "isMultihomed",
+    is_facebook_client => "isFacebookClient",
+    is_twitter_client => "isTwitterClient",
+    is_bridge_host => "isBridgeHost",
+    is_p2p => "isP2P",
 }
 
 /// Peers this host sent to, as a string (ntop 2010's type).
@@ -773,6 +783,11 @@ fn devices(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     Ok(out)
 }
 
+/// A host-list cursor as Python sees it: (sort key, probe id, interface id, ip).
+type CursorTuple = (String, i64, i64, String);
+/// (ts, pkts_sent, bytes_sent, pkts_rcvd, bytes_rcvd)
+type HostPointTuple = (f64, i64, i64, i64, i64);
+
 /// One page of hosts: (list of host dicts, cursor for the next page or None).
 #[pyfunction]
 #[pyo3(signature = (device = None, site = None, probe = None, cidr = None, search = None, sort = "bytes", descending = true, after = None, limit = 1000))]
@@ -786,9 +801,9 @@ fn hosts<'py>(
     search: Option<String>,
     sort: &str,
     descending: bool,
-    after: Option<(String, i64, i64, String)>,
+    after: Option<CursorTuple>,
     limit: i64,
-) -> PyResult<(Bound<'py, PyList>, Option<(String, i64, i64, String)>)> {
+) -> PyResult<(Bound<'py, PyList>, Option<CursorTuple>)> {
     let sort: HostSort = sort.parse().map_err(|e: String| PyValueError::new_err(e))?;
     let (interface_id, idx) = match device {
         Some(d) => (Some(run::device_at(py, d)?.1.id), usize::try_from(d).ok()),
@@ -873,7 +888,7 @@ fn host_history(
     start: f64,
     end: f64,
     limit: i64,
-) -> PyResult<Vec<(f64, i64, i64, i64, i64)>> {
+) -> PyResult<Vec<HostPointTuple>> {
     let (p, i) = run::device_at(py, device)?;
     let span = span(resolution, start, end, limit)?;
     let ip = ip.to_string();
