@@ -26,6 +26,7 @@ thread_local! {
 /// ntop's host cursor over one interface, read page by page from the snapshot.
 pub(crate) struct Cursor {
     pub device: usize,
+    pub interface_id: i64,
     pub buf: VecDeque<HostRecord>,
     pub after: Option<HostCursor>,
     pub done: bool,
@@ -292,12 +293,12 @@ const PAGE: i64 = 5000;
 /// Moves the cursor of `device` one host on; `first` starts it again. Returns whether there
 /// is a current host.
 pub(crate) fn step(py: Python<'_>, device: i64, first: bool) -> PyResult<bool> {
-    let (_, iface) = device_at(py, device)?;
-    let idx = usize::try_from(device).unwrap_or(0);
+    let idx = usize::try_from(device).unwrap_or(usize::MAX);
     let restart = first || with_run(|r| Ok(r.cursor.as_ref().is_none_or(|c| c.device != idx)))?;
     if restart {
+        let interface_id = device_at(py, device)?.1.id;
         with_run(|r| {
-            r.cursor = Some(Cursor { device: idx, buf: VecDeque::new(), after: None, done: false });
+            r.cursor = Some(Cursor { device: idx, interface_id, buf: VecDeque::new(), after: None, done: false });
             r.current = None;
             Ok(())
         })?;
@@ -329,11 +330,14 @@ pub(crate) fn step(py: Python<'_>, device: i64, first: bool) -> PyResult<bool> {
                 return Ok(false);
             }
             None => {
-                let after = with_run(|r| Ok(r.cursor.as_ref().and_then(|c| c.after.clone())))?;
+                let (interface_id, after) = with_run(|r| {
+                    let c = r.cursor.as_ref().ok_or_else(no_run)?;
+                    Ok((c.interface_id, c.after.clone()))
+                })?;
                 let q = HostQuery {
                     site: None,
                     probe: None,
-                    interface_id: Some(iface.id),
+                    interface_id: Some(interface_id),
                     cidr: None,
                     search: None,
                     sort: HostSort::Ip,
