@@ -414,6 +414,10 @@ async fn demo(
             p
         }
     };
+    println!(
+        "  pages:    http://{0}/python/hosts.py  (also region_map.py, throughput.py; sign in at http://{0}/login)",
+        running.http_addr
+    );
     println!("  sign in:  user admin, password {password}");
     println!(
         "  try:      curl -s -X POST -H 'content-type: application/json' -d '{{\"username\":\"admin\",\"password\":\"{password}\"}}' http://{}/api/v1/auth/login",

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use wirewatch_mobile_api::auth::Role;
 use wirewatch_mobile_api::pages::{ScriptReply, ScriptRequest};
-use wirewatch_store::api::{HostCursor, HostQuery, HostRecord, HostSort, InterfaceRow, ProbeRow};
+use wirewatch_store::api::{HostRecord, InterfaceRow, ProbeRow};
 use wirewatch_store::snapshot::Snapshot;
 
 use crate::engine::Ctx;
@@ -26,9 +26,11 @@ thread_local! {
 /// ntop's host cursor over one interface, read page by page from the snapshot.
 pub(crate) struct Cursor {
     pub device: usize,
+    pub probe_id: i64,
     pub interface_id: i64,
     pub buf: VecDeque<HostRecord>,
-    pub after: Option<HostCursor>,
+    /// The last address read.
+    pub after: Option<String>,
     pub done: bool,
 }
 
@@ -208,21 +210,24 @@ pub(crate) fn traceback(py: Python<'_>, e: &PyErr) -> String {
 type Fut<'a, T> = Pin<Box<dyn Future<Output = wirewatch_store::Result<T>> + Send + 'a>>;
 
 /// Runs a read on the run's snapshot (opened on first use) with the GIL released.
-pub(crate) fn read<T: Send>(
+pub(crate) fn read<T: Send + 'static>(
     py: Python<'_>,
-    f: impl for<'a> FnOnce(&'a mut Snapshot) -> Fut<'a, T> + Send,
+    f: impl for<'a> FnOnce(&'a mut Snapshot) -> Fut<'a, T> + Send + 'static,
 ) -> PyResult<T> {
     let (ctx, sites, snap) = with_run(|r| Ok((r.ctx.clone(), r.sites.clone(), r.snapshot.take())))?;
-    let result = py.detach(|| {
-        ctx.handle.block_on(async {
-            let mut snap = match snap {
-                Some(s) => s,
-                None => ctx.store.snapshot(sites).await?,
-            };
-            let out = f(&mut snap).await;
-            Ok::<_, wirewatch_store::StoreError>((snap, out))
+    let store = ctx.store.clone();
+    let result = py
+        .detach(|| {
+            on_runtime(&ctx.handle, async move {
+                let mut snap = match snap {
+                    Some(s) => s,
+                    None => store.snapshot(sites).await?,
+                };
+                let out = f(&mut snap).await;
+                Ok::<_, wirewatch_store::StoreError>((snap, out))
+            })
         })
-    });
+        .and_then(|r| r);
     match result {
         Ok((snap, out)) => {
             with_run(|r| {
@@ -236,12 +241,27 @@ pub(crate) fn read<T: Send>(
 }
 
 /// Runs something on the pool (not the snapshot) with the GIL released.
-pub(crate) fn on_pool<T: Send>(
+pub(crate) fn on_pool<T: Send + 'static>(
     py: Python<'_>,
-    f: impl for<'a> FnOnce(&'a wirewatch_store::Store) -> Fut<'a, T> + Send,
+    f: impl for<'a> FnOnce(&'a wirewatch_store::Store) -> Fut<'a, T> + Send + 'static,
 ) -> PyResult<T> {
     let ctx = with_run(|r| Ok(r.ctx.clone()))?;
-    py.detach(|| ctx.handle.block_on(f(&ctx.store))).map_err(store_err)
+    let store = ctx.store.clone();
+    py.detach(|| on_runtime(&ctx.handle, async move { f(&store).await })).and_then(|r| r).map_err(store_err)
+}
+
+/// Runs a future as a task of the controller's runtime and waits for it on this (worker)
+/// thread. Polled on a runtime thread, the query's socket reads need no cross-thread wake-up
+/// each (`Handle::block_on` from this thread did: 2x slower on a 100k-host walk).
+fn on_runtime<T: Send + 'static>(
+    handle: &tokio::runtime::Handle,
+    fut: impl Future<Output = wirewatch_store::Result<T>> + Send + 'static,
+) -> wirewatch_store::Result<wirewatch_store::Result<T>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    handle.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv().map_err(|_| wirewatch_store::StoreError::Invalid("the query task was cancelled (shutdown)".into()))
 }
 
 pub(crate) fn store_err(e: wirewatch_store::StoreError) -> PyErr {
@@ -296,9 +316,16 @@ pub(crate) fn step(py: Python<'_>, device: i64, first: bool) -> PyResult<bool> {
     let idx = usize::try_from(device).unwrap_or(usize::MAX);
     let restart = first || with_run(|r| Ok(r.cursor.as_ref().is_none_or(|c| c.device != idx)))?;
     if restart {
-        let interface_id = device_at(py, device)?.1.id;
+        let (probe, iface) = device_at(py, device)?;
         with_run(|r| {
-            r.cursor = Some(Cursor { device: idx, interface_id, buf: VecDeque::new(), after: None, done: false });
+            r.cursor = Some(Cursor {
+                device: idx,
+                probe_id: probe.id,
+                interface_id: iface.id,
+                buf: VecDeque::new(),
+                after: None,
+                done: false,
+            });
             r.current = None;
             Ok(())
         })?;
@@ -330,26 +357,17 @@ pub(crate) fn step(py: Python<'_>, device: i64, first: bool) -> PyResult<bool> {
                 return Ok(false);
             }
             None => {
-                let (interface_id, after) = with_run(|r| {
+                let (probe_id, interface_id, after) = with_run(|r| {
                     let c = r.cursor.as_ref().ok_or_else(no_run)?;
-                    Ok((c.interface_id, c.after.clone()))
+                    Ok((c.probe_id, c.interface_id, c.after.clone()))
                 })?;
-                let q = HostQuery {
-                    site: None,
-                    probe: None,
-                    interface_id: Some(interface_id),
-                    cidr: None,
-                    search: None,
-                    sort: HostSort::Ip,
-                    descending: false,
-                    after,
-                    limit: PAGE,
-                };
-                let (rows, more) = read(py, move |s| Box::pin(async move { s.host_page(&q).await }))?;
+                let rows = read(py, move |s| {
+                    Box::pin(async move { s.interface_hosts(probe_id, interface_id, after.as_deref(), PAGE).await })
+                })?;
                 with_run(|r| {
                     let c = r.cursor.as_mut().ok_or_else(no_run)?;
-                    c.done = more.is_none();
-                    c.after = more;
+                    c.done = i64::try_from(rows.len()).unwrap_or(i64::MAX) < PAGE;
+                    c.after = rows.last().map(|h| h.ip.clone());
                     c.buf.extend(rows);
                     Ok(())
                 })?;

@@ -290,38 +290,90 @@ const HOST_COLS: &str = "h.probe_id, h.interface_id, s.name AS site, p.name AS p
     h.syn_sent, h.tcp_sessions_total, h.udp_flows, h.peers_sent, h.peers_rcvd, h.tcp_sessions_active, \
     h.thpt_actual_tx, h.thpt_actual_rx, h.thpt_peak_tx, h.thpt_peak_rx, h.roles, h.gauges_seq";
 
+/// The named (non-traffic) columns of a host row.
+const HOST_NAMES: [&str; 23] = [
+    "probe_id",
+    "interface_id",
+    "site",
+    "probe",
+    "interface",
+    "ip_text",
+    "mac_text",
+    "names",
+    "vlan",
+    "first_seen_ns",
+    "last_seen_ns",
+    "syn_sent",
+    "tcp_sessions_total",
+    "udp_flows",
+    "peers_sent",
+    "peers_rcvd",
+    "tcp_sessions_active",
+    "thpt_actual_tx",
+    "thpt_actual_rx",
+    "thpt_peak_tx",
+    "thpt_peak_rx",
+    "roles",
+    "gauges_seq",
+];
+
+/// Where a host row's columns are, resolved by name once per result set (the queries that
+/// produce host rows order them differently) and then read by position: by name, each of the
+/// 43 columns was a hash lookup per row (a 100k-host walk spent most of its time there).
+struct HostColumns([usize; 43]);
+
+impl HostColumns {
+    fn of(r: &PgRow) -> Result<HostColumns> {
+        use sqlx::Column;
+        let mut at = [0usize; 43];
+        let traffic = crate::fold::traffic();
+        let names = HOST_NAMES.iter().copied().chain(traffic.iter().map(String::as_str));
+        for (slot, name) in at.iter_mut().zip(names) {
+            *slot = r.try_column(name)?.ordinal();
+        }
+        Ok(HostColumns(at))
+    }
+}
+
 fn host_record(r: &PgRow) -> Result<HostRecord> {
+    host_record_at(r, &HostColumns::of(r)?)
+}
+
+/// Every row of a result set as a host.
+fn host_records(rows: &[PgRow]) -> Result<Vec<HostRecord>> {
+    let Some(first) = rows.first() else { return Ok(Vec::new()) };
+    let cols = HostColumns::of(first)?;
+    rows.iter().map(|r| host_record_at(r, &cols)).collect()
+}
+
+fn host_record_at(r: &PgRow, c: &HostColumns) -> Result<HostRecord> {
+    let c = &c.0;
     let mut traffic = [0i64; 20];
-    for (k, c) in crate::fold::traffic().iter().enumerate() {
-        traffic[k] = r.try_get(c.as_str())?;
+    for (k, t) in traffic.iter_mut().enumerate() {
+        *t = r.try_get(c[23 + k])?;
     }
     Ok(HostRecord {
-        probe_id: r.try_get("probe_id")?,
-        interface_id: r.try_get("interface_id")?,
-        site: r.try_get("site")?,
-        probe: r.try_get("probe")?,
-        interface: r.try_get("interface")?,
-        ip: r.try_get("ip_text")?,
-        mac: r.try_get("mac_text")?,
-        names: r.try_get("names")?,
-        vlan: r.try_get("vlan")?,
-        first_seen_ns: r.try_get("first_seen_ns")?,
-        last_seen_ns: r.try_get("last_seen_ns")?,
+        probe_id: r.try_get(c[0])?,
+        interface_id: r.try_get(c[1])?,
+        site: r.try_get(c[2])?,
+        probe: r.try_get(c[3])?,
+        interface: r.try_get(c[4])?,
+        ip: r.try_get(c[5])?,
+        mac: r.try_get(c[6])?,
+        names: r.try_get(c[7])?,
+        vlan: r.try_get(c[8])?,
+        first_seen_ns: r.try_get(c[9])?,
+        last_seen_ns: r.try_get(c[10])?,
         traffic,
-        syn_sent: r.try_get("syn_sent")?,
-        tcp_sessions_total: r.try_get("tcp_sessions_total")?,
-        udp_flows: r.try_get("udp_flows")?,
-        peers_sent: r.try_get("peers_sent")?,
-        peers_rcvd: r.try_get("peers_rcvd")?,
-        tcp_sessions_active: r.try_get("tcp_sessions_active")?,
-        thpt: [
-            r.try_get("thpt_actual_tx")?,
-            r.try_get("thpt_actual_rx")?,
-            r.try_get("thpt_peak_tx")?,
-            r.try_get("thpt_peak_rx")?,
-        ],
-        roles: r.try_get("roles")?,
-        gauges_seq: r.try_get("gauges_seq")?,
+        syn_sent: r.try_get(c[11])?,
+        tcp_sessions_total: r.try_get(c[12])?,
+        udp_flows: r.try_get(c[13])?,
+        peers_sent: r.try_get(c[14])?,
+        peers_rcvd: r.try_get(c[15])?,
+        tcp_sessions_active: r.try_get(c[16])?,
+        thpt: [r.try_get(c[17])?, r.try_get(c[18])?, r.try_get(c[19])?, r.try_get(c[20])?],
+        roles: r.try_get(c[21])?,
+        gauges_seq: r.try_get(c[22])?,
     })
 }
 
@@ -648,6 +700,49 @@ pub(crate) async fn probe_rows(
     Ok(probes)
 }
 
+/// One interface's hosts in address order after `after` (ntop's host cursor): a range scan of
+/// the primary key, so walking every host costs one index pass whatever the interface's size.
+/// Folded totals plus the page's pending samples, as [`host_page`].
+pub(crate) async fn interface_hosts(
+    c: &mut PgConnection,
+    allowed: Option<&[String]>,
+    probe_id: i64,
+    interface_id: i64,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<HostRecord>> {
+    let sql = format!(
+        // The interface's names come from a one-row subquery (not a join per host row).
+        "SELECT {cols}, {traffic}, EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up) AS any_pending
+         FROM (SELECT s.name AS site, p.name AS probe, i.name AS interface FROM interfaces i
+               JOIN probes p ON p.id = i.probe_id JOIN sites s ON s.id = p.site_id
+               WHERE {ALLOWED} AND p.id = $2 AND i.id = $3) x
+         CROSS JOIN hosts h
+         WHERE h.probe_id = $2 AND h.interface_id = $3 AND ($4::inet IS NULL OR h.ip > $4::inet)
+         ORDER BY h.ip LIMIT $5",
+        cols =
+            HOST_COLS.replace("s.name AS site, p.name AS probe, i.name AS interface", "x.site, x.probe, x.interface"),
+        traffic = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(allowed)
+        .bind(probe_id)
+        .bind(interface_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+    let any_pending = match rows.first() {
+        Some(r) => r.try_get::<bool, _>("any_pending")?,
+        None => false,
+    };
+    let mut out = host_records(&rows)?;
+    if any_pending {
+        add_pending(c, &mut out).await?;
+    }
+    Ok(out)
+}
+
 /// [`Store::host_page`] on a given connection (a snapshot's transaction, or the pool's).
 pub(crate) async fn host_page(
     c: &mut PgConnection,
@@ -694,20 +789,21 @@ pub(crate) async fn host_page(
         .bind(q.limit)
         .fetch_all(&mut *c)
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    let mut cursor = None;
-    let mut any_pending = false;
-    for r in &rows {
-        any_pending |= r.try_get::<bool, _>("any_pending")?;
-        let h = host_record(r)?;
-        cursor = Some(HostCursor {
+    let out = host_records(&rows)?;
+    let any_pending = match rows.first() {
+        Some(r) => r.try_get::<bool, _>("any_pending")?,
+        None => false,
+    };
+    let cursor = match (rows.last(), out.last()) {
+        (Some(r), Some(h)) => Some(HostCursor {
             key: r.try_get("sort_key")?,
             probe_id: h.probe_id,
             interface_id: h.interface_id,
             ip: h.ip.clone(),
-        });
-        out.push(h);
-    }
+        }),
+        _ => None,
+    };
+    let mut out = out;
     // Folded totals are the whole story unless some batch awaits the fold (the same
     // statement said so: no extra round trip in the common case).
     if any_pending {
@@ -758,12 +854,7 @@ async fn pending(c: &mut PgConnection, keys: &[HostKey]) -> Result<HashMap<HostK
          FROM ({agg}) x"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&probes).bind(&ifaces).bind(&ips).fetch_all(&mut *c).await?;
-    let mut out = HashMap::new();
-    for r in &rows {
-        let h = host_record(r)?;
-        out.insert((h.probe_id, h.interface_id, h.ip.clone()), h);
-    }
-    Ok(out)
+    Ok(host_records(&rows)?.into_iter().map(|h| ((h.probe_id, h.interface_id, h.ip.clone()), h)).collect())
 }
 
 /// One host on one interface (folded plus pending), with its services, if the caller may

@@ -36,6 +36,17 @@ impl Snapshot {
         api::host_page(&mut self.tx, self.allowed.as_deref(), q).await
     }
 
+    /// One interface's hosts in address order after `after` (ntop's cursor).
+    pub async fn interface_hosts(
+        &mut self,
+        probe_id: i64,
+        interface_id: i64,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<HostRecord>> {
+        api::interface_hosts(&mut self.tx, self.allowed.as_deref(), probe_id, interface_id, after, limit).await
+    }
+
     /// One host with its services (see [`Store::host`]).
     pub async fn host(&mut self, interface_id: i64, ip: &str) -> Result<Option<(HostRecord, Vec<(String, [i64; 4])>)>> {
         api::host(&mut self.tx, self.allowed.as_deref(), interface_id, ip).await

@@ -18,6 +18,30 @@ use wirewatch_e2e::*;
 
 const TRIVIAL: &str = "print(\"Hello World\")\n";
 
+/// The cursor alone (and the part of it spent in page fetches), then the cursor with the
+/// seven host calls of the seed's table.
+const WALK: &str = r#"import time, ntop, host
+clock = time.perf_counter
+t = clock()
+n = 0
+fetch = 0.0
+while True:
+    a = clock()
+    ok = ntop.getNextHost(0)
+    d = clock() - a
+    if d > 0.0005:
+        fetch += d
+    if not ok:
+        break
+    n += 1
+t1 = clock()
+while ntop.getNextHost(0):
+    (host.ethAddress(), host.ipAddress(), host.hostResolvedName(), host.numHostSessions(),
+     host.totContactedSentPeers(), host.fingerprint(), host.serial())
+t2 = clock()
+print(n, round(t1 - t, 3), round(fetch, 3), round(t2 - t1, 3))
+"#;
+
 fn arg(name: &str, default: u64) -> u64 {
     let a: Vec<String> = std::env::args().collect();
     a.iter().position(|x| x == name).and_then(|i| a.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -25,7 +49,7 @@ fn arg(name: &str, default: u64) -> u64 {
 
 /// One connection of the CGI baseline: each request runs `python3 script` with the CGI
 /// environment and answers with its output (keep-alive, as wrk expects).
-fn cgi_connection(stream: TcpStream, script: &Path) -> std::io::Result<()> {
+fn cgi_connection(stream: TcpStream, python: &Path, script: &Path) -> std::io::Result<()> {
     let mut out = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     loop {
@@ -50,7 +74,7 @@ fn cgi_connection(stream: TcpStream, script: &Path) -> std::io::Result<()> {
         let method = parts.next().unwrap_or("GET").to_string();
         let target = parts.next().unwrap_or("/");
         let query = target.split_once('?').map(|x| x.1).unwrap_or("");
-        let child = Command::new("python3")
+        let child = Command::new(python)
             .arg(script)
             .env("REQUEST_METHOD", &method)
             .env("QUERY_STRING", query)
@@ -67,13 +91,13 @@ fn cgi_connection(stream: TcpStream, script: &Path) -> std::io::Result<()> {
     }
 }
 
-fn cgi_server(script: PathBuf) -> Result<SocketAddr> {
+fn cgi_server(python: PathBuf, script: PathBuf) -> Result<SocketAddr> {
     let l = TcpListener::bind("127.0.0.1:0")?;
     let addr = l.local_addr()?;
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
-            let script = script.clone();
-            std::thread::spawn(move || cgi_connection(s, &script));
+            let (python, script) = (python.clone(), script.clone());
+            std::thread::spawn(move || cgi_connection(s, &python, &script));
         }
     });
     Ok(addr)
@@ -84,6 +108,7 @@ fn main() -> Result<()> {
     let secs = arg("--seconds", 10);
     let conns = arg("--connections", 8);
     let runs = arg("--runs", 5);
+    let only_hosts = std::env::args().any(|a| a == "--only-hosts");
 
     let pg = Pg::start();
     let url = pg.create_db("bench");
@@ -91,6 +116,9 @@ fn main() -> Result<()> {
     let scripts = dir.path().join("scripts");
     std::fs::create_dir_all(&scripts)?;
     std::fs::write(scripts.join("trivial.py"), TRIVIAL)?;
+    // Where the host table's time goes: the cursor alone, the cursor with the seven host.*
+    // calls, and (the page itself) with the string building and output.
+    std::fs::write(scripts.join("walk.py"), WALK)?;
     let scripts_s = scripts.display().to_string();
     let c = Controller::start(
         &dir.path().join("ctl"),
@@ -108,8 +136,11 @@ fn main() -> Result<()> {
     c.enroll("probe0", "east", dir.path());
     let token = login(c.http, "admin", "bench-password-1");
 
-    // 1. Trivial page: persistent interpreter vs a python3 process per request.
-    let cgi = cgi_server(scripts.join("trivial.py"))?;
+    // 1. Trivial page: persistent interpreter vs a python3 process per request (the real
+    // interpreter, not a launcher shim such as pyenv's, which would add its own start-up).
+    let exe = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output()?;
+    let python = String::from_utf8(exe.stdout)?.trim().to_string();
+    let cgi = cgi_server(PathBuf::from(&python), scripts.join("trivial.py"))?;
     for (name, addr, tok) in [("embedded", c.http, Some(token.as_str())), ("cgi", cgi, None)] {
         let path = if name == "embedded" { "/python/trivial.py" } else { "/trivial.py" };
         let r = http(addr, "GET", path, tok, None);
@@ -118,11 +149,11 @@ fn main() -> Result<()> {
         }
     }
     println!(
-        "bench-python: trivial page `{}`; wrk {secs} s per run; 2 cores shared by wrk, the servers and PostgreSQL",
+        "bench-python: trivial page `{}`; CGI runs {python}; wrk {secs} s per run; 2 cores shared by wrk, the servers and PostgreSQL",
         TRIVIAL.trim()
     );
     println!("{:<44} {:>5} {:>9} {:>8} {:>8} {:>8}", "server", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx");
-    for n in [1, conns] {
+    for n in if only_hosts { vec![] } else { vec![1, conns] } {
         let e = wrk(&format!("http://{}/python/trivial.py", c.http), Some(&token), secs, n)?;
         let g = wrk(&format!("http://{cgi}/trivial.py"), None, secs, n)?;
         println!(
@@ -179,6 +210,11 @@ fn main() -> Result<()> {
         times.push(dt);
     }
     times.sort_by(f64::total_cmp);
+    let walk = http(c.http, "GET", "/python/walk.py", Some(&token), None);
+    println!(
+        "walk.py (hosts; s for the cursor alone, of which in page fetches; s for the cursor + 7 host calls each): {}",
+        walk.body.trim()
+    );
     let median = times[times.len() / 2];
     println!(
         "hosts.py (the seed's host table) over {hosts} hosts, {runs} runs: min {:.3} s, median {median:.3} s, max {:.3} s; \
