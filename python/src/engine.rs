@@ -114,6 +114,8 @@ type Reply = oneshot::Sender<Result<ScriptReply, ScriptError>>;
 
 struct Job {
     req: ScriptRequest,
+    /// The root the script was found in (CGI's DOCUMENT_ROOT).
+    docroot: PathBuf,
     file: PathBuf,
     reply: Reply,
 }
@@ -191,7 +193,7 @@ impl Engine {
 
     /// Where a page's script is: the first root that has it. Paths are relative, `.py`, and
     /// may not leave the root (no `..`, no symlink out).
-    fn resolve(&self, path: &str) -> Result<PathBuf, ScriptError> {
+    fn resolve(&self, path: &str) -> Result<(PathBuf, PathBuf), ScriptError> {
         let rel = Path::new(path);
         if !path.ends_with(".py") || path.contains('\0') {
             return Err(ScriptError::NotFound(path.to_string()));
@@ -200,12 +202,11 @@ impl Engine {
             return Err(ScriptError::BadPath(path.to_string()));
         }
         for root in &self.ctx.roots {
-            let candidate = root.join(rel);
-            if let (Ok(file), Ok(root)) = (candidate.canonicalize(), root.canonicalize())
-                && file.starts_with(&root)
+            if let Ok(file) = root.join(rel).canonicalize()
+                && file.starts_with(root)
                 && file.is_file()
             {
-                return Ok(file);
+                return Ok((root.clone(), file));
             }
         }
         Err(ScriptError::NotFound(path.to_string()))
@@ -220,9 +221,9 @@ impl Engine {
 impl Scripts for Engine {
     fn run(&self, req: ScriptRequest) -> BoxFuture<'_, Result<ScriptReply, ScriptError>> {
         Box::pin(async move {
-            let file = self.resolve(&req.path)?;
+            let (docroot, file) = self.resolve(&req.path)?;
             let (tx, rx) = oneshot::channel();
-            match self.queue.try_send(Job { req, file, reply: tx }) {
+            match self.queue.try_send(Job { req, docroot, file, reply: tx }) {
                 Ok(()) => {}
                 Err(crossbeam_channel::TrySendError::Full(_)) => return Err(ScriptError::Busy(self.queue.len())),
                 Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
@@ -256,43 +257,55 @@ fn worker(ctx: &Arc<Ctx>, idx: usize) {
         }
     }
     while let Ok(job) = ctx.jobs.recv() {
-        let Job { req, file, reply } = job;
+        let Job { req, docroot, file, reply } = job;
         let id = format!("py-{}", ctx.next_id.fetch_add(1, Ordering::Relaxed));
         let path = req.path.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Python::attach(|py| execute(py, ctx, idx, &id, req, &file, reply))
-        }))
-        .unwrap_or_else(|_| {
-            // A bug of ours, not the script's: answer, clean up, keep the worker.
-            tracing::error!(script_run = %id, script = %path, "the Python engine panicked running a script");
-            run::discard();
-            Some(Err(ScriptError::Engine(format!("internal error running {path} ({id}); see the controller log"))))
-        });
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Python::attach(|py| execute(py, ctx, idx, &id, req, &docroot, &file, reply))
+        }));
+        // Left in the slot only when execute panicked with the script running.
+        let (leftover, abandoned) = {
+            let mut slots = lock(&ctx.slots);
+            let slot = &mut slots[idx];
+            (slot.running.take().and_then(|mut r| r.reply.take()), slot.abandoned)
+        };
+        match outcome {
+            Ok(Some((reply, result))) => {
+                let _ = reply.send(result);
+            }
+            Ok(None) => {}
+            Err(_) => {
+                // A bug of ours, not the script's: answer, clean up, keep the worker.
+                tracing::error!(script_run = %id, script = %path, "the Python engine panicked running a script");
+                run::discard();
+                if let Some(reply) = leftover {
+                    let _ = reply.send(Err(ScriptError::Engine(format!(
+                        "internal error running {path} ({id}); see the controller log"
+                    ))));
+                }
+            }
+        }
         // The watchdog answered (and replaced this worker) if the script ignored its stop.
-        let mut slots = lock(&ctx.slots);
-        let slot = &mut slots[idx];
-        let answered = slot.running.take().and_then(|mut r| r.reply.take());
-        if slot.abandoned {
+        if abandoned {
             tracing::warn!(script_run = %id, "a written-off Python worker finished its script; it exits");
             return;
-        }
-        drop(slots);
-        if let Some((reply, result)) = answered.zip(result) {
-            let _ = reply.send(result);
         }
     }
 }
 
-/// Runs one script on this worker (GIL held). Returns the result unless nobody waits for it.
+/// Runs one script on this worker (GIL held). Returns the answer and who waits for it, unless
+/// it was given already (a failure before the script ran, or the watchdog's write-off).
+#[allow(clippy::too_many_arguments)]
 fn execute(
     py: Python<'_>,
     ctx: &Arc<Ctx>,
     idx: usize,
     id: &str,
     req: ScriptRequest,
+    docroot: &Path,
     file: &Path,
     reply: Reply,
-) -> Option<Result<ScriptReply, ScriptError>> {
+) -> Option<(Reply, Result<ScriptReply, ScriptError>)> {
     let started = Instant::now();
     let code = match compile(py, ctx, file) {
         Ok(c) => c,
@@ -302,7 +315,7 @@ fn execute(
         }
     };
     let path = req.path.clone();
-    let begin = run::begin(py, ctx.clone(), id, &req, file);
+    let begin = run::begin(py, ctx.clone(), id, &req, docroot, file);
     let globals = match begin {
         Ok(g) => g,
         Err(e) => {
@@ -324,52 +337,54 @@ fn execute(
     }
     let result = exec(py, code.bind(py), &globals);
     // Still holding the GIL: the watchdog (which needs it to raise in this thread) cannot be
-    // between its check and its raise. Clear what it may have raised after the script ended.
-    let ident = {
+    // between its check and its raise. Out of the slot, the run is invisible to it; clear what
+    // it may have raised just before.
+    let (running, ident) = {
         let mut slots = lock(&ctx.slots);
-        if let Some(r) = slots[idx].running.as_mut() {
-            r.deadline = Instant::now() + Duration::from_secs(3600);
-        }
-        slots[idx].ident
+        (slots[idx].running.take(), slots[idx].ident)
     };
-    crate::modules::clear_async_exc(ident);
+    crate::modules::clear_async_exc(py, ident);
     let out = run::end(py);
+    let reply = running.and_then(|mut r| r.reply.take())?;
     let elapsed = started.elapsed();
-    Some(match result {
-        Ok(()) => Ok(out.reply()),
-        Err(e) if e.is_instance_of::<PySystemExit>(py) => {
-            // sys.exit(): the script is over; 0/None is success.
-            let code = e.value(py).getattr("code").ok();
-            let ok = code.as_ref().is_none_or(|c| c.is_none() || c.extract::<i64>().is_ok_and(|v| v == 0));
-            if ok {
-                Ok(out.reply())
-            } else {
-                let shown = code.map(|c| c.to_string()).unwrap_or_default();
-                Err(ScriptError::Failed {
-                    id: id.to_string(),
-                    path,
-                    status: 500,
-                    message: format!("the script called sys.exit({shown})"),
-                    traceback: run::traceback(py, &e),
-                })
+    Some((
+        reply,
+        match result {
+            Ok(()) => Ok(out.reply()),
+            Err(e) if e.is_instance_of::<PySystemExit>(py) => {
+                // sys.exit(): the script is over; 0/None is success.
+                let code = e.value(py).getattr("code").ok();
+                let ok = code.as_ref().is_none_or(|c| c.is_none() || c.extract::<i64>().is_ok_and(|v| v == 0));
+                if ok {
+                    Ok(out.reply())
+                } else {
+                    let shown = code.map(|c| c.to_string()).unwrap_or_default();
+                    Err(ScriptError::Failed {
+                        id: id.to_string(),
+                        path,
+                        status: 500,
+                        message: format!("the script called sys.exit({shown})"),
+                        traceback: run::traceback(py, &e),
+                    })
+                }
             }
-        }
-        Err(e) if e.is_instance(py, ctx.timeout_exc.bind(py)) => Err(ScriptError::Failed {
-            id: id.to_string(),
-            path,
-            status: 504,
-            message: format!(
-                "stopped after {:.1} s (the limit is {:.1} s)",
-                elapsed.as_secs_f64(),
-                timeout.as_secs_f64()
-            ),
-            traceback: run::traceback(py, &e),
-        }),
-        Err(e) if e.is_instance_of::<crate::modules::Forbidden>(py) => {
-            Err(ScriptError::Forbidden { message: e.value(py).to_string() })
-        }
-        Err(e) => Err(failed(py, id, &path, 500, &e)),
-    })
+            Err(e) if e.is_instance(py, ctx.timeout_exc.bind(py)) => Err(ScriptError::Failed {
+                id: id.to_string(),
+                path,
+                status: 504,
+                message: format!(
+                    "stopped after {:.1} s (the limit is {:.1} s)",
+                    elapsed.as_secs_f64(),
+                    timeout.as_secs_f64()
+                ),
+                traceback: run::traceback(py, &e),
+            }),
+            Err(e) if e.is_instance_of::<crate::modules::Forbidden>(py) => {
+                Err(ScriptError::Forbidden { message: e.value(py).to_string() })
+            }
+            Err(e) => Err(failed(py, id, &path, 500, &e)),
+        },
+    ))
 }
 
 fn failed(py: Python<'_>, id: &str, path: &str, status: u16, e: &PyErr) -> ScriptError {

@@ -68,11 +68,9 @@ mod ffi {
     }
 
     /// Clears an exception the watchdog may have raised in this thread after its script ended.
-    pub fn clear_async_exc(ident: u64) {
-        Python::attach(|_py| {
-            // SAFETY: GIL held inside `attach`; NULL clears any pending async exception.
-            unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(ident as _, std::ptr::null_mut()) };
-        });
+    pub fn clear_async_exc(_py: Python<'_>, ident: u64) {
+        // SAFETY: the GIL is held (the token proves it); NULL clears any pending async exception.
+        unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(ident as _, std::ptr::null_mut()) };
     }
 }
 pub(crate) use ffi::{clear_async_exc, raise_in_thread};

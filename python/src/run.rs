@@ -100,15 +100,11 @@ pub(crate) fn begin<'py>(
     ctx: Arc<Ctx>,
     id: &str,
     req: &ScriptRequest,
+    docroot: &Path,
     file: &Path,
 ) -> PyResult<Bound<'py, PyDict>> {
     let environ = PyDict::new(py);
-    let docroot = file
-        .ancestors()
-        .find(|a| ctx.roots.iter().any(|r| r.canonicalize().is_ok_and(|r| r == *a)))
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    environ.set_item("DOCUMENT_ROOT", docroot)?;
+    environ.set_item("DOCUMENT_ROOT", docroot.display().to_string())?;
     environ.set_item("SCRIPT_NAME", format!("/python/{}", req.path))?;
     environ.set_item("SCRIPT_FILENAME", file.display().to_string())?;
     environ.set_item("REQUEST_METHOD", &req.method)?;

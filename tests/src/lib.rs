@@ -653,3 +653,55 @@ pub fn wrk(url: &str, token: Option<&str>, secs: u64, conns: u64) -> Result<Figu
     }
     Ok(f)
 }
+
+/// A bench's `--name value` argument as a number, or `default`.
+pub fn arg(name: &str, default: u64) -> u64 {
+    let a: Vec<String> = std::env::args().collect();
+    a.iter().position(|x| x == name).and_then(|i| a.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The first admin's password in [`two_sites`].
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// A controller whose probe `pa` (site `site-a`) replayed `capture_a` and `pb` (`site-b`)
+/// `capture_b`, every batch folded, GeoIP from [`write_mmdb`], all history kept (the captures
+/// are from 2016 and 2022 and retention judges packet time); `admin` signed in.
+pub struct TwoSites {
+    pub pg: Pg,
+    pub c: Controller,
+    /// Scratch directory (identities, the mmdb, the controller's data).
+    pub dir: tempfile::TempDir,
+    /// The admin's access token.
+    pub admin: String,
+}
+
+/// Starts [`TwoSites`] in database `db`; `extra_env` is added to the controller's environment.
+pub fn two_sites(db: &str, capture_a: &str, capture_b: &str, extra_env: &[(&str, &str)]) -> TwoSites {
+    let pg = Pg::start();
+    let url = pg.create_db(db);
+    let dir = scratch();
+    let mmdb = dir.path().join("city.mmdb");
+    write_mmdb(&mmdb);
+    let mmdb = mmdb.display().to_string();
+    let mut env = vec![
+        ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ("WIREWATCH_ROLLUP_EVERY_SECS", "1"),
+        ("WIREWATCH_RETENTION_RAW_DAYS", "0"),
+        ("WIREWATCH_RETENTION_HOURLY_DAYS", "0"),
+        ("WIREWATCH_RETENTION_DAILY_DAYS", "0"),
+        ("WIREWATCH_API_GEOIP_DB", mmdb.as_str()),
+    ];
+    env.extend_from_slice(extra_env);
+    let c = Controller::start(&dir.path().join("ctl"), &url, &format!("{db}-ctl"), free_udp_port(), &env);
+    let ida = c.enroll("pa", "site-a", dir.path());
+    let idb = c.enroll("pb", "site-b", dir.path());
+    let mut a = Probe::replay(&[c.quic], &ida, &[pcaps().join(capture_a)], "max", 10);
+    let mut b = Probe::replay(&[c.quic], &idb, &[pcaps().join(capture_b)], "max", 10);
+    assert_eq!(a.wait(Duration::from_secs(120)), Some(0));
+    assert_eq!(b.wait(Duration::from_secs(120)), Some(0));
+    wait_until("every batch folded", Duration::from_secs(60), || {
+        pg.scalar(db, "SELECT count(*) FROM batches WHERE NOT rolled_up") == 0
+    });
+    let admin = login(c.http, "admin", ADMIN_PASSWORD);
+    TwoSites { pg, c, dir, admin }
+}

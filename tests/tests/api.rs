@@ -11,17 +11,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
 use wirewatch_e2e::*;
 
-const ADMIN_PASSWORD: &str = "admin-password-1";
 const CAPTURE_A: &str = "1kxun.pcap";
 const CAPTURE_B: &str = "icmp.pcap";
 
-/// A controller with two sites: probe `pa` (site-a) replayed CAPTURE_A, `pb` (site-b)
-/// CAPTURE_B; every batch folded.
-struct Fx {
-    pg: Pg,
-    c: Controller,
-    _dir: tempfile::TempDir,
-    admin: String,
+/// [`two_sites`]: `pa` replayed CAPTURE_A, `pb` CAPTURE_B.
+struct Fx(TwoSites);
+
+impl std::ops::Deref for Fx {
+    type Target = TwoSites;
+    fn deref(&self) -> &TwoSites {
+        &self.0
+    }
 }
 
 impl Fx {
@@ -94,34 +94,7 @@ fn start_dns() -> SocketAddr {
 }
 
 fn fixture(extra_env: &[(&str, &str)]) -> Fx {
-    let pg = Pg::start();
-    let url = pg.create_db("api");
-    let dir = scratch();
-    let mmdb = dir.path().join("city.mmdb");
-    write_mmdb(&mmdb);
-    let mmdb = mmdb.display().to_string();
-    let mut env = vec![
-        ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
-        ("WIREWATCH_ROLLUP_EVERY_SECS", "1"),
-        // The capture is from 2016 and 2022: keep all of it (retention judges packet time).
-        ("WIREWATCH_RETENTION_RAW_DAYS", "0"),
-        ("WIREWATCH_RETENTION_HOURLY_DAYS", "0"),
-        ("WIREWATCH_RETENTION_DAILY_DAYS", "0"),
-        ("WIREWATCH_API_GEOIP_DB", mmdb.as_str()),
-    ];
-    env.extend_from_slice(extra_env);
-    let c = Controller::start(&dir.path().join("ctl"), &url, "api-ctl", free_udp_port(), &env);
-    let ida = c.enroll("pa", "site-a", dir.path());
-    let idb = c.enroll("pb", "site-b", dir.path());
-    let mut a = Probe::replay(&[c.quic], &ida, &[pcaps().join(CAPTURE_A)], "max", 10);
-    let mut b = Probe::replay(&[c.quic], &idb, &[pcaps().join(CAPTURE_B)], "max", 10);
-    assert_eq!(a.wait(Duration::from_secs(120)), Some(0));
-    assert_eq!(b.wait(Duration::from_secs(120)), Some(0));
-    wait_until("every batch folded", Duration::from_secs(60), || {
-        pg.scalar("api", "SELECT count(*) FROM batches WHERE NOT rolled_up") == 0
-    });
-    let admin = login(c.http, "admin", ADMIN_PASSWORD);
-    Fx { pg, c, _dir: dir, admin }
+    Fx(two_sites("api", CAPTURE_A, CAPTURE_B, extra_env))
 }
 
 fn items(v: &Value) -> Vec<Value> {

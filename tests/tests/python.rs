@@ -10,14 +10,26 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wirewatch_e2e::*;
 
-const ADMIN_PASSWORD: &str = "admin-password-1";
 const CAPTURE: &str = "1kxun.pcap";
 
+/// [`two_sites`] (`pa` replayed CAPTURE, `pb` icmp.pcap) serving scripts from `scripts`
+/// beside the bundled ones, with a 2 s script time limit.
 struct Fx {
-    pg: Pg,
-    c: Controller,
-    dir: tempfile::TempDir,
-    admin: String,
+    s: TwoSites,
+    scripts: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Fx {
+    type Target = TwoSites;
+    fn deref(&self) -> &TwoSites {
+        &self.s
+    }
+}
+
+impl std::ops::DerefMut for Fx {
+    fn deref_mut(&mut self) -> &mut TwoSites {
+        &mut self.s
+    }
 }
 
 impl Fx {
@@ -32,12 +44,9 @@ impl Fx {
     fn json(&self, path: &str) -> Value {
         serde_json::from_str(&self.ok(path, &self.admin)).unwrap_or_else(|e| panic!("{path}: not JSON: {e}"))
     }
-    fn scripts(&self) -> PathBuf {
-        self.dir.path().join("scripts")
-    }
     /// Writes a script into the extra scripts directory.
     fn script(&self, rel: &str, source: &str) {
-        let p = self.scripts().join(rel);
+        let p = self.scripts.path().join(rel);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(p, source).expect("write script");
     }
@@ -51,41 +60,21 @@ impl Fx {
     }
 }
 
-/// A controller whose probe `pa` (site-a) replayed CAPTURE and `pb` (site-b) icmp.pcap, all
-/// folded; scripts from `<dir>/scripts` beside the bundled ones; a 2 s script time limit.
 fn fixture() -> Fx {
-    let pg = Pg::start();
-    let url = pg.create_db("py");
-    let dir = scratch();
-    let mmdb = dir.path().join("city.mmdb");
-    write_mmdb(&mmdb);
-    let scripts = dir.path().join("scripts");
-    std::fs::create_dir_all(&scripts).expect("scripts dir");
-    let (mmdb, scripts) = (mmdb.display().to_string(), scripts.display().to_string());
-    let env = [
-        ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
-        ("WIREWATCH_ROLLUP_EVERY_SECS", "1"),
-        ("WIREWATCH_RETENTION_RAW_DAYS", "0"),
-        ("WIREWATCH_RETENTION_HOURLY_DAYS", "0"),
-        ("WIREWATCH_RETENTION_DAILY_DAYS", "0"),
-        ("WIREWATCH_API_GEOIP_DB", mmdb.as_str()),
-        ("WIREWATCH_API_REVERSE_DNS", "false"),
-        ("WIREWATCH_PYTHON_SCRIPTS_DIR", scripts.as_str()),
-        ("WIREWATCH_PYTHON_TIMEOUT_SECS", "2"),
-        ("WIREWATCH_PYTHON_GRACE_SECS", "1"),
-    ];
-    let c = Controller::start(&dir.path().join("ctl"), &url, "py-ctl", free_udp_port(), &env);
-    let ida = c.enroll("pa", "site-a", dir.path());
-    let idb = c.enroll("pb", "site-b", dir.path());
-    let mut a = Probe::replay(&[c.quic], &ida, &[pcaps().join(CAPTURE)], "max", 10);
-    let mut b = Probe::replay(&[c.quic], &idb, &[pcaps().join("icmp.pcap")], "max", 10);
-    assert_eq!(a.wait(Duration::from_secs(120)), Some(0));
-    assert_eq!(b.wait(Duration::from_secs(120)), Some(0));
-    wait_until("every batch folded", Duration::from_secs(60), || {
-        pg.scalar("py", "SELECT count(*) FROM batches WHERE NOT rolled_up") == 0
-    });
-    let admin = login(c.http, "admin", ADMIN_PASSWORD);
-    Fx { pg, c, dir, admin }
+    let scripts = scratch();
+    let dir = scripts.path().display().to_string();
+    let s = two_sites(
+        "py",
+        CAPTURE,
+        "icmp.pcap",
+        &[
+            ("WIREWATCH_API_REVERSE_DNS", "false"),
+            ("WIREWATCH_PYTHON_SCRIPTS_DIR", dir.as_str()),
+            ("WIREWATCH_PYTHON_TIMEOUT_SECS", "2"),
+            ("WIREWATCH_PYTHON_GRACE_SECS", "1"),
+        ],
+    );
+    Fx { s, scripts }
 }
 
 /// The cells of each `<tr>` that has `<td>` cells.
@@ -279,7 +268,6 @@ fn seed_scripts_run_unchanged_against_probe_data() {
     assert_eq!(fx.page("/python/nope.py", &fx.admin).status, 404);
     assert_eq!(fx.page("/python/../controller.py", &fx.admin).status, 400);
     assert_eq!(fx.page("/python/json/%2e%2e/%2e%2e/x.py", &fx.admin).status, 400);
-    drop(fx.pg);
 }
 
 #[test]

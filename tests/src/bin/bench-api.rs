@@ -10,11 +10,6 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use wirewatch_e2e::*;
 
-fn arg(name: &str, default: u64) -> u64 {
-    let a: Vec<String> = std::env::args().collect();
-    a.iter().position(|x| x == name).and_then(|i| a.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn main() -> Result<()> {
     let hosts = arg("--hosts", 1_000_000);
     let secs = arg("--seconds", 15);

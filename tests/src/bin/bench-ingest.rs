@@ -14,25 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use clap_lite::Args;
 use wirewatch_e2e::*;
 use wirewatch_probe::uplink::{Identity, client_config};
 use wirewatch_wire::*;
-
-mod clap_lite {
-    /// `--name value` pairs with defaults (a bench binary needs no more).
-    pub struct Args(pub Vec<String>);
-    impl Args {
-        pub fn get(&self, name: &str, default: u64) -> u64 {
-            self.0
-                .iter()
-                .position(|a| a == name)
-                .and_then(|i| self.0.get(i + 1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(default)
-        }
-    }
-}
 
 fn host(i: u32, seq: u64) -> HostDelta {
     // 198.18.0.0/15 is reserved for benchmarking (RFC 2544).
@@ -190,14 +174,13 @@ fn copy_floor(pg: &Pg, probes: usize, hosts: u32) -> Result<(f64, f64)> {
 }
 
 fn main() -> Result<()> {
-    let args = Args(std::env::args().collect());
-    let probes = args.get("--probes", 100) as usize;
-    let hosts = args.get("--hosts", 10_000) as u32;
-    let batches = args.get("--batches", 2);
-    let paced_batches = args.get("--paced-batches", 3);
-    let interval = Duration::from_secs(args.get("--interval-secs", 10));
-    let writers = args.get("--writers", 4);
-    let fold_every = args.get("--fold-every-secs", 30);
+    let probes = arg("--probes", 100) as usize;
+    let hosts = arg("--hosts", 10_000) as u32;
+    let batches = arg("--batches", 2);
+    let paced_batches = arg("--paced-batches", 3);
+    let interval = Duration::from_secs(arg("--interval-secs", 10));
+    let writers = arg("--writers", 4);
+    let fold_every = arg("--fold-every-secs", 30);
     let _ = rustls::crypto::ring::default_provider().install_default();
 
     let pg = Pg::start();
@@ -290,7 +273,7 @@ fn main() -> Result<()> {
     );
     // The fold (samples → totals and rollups) runs on its own schedule; time it to the end.
     let t = Instant::now();
-    let cap = Duration::from_secs(args.get("--fold-wait-secs", 300));
+    let cap = Duration::from_secs(arg("--fold-wait-secs", 300));
     while pg.scalar("ww", "SELECT count(*) FROM batches WHERE NOT rolled_up") > 0 && t.elapsed() < cap {
         std::thread::sleep(Duration::from_millis(500));
     }

@@ -42,11 +42,6 @@ t2 = clock()
 print(n, round(t1 - t, 3), round(fetch, 3), round(t2 - t1, 3))
 "#;
 
-fn arg(name: &str, default: u64) -> u64 {
-    let a: Vec<String> = std::env::args().collect();
-    a.iter().position(|x| x == name).and_then(|i| a.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 /// One connection of the CGI baseline: each request runs `python3 script` with the CGI
 /// environment and answers with its output (keep-alive, as wrk expects).
 fn cgi_connection(stream: TcpStream, python: &Path, script: &Path) -> std::io::Result<()> {
