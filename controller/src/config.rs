@@ -40,6 +40,14 @@ pub struct Config {
     pub retention_raw_days: u32,
     pub retention_hourly_days: u32,
     pub retention_daily_days: u32,
+    /// What one batch may claim (checked before anything is stored; a batch past a bound is
+    /// refused, counted on its probe and discarded by it): bytes and packets per second of
+    /// interval for any one host or interface counter (defaults: a 100 Gbit/s link), the
+    /// longest interval, and how far past this controller's clock an interval may end.
+    pub ingest_max_bytes_per_sec: u64,
+    pub ingest_max_packets_per_sec: u64,
+    pub ingest_max_interval_secs: u64,
+    pub ingest_max_future_secs: u64,
     /// The JSON API (`[api]` table; environment `WIREWATCH_API_<KEY>`).
     pub api: wirewatch_mobile_api::ApiConfig,
     /// The Python engine and its script pages (`[python]` table; `WIREWATCH_PYTHON_<KEY>`).
@@ -77,6 +85,10 @@ impl Default for Config {
             max_frame_bytes: wirewatch_wire::DEFAULT_MAX_FRAME,
             writers: 4,
             write_queue: 64,
+            ingest_max_bytes_per_sec: wirewatch_store::ingest::Limits::default().max_bytes_per_sec,
+            ingest_max_packets_per_sec: wirewatch_store::ingest::Limits::default().max_packets_per_sec,
+            ingest_max_interval_secs: wirewatch_store::ingest::Limits::default().max_interval.as_secs(),
+            ingest_max_future_secs: wirewatch_store::ingest::Limits::default().max_future.as_secs(),
             rollup_every_secs: 60,
             retention_every_secs: 3600,
             retention_raw_days: 7,
@@ -98,7 +110,7 @@ impl Config {
             f = f.merge(Toml::file(p));
         }
         // Only our own keys: WIREWATCH_LOG and the probe's WIREWATCH_PROBE_* share the prefix.
-        const KEYS: [&str; 16] = [
+        const KEYS: [&str; 20] = [
             "data_dir",
             "database_url",
             "name",
@@ -115,6 +127,10 @@ impl Config {
             "retention_raw_days",
             "retention_hourly_days",
             "retention_daily_days",
+            "ingest_max_bytes_per_sec",
+            "ingest_max_packets_per_sec",
+            "ingest_max_interval_secs",
+            "ingest_max_future_secs",
         ];
         const API_KEYS: [&str; 11] = [
             "access_ttl_secs",
@@ -165,6 +181,15 @@ impl Config {
 
     pub fn retention_every(&self) -> Duration {
         Duration::from_secs(self.retention_every_secs.max(1))
+    }
+
+    pub fn ingest_limits(&self) -> wirewatch_store::ingest::Limits {
+        wirewatch_store::ingest::Limits {
+            max_bytes_per_sec: self.ingest_max_bytes_per_sec,
+            max_packets_per_sec: self.ingest_max_packets_per_sec,
+            max_interval: Duration::from_secs(self.ingest_max_interval_secs),
+            max_future: Duration::from_secs(self.ingest_max_future_secs),
+        }
     }
 
     pub fn retention(&self) -> wirewatch_store::jobs::Retention {

@@ -42,7 +42,10 @@ impl Database {
         } else {
             (wirewatch_store::parse_url(&cfg.database_url)?, None)
         };
-        let store = Store::connect(opts, (cfg.writers as u32 + 4).max(8)).await.context("connecting to PostgreSQL")?;
+        let store = Store::connect(opts, (cfg.writers as u32 + 4).max(8))
+            .await
+            .context("connecting to PostgreSQL")?
+            .with_limits(cfg.ingest_limits());
         store.migrate().await.context("applying migrations")?;
         Ok(Database { store, cluster })
     }
@@ -253,6 +256,17 @@ async fn jobs(store: Store, name: String, cfg: Config, metrics: Arc<metrics::Met
                 Ok(Some(detail)) => {
                     metrics.job_runs.get_or_create(&metrics::Outcome { outcome: job }).inc();
                     tracing::info!(job, %detail, "periodic job ran");
+                    // Probes whose batches were refused or quarantined, for the operator.
+                    match store.bad_batches().await {
+                        Ok(rows) => {
+                            for (probe, refused, quarantined) in rows {
+                                let label = metrics::ProbeLabel { probe };
+                                metrics.refused_batches.get_or_create(&label).set(refused);
+                                metrics.quarantined_batches.get_or_create(&label).set(quarantined);
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "reading refused and quarantined batches"),
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(job, error = %e, "periodic job failed"),

@@ -33,6 +33,9 @@ pub struct Metrics {
     pub probe_lag_seconds: Family<ProbeLabel, Gauge<f64, AtomicU64>>,
     pub spool_pending_batches: Family<ProbeLabel, Gauge>,
     pub spool_dropped_batches: Family<ProbeLabel, Gauge>,
+    /// Batches of a probe refused at ingest (a rule broken) and quarantined by the fold.
+    pub refused_batches: Family<ProbeLabel, Gauge>,
+    pub quarantined_batches: Family<ProbeLabel, Gauge>,
     pub job_runs: Family<Outcome, Counter>,
 }
 
@@ -48,6 +51,8 @@ impl Metrics {
             probe_lag_seconds: Family::default(),
             spool_pending_batches: Family::default(),
             spool_dropped_batches: Family::default(),
+            refused_batches: Family::default(),
+            quarantined_batches: Family::default(),
             job_runs: Family::default(),
             registry: Registry::default(),
         };
@@ -74,6 +79,16 @@ impl Metrics {
             "probe_spool_dropped_batches",
             "Batches a probe dropped past its spool bounds",
             m.spool_dropped_batches.clone(),
+        );
+        registry.register(
+            "probe_refused_batches",
+            "Batches of a probe refused at ingest (past a bound, out of range)",
+            m.refused_batches.clone(),
+        );
+        registry.register(
+            "probe_quarantined_batches",
+            "Batches of a probe the fold could not take (kept aside, not in the totals)",
+            m.quarantined_batches.clone(),
         );
         registry.register("job_runs", "Periodic job runs on this controller", m.job_runs.clone());
         Arc::new(Metrics { registry, ..m })

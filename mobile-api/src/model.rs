@@ -134,7 +134,19 @@ pub struct Probe {
     pub last_batch_at: Option<DateTime<Utc>>,
     pub last_seq: Option<i64>,
     pub spool: Spool,
+    /// Batches the controller refused (a counter past the ingest bound, an interval out of
+    /// range, …): the probe discards them. Non-zero means the probe misbehaves.
+    pub refused: BadBatches,
+    /// Batches stored but kept out of the totals because the fold could not take them.
+    pub quarantined: BadBatches,
     pub interfaces: Vec<Interface>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BadBatches {
+    pub batches: i64,
+    pub last_reason: Option<String>,
+    pub last_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

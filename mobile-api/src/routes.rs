@@ -437,6 +437,16 @@ fn probe_model(st: &ApiState, p: store_api::ProbeRow, connected: &[String]) -> P
             dropped_batches: p.spool[2],
             dropped_bytes: p.spool[3],
         },
+        refused: BadBatches {
+            batches: p.refused.batches,
+            last_reason: p.refused.last_reason,
+            last_at: p.refused.last_at,
+        },
+        quarantined: BadBatches {
+            batches: p.quarantined.batches,
+            last_reason: p.quarantined.last_reason,
+            last_at: p.quarantined.last_at,
+        },
         interfaces: p.interfaces.into_iter().map(interface_model).collect(),
         name: p.name,
         site: p.site,

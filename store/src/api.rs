@@ -47,7 +47,19 @@ pub struct ProbeRow {
     pub controller: Option<String>,
     /// pending batches, pending bytes, dropped batches, dropped bytes
     pub spool: [i64; 4],
+    /// Batches refused at ingest (a rule broken), and the last reason and time.
+    pub refused: BadBatches,
+    /// Batches the fold could not take (kept aside, never read), and the last reason and time.
+    pub quarantined: BadBatches,
     pub interfaces: Vec<InterfaceRow>,
+}
+
+/// A probe's batches that did not make it into the totals, and why the last one did not.
+#[derive(Debug, Clone, Default)]
+pub struct BadBatches {
+    pub batches: i64,
+    pub last_reason: Option<String>,
+    pub last_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -258,7 +270,8 @@ pub(crate) fn interface_row(r: &PgRow) -> Result<InterfaceRow> {
 
 const PROBE_COLS: &str = "p.id, p.name, s.name AS site, p.revoked_at, p.enrolled_at, p.software_version, p.os, \
     p.hostname, p.uptime_secs, p.last_hello_at, p.last_batch_at, p.last_seq, p.controller, \
-    p.spool_pending_batches, p.spool_pending_bytes, p.spool_dropped_batches, p.spool_dropped_bytes";
+    p.spool_pending_batches, p.spool_pending_bytes, p.spool_dropped_batches, p.spool_dropped_bytes, \
+    p.refused_batches, p.last_refusal, p.last_refusal_at, p.quarantined_batches, p.last_quarantine, p.last_quarantine_at";
 
 fn probe_row(r: &PgRow) -> Result<ProbeRow> {
     Ok(ProbeRow {
@@ -281,6 +294,16 @@ fn probe_row(r: &PgRow) -> Result<ProbeRow> {
             r.try_get("spool_dropped_batches")?,
             r.try_get("spool_dropped_bytes")?,
         ],
+        refused: BadBatches {
+            batches: r.try_get("refused_batches")?,
+            last_reason: r.try_get("last_refusal")?,
+            last_at: r.try_get("last_refusal_at")?,
+        },
+        quarantined: BadBatches {
+            batches: r.try_get("quarantined_batches")?,
+            last_reason: r.try_get("last_quarantine")?,
+            last_at: r.try_get("last_quarantine_at")?,
+        },
         interfaces: Vec::new(),
     })
 }

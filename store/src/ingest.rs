@@ -64,30 +64,137 @@ fn pg_time(ns: u64) -> String {
     t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()
 }
 
-/// Day partition `(suffix, from, to)` holding packet time `ns`.
-fn day_of(ns: u64) -> (String, String, String) {
-    let t = chrono::DateTime::from_timestamp_nanos(i64::try_from(ns).unwrap_or(i64::MAX));
-    let d = t.date_naive();
+/// Arrival-day partition `(suffix, from, to)` of day `d` (UTC).
+fn day_of(d: chrono::NaiveDate) -> (String, String, String) {
     let next = d.succ_opt().unwrap_or(d);
     (d.format("%Y%m%d").to_string(), d.format("%Y-%m-%d").to_string(), next.format("%Y-%m-%d").to_string())
 }
 
-fn validate(b: &Batch) -> Result<()> {
+/// What one batch may claim, checked before anything is written: a probe is trusted with its
+/// own data only, so no value it sends may break the sums of the fold (which serve every
+/// probe) or make the store grow tables at will.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most bytes a host or an interface can move per second of interval, each way (default
+    /// 1.25e10: a 100 Gbit/s link).
+    pub max_bytes_per_sec: u64,
+    /// Most packets per second (default 2e8: 100 Gbit/s of minimum-size frames is ~1.5e8).
+    pub max_packets_per_sec: u64,
+    /// Longest interval one batch may cover.
+    pub max_interval: std::time::Duration,
+    /// How far past the controller's clock an interval may end (probe clocks drift).
+    pub max_future: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes_per_sec: 12_500_000_000,
+            max_packets_per_sec: 200_000_000,
+            max_interval: std::time::Duration::from_secs(86_400),
+            max_future: std::time::Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// The bounds of one batch: the most bytes and packets any single counter may carry.
+struct Bounds {
+    bytes: u64,
+    packets: u64,
+}
+
+impl Bounds {
+    fn of(limits: &Limits, b: &Batch) -> Bounds {
+        // An interval shorter than a second (a replay whose packets share a timestamp) still
+        // gets a second's worth.
+        let secs = (b.interval_end_ns.saturating_sub(b.interval_start_ns)).div_ceil(1_000_000_000).max(1);
+        Bounds {
+            bytes: limits.max_bytes_per_sec.saturating_mul(secs),
+            packets: limits.max_packets_per_sec.saturating_mul(secs),
+        }
+    }
+
+    fn check(&self, v: u64, bytes: bool, what: &dyn std::fmt::Display) -> Result<()> {
+        let bound = if bytes { self.bytes } else { self.packets };
+        if v > bound {
+            return Err(StoreError::Invalid(format!(
+                "{what}: {v} {} in one interval is past the bound of {bound} (ingest limits)",
+                if bytes { "bytes" } else { "packets" }
+            )));
+        }
+        Ok(())
+    }
+
+    fn traffic(&self, t: &Traffic, what: &dyn std::fmt::Display) -> Result<()> {
+        self.check(t.tx_packets, false, what)?;
+        self.check(t.tx_bytes, true, what)?;
+        self.check(t.rx_packets, false, what)?;
+        self.check(t.rx_bytes, true, what)
+    }
+}
+
+fn validate(b: &Batch, limits: &Limits, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    int(b.seq, "sequence number")?;
+    int(b.interval_start_ns, "interval start")?;
+    int(b.interval_end_ns, "interval end")?;
+    if b.interval_start_ns > b.interval_end_ns {
+        return Err(StoreError::Invalid(format!("batch {}: interval ends before it starts", b.seq)));
+    }
+    if b.interval_end_ns - b.interval_start_ns > limits.max_interval.as_nanos() as u64 {
+        return Err(StoreError::Invalid(format!(
+            "batch {}: interval of {} s is longer than {} s",
+            b.seq,
+            (b.interval_end_ns - b.interval_start_ns) / 1_000_000_000,
+            limits.max_interval.as_secs()
+        )));
+    }
+    let latest = now.timestamp_nanos_opt().unwrap_or(i64::MAX) as u64 + limits.max_future.as_nanos() as u64;
+    if b.interval_end_ns > latest {
+        return Err(StoreError::Invalid(format!(
+            "batch {}: interval ends at {} (ns), after the controller's clock plus {} s",
+            b.seq,
+            b.interval_end_ns,
+            limits.max_future.as_secs()
+        )));
+    }
+    let bounds = Bounds::of(limits, b);
     let mut names = HashSet::new();
     for i in &b.interfaces {
         if !names.insert(&i.name) {
             return Err(StoreError::Invalid(format!("interface {:?} twice in batch {}", i.name, b.seq)));
+        }
+        let c = &i.counters;
+        let what = format!("interface {:?}", i.name);
+        for v in [c.packets, c.undecoded_packets, c.pcap_drops, c.if_drops, c.flows_total, c.flows_expired] {
+            bounds.check(v, false, &what)?;
+        }
+        for v in [c.host_evictions, c.mac_evictions, c.flow_evictions] {
+            bounds.check(v, false, &what)?;
+        }
+        for v in c.pkts_stats.iter() {
+            bounds.check(*v, false, &what)?;
+        }
+        for v in [c.bytes, c.undecoded_bytes].iter().chain(c.bytes_stats.iter()) {
+            bounds.check(*v, true, &what)?;
         }
         let mut ips = HashSet::new();
         for h in &i.hosts {
             if !ips.insert(h.ip) {
                 return Err(StoreError::Invalid(format!("host {} twice on {:?} in batch {}", h.ip, i.name, b.seq)));
             }
+            let what = format!("host {} on {:?}", h.ip, i.name);
+            for t in std::iter::once(&h.traffic).chain(h.l4.iter()) {
+                bounds.traffic(t, &what)?;
+            }
+            for v in [h.syn_sent, h.tcp_sessions_total, h.udp_flows] {
+                bounds.check(v, false, &what)?;
+            }
             let mut svcs = HashSet::new();
-            for (s, _) in &h.services {
+            for (s, t) in &h.services {
                 if !svcs.insert(s) {
                     return Err(StoreError::Invalid(format!("service {s:?} twice for {}", h.ip)));
                 }
+                bounds.traffic(t, &what)?;
             }
         }
         let mut macs = HashSet::new();
@@ -95,10 +202,9 @@ fn validate(b: &Batch) -> Result<()> {
             if !macs.insert(m.mac) {
                 return Err(StoreError::Invalid(format!("MAC {} twice in batch {}", mac_text(&m.mac), b.seq)));
             }
+            bounds.traffic(&m.traffic, &format!("MAC {}", mac_text(&m.mac)))?;
         }
     }
-    int(b.seq, "sequence number")?;
-    int(b.interval_end_ns, "interval end")?;
     Ok(())
 }
 
@@ -113,10 +219,11 @@ fn push_traffic(cols: &mut [Vec<i64>], t: &Traffic) -> Result<()> {
 }
 
 impl Store {
-    /// Makes sure the day partitions for packet time `ns` exist (serialised across controllers
-    /// by an advisory lock; remembered in-process once made).
-    async fn ensure_partitions(&self, ns: u64) -> Result<()> {
-        let (suffix, from, to) = day_of(ns);
+    /// Makes sure the partitions for arrival day `day` exist (serialised across controllers
+    /// by an advisory lock; remembered in-process once made). The day comes from the
+    /// controller's clock, never from a probe: at most one new pair of partitions a day.
+    async fn ensure_partitions(&self, day: chrono::NaiveDate) -> Result<()> {
+        let (suffix, from, to) = day_of(day);
         let key = format!("day{suffix}");
         if self.partitions.lock().map(|p| p.contains(&key)).unwrap_or(false) {
             return Ok(());
@@ -126,14 +233,7 @@ impl Store {
         sqlx::query("SELECT pg_advisory_lock(hashtext('wirewatch partitions'))").execute(&mut *conn).await?;
         let mut result = Ok(());
         for table in ["host_samples", "interface_samples"] {
-            result = crate::ensure_partition(
-                &mut conn,
-                table,
-                &format!("{table}_p{suffix}"),
-                &format!("{from} 00:00:00+00"),
-                &format!("{to} 00:00:00+00"),
-            )
-            .await;
+            result = crate::ensure_partition(&mut conn, table, &format!("{table}_a{suffix}"), &from, &to).await;
             if result.is_err() {
                 break;
             }
@@ -146,8 +246,32 @@ impl Store {
         Ok(())
     }
 
-    /// Stores one batch of one probe, exactly once.
+    /// Stores one batch of one probe, exactly once. A batch that breaks a rule (see
+    /// [`Limits`]) is refused with [`StoreError::Invalid`] and counted on its probe.
     pub async fn write_batch(&self, probe_id: i64, controller: &str, b: &Batch) -> Result<Committed> {
+        let r = self.write_batch_retrying(probe_id, controller, b).await;
+        if let Err(StoreError::Invalid(reason)) = &r {
+            self.record_refusal(probe_id, b.seq, reason).await;
+        }
+        r
+    }
+
+    /// Counts a refused batch on its probe (best effort: the refusal itself is the answer).
+    async fn record_refusal(&self, probe_id: i64, seq: u64, reason: &str) {
+        let r = sqlx::query(
+            "UPDATE probes SET refused_batches = refused_batches + 1, last_refusal = $2, last_refusal_at = $3 WHERE id = $1",
+        )
+        .bind(probe_id)
+        .bind(format!("batch {seq}: {reason}").chars().take(500).collect::<String>())
+        .bind(self.clock.now())
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = r {
+            tracing::warn!(probe_id, error = %e, "could not count a refused batch");
+        }
+    }
+
+    async fn write_batch_retrying(&self, probe_id: i64, controller: &str, b: &Batch) -> Result<Committed> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -171,14 +295,16 @@ impl Store {
     }
 
     async fn write_batch_once(&self, probe_id: i64, controller: &str, b: &Batch) -> Result<Committed> {
-        validate(b)?;
-        self.ensure_partitions(b.interval_end_ns).await?;
+        let arrival = self.clock.now();
+        validate(b, &self.limits, arrival)?;
+        let day = arrival.date_naive();
+        self.ensure_partitions(day).await?;
         let mut tx = self.pool.begin().await?;
         let host_rows: usize = b.interfaces.iter().map(|i| i.hosts.len()).sum();
         let mac_rows: usize = b.interfaces.iter().map(|i| i.macs.len()).sum();
         let fresh = sqlx::query(
-            "INSERT INTO batches (probe_id, seq, interval_start_ns, interval_end_ns, controller, host_rows, mac_rows)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (probe_id, seq) DO NOTHING",
+            "INSERT INTO batches (probe_id, seq, interval_start_ns, interval_end_ns, controller, host_rows, mac_rows, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (probe_id, seq) DO NOTHING",
         )
         .bind(probe_id)
         .bind(int(b.seq, "seq")?)
@@ -187,6 +313,7 @@ impl Store {
         .bind(controller)
         .bind(host_rows as i32)
         .bind(mac_rows as i32)
+        .bind(arrival)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -228,8 +355,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO interface_samples (probe_id, interface_id, ts, seq, packets, bytes, undecoded_packets, drops, hosts, flows_active)
-                 VALUES ($1, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO interface_samples (probe_id, interface_id, ts, seq, packets, bytes, undecoded_packets, drops, hosts, flows_active, arrived)
+                 VALUES ($1, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(probe_id)
             .bind(iface)
@@ -241,10 +368,11 @@ impl Store {
             .bind(int(c.pcap_drops.saturating_add(c.if_drops), "drops")?)
             .bind(int(g.hosts, "hosts")?)
             .bind(int(g.flows_active, "flows")?)
+            .bind(day)
             .execute(&mut *tx)
             .await?;
             for h in &i.hosts {
-                sample_binary(&mut samples, probe_id, iface, b.interval_end_ns, b.seq, h)?;
+                sample_binary(&mut samples, probe_id, iface, b.interval_end_ns, b.seq, day, h)?;
             }
             for m in &i.macs {
                 macs.0.push(iface);
@@ -302,11 +430,19 @@ impl Store {
 
 /// The `COPY … FROM STDIN` statement of the samples, and the text a batch's hosts make for it
 /// (the ingest benchmark copies the very same text through psql as its floor).
-pub fn samples_copy(probe: i64, iface: i64, ts_ns: u64, seq: u64, hosts: &[HostDelta]) -> Result<(String, String)> {
+pub fn samples_copy(
+    probe: i64,
+    iface: i64,
+    ts_ns: u64,
+    seq: u64,
+    arrived: chrono::NaiveDate,
+    hosts: &[HostDelta],
+) -> Result<(String, String)> {
     let ts = pg_time(ts_ns);
+    let day = arrived.format("%Y-%m-%d").to_string();
     let mut out = String::new();
     for h in hosts {
-        sample_line(&mut out, probe, iface, &ts, seq, h)?;
+        sample_line(&mut out, probe, iface, &ts, seq, &day, h)?;
     }
     Ok((COPY_SAMPLES.clone(), out))
 }
@@ -318,12 +454,13 @@ pub fn samples_copy_binary(
     iface: i64,
     ts_ns: u64,
     seq: u64,
+    arrived: chrono::NaiveDate,
     hosts: &[HostDelta],
 ) -> Result<(String, Vec<u8>)> {
     let mut out = Vec::with_capacity(19 + hosts.len() * 420);
     binary_header(&mut out);
     for h in hosts {
-        sample_binary(&mut out, probe, iface, ts_ns, seq, h)?;
+        sample_binary(&mut out, probe, iface, ts_ns, seq, arrived, h)?;
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
     Ok((format!("{} WITH (FORMAT binary)", COPY_SAMPLES.as_str()), out))
@@ -373,7 +510,18 @@ impl Tuple<'_> {
     }
 }
 
-fn sample_binary(out: &mut Vec<u8>, probe: i64, iface: i64, ts_ns: u64, seq: u64, h: &HostDelta) -> Result<()> {
+/// Days between the Unix epoch and PostgreSQL's (2000-01-01).
+const PG_EPOCH_DAYS: i64 = 10_957;
+
+fn sample_binary(
+    out: &mut Vec<u8>,
+    probe: i64,
+    iface: i64,
+    ts_ns: u64,
+    seq: u64,
+    arrived: chrono::NaiveDate,
+    h: &HostDelta,
+) -> Result<()> {
     let n = |v: u64| int(v, "counter");
     let mut t = Tuple(out);
     t.0.extend_from_slice(&(COPY_COLUMNS as i16).to_be_bytes());
@@ -425,11 +573,13 @@ fn sample_binary(out: &mut Vec<u8>, probe: i64, iface: i64, ts_ns: u64, seq: u64
         }
         t.field(&a);
     }
+    let days = arrived.signed_duration_since(chrono::NaiveDate::default()).num_days() - PG_EPOCH_DAYS;
+    t.i32(i32::try_from(days).map_err(|_| StoreError::Invalid(format!("arrival day {arrived}")))?);
     Ok(())
 }
 
 /// Number of columns in [`COPY_SAMPLES`].
-const COPY_COLUMNS: usize = 9 + 23 + 9;
+const COPY_COLUMNS: usize = 9 + 23 + 9 + 1;
 
 /// COPY column order of [`sample_line`].
 static COPY_SAMPLES: LazyLock<String> = LazyLock::new(|| {
@@ -441,7 +591,7 @@ static COPY_SAMPLES: LazyLock<String> = LazyLock::new(|| {
     cols.extend(crate::fold::counters());
     // The gauges (vlan is already above), then roles and the flat service array.
     cols.extend(crate::fold::GAUGES.iter().filter(|g| **g != "vlan").map(|g| g.to_string()));
-    cols.extend(["roles", "services"].map(String::from));
+    cols.extend(["roles", "services", "arrived"].map(String::from));
     format!("COPY host_samples ({}) FROM STDIN", cols.join(", "))
 });
 
@@ -457,7 +607,15 @@ fn valid_service(name: &str) -> bool {
 
 /// One host's sample as a COPY text line (every field is a number, an address or a checked
 /// name: nothing needs escaping).
-fn sample_line(out: &mut String, probe: i64, iface: i64, ts: &str, seq: u64, h: &HostDelta) -> Result<()> {
+fn sample_line(
+    out: &mut String,
+    probe: i64,
+    iface: i64,
+    ts: &str,
+    seq: u64,
+    arrived: &str,
+    h: &HostDelta,
+) -> Result<()> {
     let n = |v: u64| int(v, "counter");
     let mac = h.mac.as_ref().map(mac_text).unwrap_or_else(|| "\\N".to_string());
     let _ = write!(
@@ -489,7 +647,7 @@ fn sample_line(out: &mut String, probe: i64, iface: i64, ts: &str, seq: u64, h: 
         g.roles as i32
     );
     if h.services.is_empty() {
-        out.push_str("\t\\N\n");
+        out.push_str("\t\\N");
     } else {
         out.push_str("\t{");
         for (k, (name, t)) in h.services.iter().enumerate() {
@@ -506,8 +664,9 @@ fn sample_line(out: &mut String, probe: i64, iface: i64, ts: &str, seq: u64, h: 
                 n(t.rx_bytes)?
             );
         }
-        out.push_str("}\n");
+        out.push('}');
     }
+    let _ = writeln!(out, "\t{arrived}");
     Ok(())
 }
 
@@ -531,7 +690,8 @@ mod tests {
 
     #[test]
     fn day_partitions_bound_the_day() {
-        assert_eq!(day_of(0), ("19700101".into(), "1970-01-01".into(), "1970-01-02".into()));
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 31).expect("date");
+        assert_eq!(day_of(d), ("20261231".into(), "2026-12-31".into(), "2027-01-01".into()));
         assert_eq!(pg_time(1_500_000_000_123_456_789), "2017-07-14 02:40:00.123456+00");
     }
 }

@@ -88,6 +88,38 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pub pool: PgPool,
     partitions: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// The controller's clock: arrival of batches, partitions and retention go by it.
+    clock: Clock,
+    /// What a batch may claim (checked before anything is written).
+    limits: ingest::Limits,
+}
+
+/// The clock the store stamps arrivals with and judges retention by: the system clock, or a
+/// time set by a test (so a test states what happens on the 1st of a month, at 23:59:59, …).
+#[derive(Clone, Debug, Default)]
+pub struct Clock(Option<std::sync::Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>>);
+
+impl Clock {
+    /// A clock that stands at `t` until [`Clock::set`] moves it.
+    pub fn fixed(t: chrono::DateTime<chrono::Utc>) -> Clock {
+        Clock(Some(std::sync::Arc::new(std::sync::Mutex::new(t))))
+    }
+
+    /// Moves a fixed clock (no effect on the system clock).
+    pub fn set(&self, t: chrono::DateTime<chrono::Utc>) {
+        if let Some(c) = &self.0
+            && let Ok(mut g) = c.lock()
+        {
+            *g = t;
+        }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        match &self.0 {
+            Some(c) => c.lock().map(|g| *g).unwrap_or_else(|_| chrono::Utc::now()),
+            None => chrono::Utc::now(),
+        }
+    }
 }
 
 impl Store {
@@ -98,7 +130,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(opts)
             .await?;
-        Ok(Store { pool, partitions: Default::default() })
+        Ok(Store { pool, partitions: Default::default(), clock: Clock::default(), limits: Default::default() })
     }
 
     /// Connects without waiting for the database (connections are made on first use).
@@ -107,7 +139,7 @@ impl Store {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(opts);
-        Store { pool, partitions: Default::default() }
+        Store { pool, partitions: Default::default(), clock: Clock::default(), limits: Default::default() }
     }
 
     /// Applies the migrations in `migrations/` (forward only; concurrent controllers serialise
@@ -115,6 +147,22 @@ impl Store {
     pub async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("../migrations").run(&self.pool).await?;
         Ok(())
+    }
+
+    /// The same store on another clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// The same store with other ingest limits.
+    pub fn with_limits(mut self, limits: ingest::Limits) -> Store {
+        self.limits = limits;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub async fn close(&self) {

@@ -48,71 +48,165 @@ fn batch(seq: u64, end_ns: u64, hosts: Vec<HostDelta>) -> Batch {
     }
 }
 
+fn ns(t: chrono::DateTime<chrono::Utc>) -> u64 {
+    t.timestamp_nanos_opt().expect("time in range") as u64
+}
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&chrono::Utc)
+}
+
+/// First day of the month after `d`'s.
+fn next_month(d: chrono::NaiveDate) -> chrono::NaiveDate {
+    use chrono::Datelike;
+    let (y, m) = if d.month() == 12 { (d.year() + 1, 1) } else { (d.year(), d.month() + 1) };
+    chrono::NaiveDate::from_ymd_opt(y, m, 1).expect("date")
+}
+
+/// The calendar moments retention is checked at: the days around month ends (the 1st, the 2nd,
+/// the 30th and 31st), the last second of a day and of a year, a leap day, and today.
+fn moments() -> Vec<chrono::DateTime<chrono::Utc>> {
+    let mut v: Vec<_> = [
+        "2026-12-01T00:00:00Z",
+        "2026-12-02T12:00:00Z",
+        "2026-12-31T23:59:59Z",
+        "2026-11-30T23:59:59Z",
+        "2027-03-01T00:00:00Z",
+        "2027-03-31T23:59:59Z",
+        "2028-02-29T23:59:59Z",
+    ]
+    .into_iter()
+    .map(at)
+    .collect();
+    v.push(chrono::Utc::now());
+    v
+}
+
 #[test]
 fn batches_rollups_retention_and_the_job_lease() {
     let pg = Pg::start();
-    let url = pg.create_db("ww");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let store = Store::connect(wirewatch_store::parse_url(&url).expect("url"), 4).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        store.migrate().await.expect("migrations are idempotent");
-        let p = store.enroll("p", "s", &[1; 32], false).await.expect("enroll");
-        assert!(store.enroll("p", "s", &[2; 32], false).await.is_err(), "a name is enrolled once");
-        // Two days, 30 days ago and today (packet time).
-        let now = chrono::Utc::now().timestamp_nanos_opt().expect("now") as u64;
-        let old = now - 30 * 86_400_000_000_000;
-        let b0 = batch(0, old, vec![host("192.0.2.1", 100), host("2001:db8::1", 7)]);
-        assert_eq!(store.write_batch(p.id, "t", &b0).await.expect("b0"), Committed::New { host_rows: 2, mac_rows: 0 });
-        assert_eq!(store.write_batch(p.id, "t", &b0).await.expect("again"), Committed::Duplicate);
-        let b1 = batch(1, now, vec![host("192.0.2.1", 50)]);
-        store.write_batch(p.id, "t", &b1).await.expect("b1");
-        // A batch naming a host twice is refused for good, and changes nothing.
-        let bad = batch(2, now, vec![host("192.0.2.9", 1), host("192.0.2.9", 1)]);
-        let e = store.write_batch(p.id, "t", &bad).await.expect_err("duplicate host");
-        assert!(matches!(e, wirewatch_store::StoreError::Invalid(_)) && !e.is_transient(), "{e}");
-        assert_eq!(pg.scalar("ww", "SELECT count(*) FROM batches"), 2);
-        assert_eq!(pg.scalar("ww", "SELECT count(*) FROM host_samples"), 3);
-        // Not folded yet: readers add the samples to the (empty) folded totals.
-        assert_eq!(pg.scalar("ww", "SELECT count(*) FROM hosts"), 0);
-        let scope = wirewatch_store::totals::Scope { site: None, probe: Some("p".into()) };
-        let before = store.totals(&scope).await.expect("totals");
-        let h = before.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").expect("host");
-        assert_eq!((h.traffic[1], h.last_seen_ns, h.mac), (150, 2_000, Some([2, 0, 0, 0, 0, 1])));
-        assert_eq!(h.services, vec![("http".to_string(), [2, 150, 0, 0])]);
+    for (k, now) in moments().into_iter().enumerate() {
+        let db = format!("ww{k}");
+        let url = pg.create_db(&db);
+        rt.block_on(scenario(&pg, &db, &url, now));
+    }
+}
 
-        // Rollup: once per period, whoever asks first.
-        let r = store.run_job("rollup", Duration::from_secs(3600), "a", Retention::default()).await.expect("rollup");
-        assert_eq!(r.as_deref(), Some("rolled up 2 batches"));
-        assert_eq!(store.run_job("rollup", Duration::from_secs(3600), "b", Retention::default()).await.expect("again"), None);
-        assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM host_daily"), 157);
-        assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM host_hourly"), 157);
-        // Folded: the same totals, now in the tables.
-        assert_eq!(pg.scalar("ww", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 150);
-        assert_eq!(pg.scalar("ww", "SELECT tx_bytes FROM host_services WHERE ip = '192.0.2.1' AND service = 'http'"), 150);
-        let after = store.totals(&scope).await.expect("totals");
-        let h2 = after.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").expect("host");
-        assert_eq!((h2.traffic, h2.services.clone()), (h.traffic, h.services.clone()));
+/// Everything the store promises about batches, the fold and retention, with the store's clock
+/// standing at `now`: the expectations are derived from the dates written, so they hold on any
+/// day of any month at any time of day.
+async fn scenario(pg: &Pg, db: &str, url: &str, now: chrono::DateTime<chrono::Utc>) {
+    let clock = wirewatch_store::Clock::fixed(now);
+    let store = Store::connect(wirewatch_store::parse_url(url).expect("url"), 4)
+        .await
+        .expect("connect")
+        .with_clock(clock.clone());
+    store.migrate().await.expect("migrate");
+    store.migrate().await.expect("migrations are idempotent");
+    let p = store.enroll("p", "s", &[1; 32], false).await.expect("enroll");
+    assert!(store.enroll("p", "s", &[2; 32], false).await.is_err(), "a name is enrolled once");
+    let parts = |parent: &str| {
+        pg.scalar(
+            db,
+            &format!(
+                "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = '{parent}'"
+            ),
+        )
+    };
+    // A batch that arrived 30 days ago carrying a capture from 2016 (packet time is data: it
+    // makes no partition of its own), then one arriving now with packets of now.
+    let arrived0 = now - chrono::Duration::days(30);
+    clock.set(arrived0);
+    let replay = ns(at("2016-03-01T12:00:00Z"));
+    let b0 = batch(0, replay, vec![host("192.0.2.1", 100), host("2001:db8::1", 7)]);
+    assert_eq!(store.write_batch(p.id, "t", &b0).await.expect("b0"), Committed::New { host_rows: 2, mac_rows: 0 });
+    assert_eq!(store.write_batch(p.id, "t", &b0).await.expect("again"), Committed::Duplicate);
+    assert_eq!(parts("host_samples"), 1, "partitions follow arrival, not packet time");
+    clock.set(now);
+    let b1 = batch(1, ns(now), vec![host("192.0.2.1", 50)]);
+    store.write_batch(p.id, "t", &b1).await.expect("b1");
+    assert_eq!(parts("host_samples"), 2);
+    // A batch naming a host twice is refused for good, and changes nothing.
+    let bad = batch(2, ns(now), vec![host("192.0.2.9", 1), host("192.0.2.9", 1)]);
+    let e = store.write_batch(p.id, "t", &bad).await.expect_err("duplicate host");
+    assert!(matches!(e, wirewatch_store::StoreError::Invalid(_)) && !e.is_transient(), "{e}");
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM batches"), 2);
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM host_samples"), 3);
+    assert_eq!(pg.scalar(db, "SELECT refused_batches FROM probes"), 1, "a refusal is counted on its probe");
+    // Not folded yet: readers add the samples to the (empty) folded totals.
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM hosts"), 0);
+    let scope = wirewatch_store::totals::Scope { site: None, probe: Some("p".into()) };
+    let before = store.totals(&scope).await.expect("totals");
+    let h = before.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").expect("host");
+    assert_eq!((h.traffic[1], h.last_seen_ns, h.mac), (150, 2_000, Some([2, 0, 0, 0, 0, 1])));
+    assert_eq!(h.services, vec![("http".to_string(), [2, 150, 0, 0])]);
 
-        // Retention: raw samples older than 7 days go (their partition is dropped); totals stay.
-        let parts_before = pg.scalar("ww", "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'host_samples'");
-        assert_eq!(parts_before, 2);
-        let keep = Retention { raw_days: 7, hourly_days: 7, daily_days: 0 };
-        let r = store.run_job("retention", Duration::from_secs(3600), "a", keep).await.expect("retention");
-        assert!(r.as_deref().is_some_and(|d| d.starts_with("dropped 3 partitions")), "{r:?}");
-        assert_eq!(pg.scalar("ww", "SELECT count(*) FROM host_samples"), 1);
-        assert_eq!(pg.scalar("ww", "SELECT count(*) FROM host_hourly"), 1);
-        assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM host_daily"), 157);
-        assert_eq!(pg.scalar("ww", "SELECT sum(tx_bytes)::bigint FROM hosts"), 157);
-        // A late batch for the dropped day makes its partition again.
-        let late = batch(3, old, vec![host("192.0.2.1", 1)]);
-        store.write_batch(p.id, "t", &late).await.expect("late batch");
-        let t = store.totals(&scope).await.expect("totals");
-        assert_eq!(t.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").map(|h| h.traffic[1]), Some(151));
-        let t = store.totals(&wirewatch_store::totals::Scope { site: Some("s".into()), probe: None }).await.expect("totals");
-        assert_eq!(t.hosts.len(), 2);
-        assert!(store.totals(&wirewatch_store::totals::Scope { site: Some("other".into()), probe: None }).await.expect("totals").hosts.is_empty());
-    });
+    // Rollup: once per period, whoever asks first.
+    let r = store.run_job("rollup", Duration::from_secs(3600), "a", Retention::default()).await.expect("rollup");
+    assert_eq!(r.as_deref(), Some("rolled up 2 batches"));
+    assert_eq!(
+        store.run_job("rollup", Duration::from_secs(3600), "b", Retention::default()).await.expect("again"),
+        None
+    );
+    assert_eq!(pg.scalar(db, "SELECT sum(tx_bytes)::bigint FROM host_daily"), 157);
+    assert_eq!(pg.scalar(db, "SELECT sum(tx_bytes)::bigint FROM host_hourly"), 157);
+    // Folded: the same totals, now in the tables.
+    assert_eq!(pg.scalar(db, "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 150);
+    assert_eq!(pg.scalar(db, "SELECT tx_bytes FROM host_services WHERE ip = '192.0.2.1' AND service = 'http'"), 150);
+    let after = store.totals(&scope).await.expect("totals");
+    let h2 = after.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").expect("host");
+    assert_eq!((h2.traffic, h2.services.clone()), (h.traffic, h.services.clone()));
+
+    // Retention (7 days): the samples that arrived 30 days ago go (their day's partitions are
+    // dropped), and the hourly partition of their month of arrival if that whole month is
+    // older than 7 days; the interface's hourly row of that arrival is deleted. Totals stay.
+    let keep = Retention { raw_days: 7, hourly_days: 7, daily_days: 0 };
+    let cutoff = now - chrono::Duration::days(7);
+    let day0 = arrived0.format("%Y%m%d");
+    let mut expected = vec![format!("host_samples_a{day0}"), format!("interface_samples_a{day0}")];
+    let month0_gone = next_month(arrived0.date_naive()).and_time(chrono::NaiveTime::MIN).and_utc() <= cutoff;
+    if month0_gone {
+        expected.push(format!("host_hourly_a{}", arrived0.format("%Y%m")));
+    }
+    expected.sort();
+    let r = store.run_job("retention", Duration::from_secs(3600), "a", keep).await.expect("retention");
+    assert_eq!(
+        r.as_deref(),
+        Some(format!("dropped {} partitions {expected:?}; deleted 1 rollup rows", expected.len()).as_str()),
+        "now = {now}"
+    );
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM host_samples"), 1);
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM host_hourly"), if month0_gone { 1 } else { 3 });
+    assert_eq!(pg.scalar(db, "SELECT sum(tx_bytes)::bigint FROM host_daily"), 157);
+    assert_eq!(pg.scalar(db, "SELECT sum(tx_bytes)::bigint FROM hosts"), 157);
+    // A late batch with the old packets arrives now: it is kept like today's traffic.
+    let late = batch(3, replay, vec![host("192.0.2.1", 1)]);
+    store.write_batch(p.id, "t", &late).await.expect("late batch");
+    let t = store.totals(&scope).await.expect("totals");
+    assert_eq!(t.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").map(|h| h.traffic[1]), Some(151));
+    let t =
+        store.totals(&wirewatch_store::totals::Scope { site: Some("s".into()), probe: None }).await.expect("totals");
+    assert_eq!(t.hosts.len(), 2);
+    assert!(
+        store
+            .totals(&wirewatch_store::totals::Scope { site: Some("other".into()), probe: None })
+            .await
+            .expect("totals")
+            .hosts
+            .is_empty()
+    );
+    // Eight days on, retention keeps today's partition while the late batch is not folded…
+    clock.set(now + chrono::Duration::days(8));
+    let r = store.run_job("retention", Duration::ZERO, "a", keep).await.expect("retention");
+    assert!(r.as_deref().is_some_and(|d| !d.contains("samples_a")), "{r:?}");
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM host_samples"), 2);
+    // …and drops it once the fold took it.
+    store.run_job("rollup", Duration::ZERO, "a", keep).await.expect("rollup");
+    let r = store.run_job("retention", Duration::ZERO, "a", keep).await.expect("retention");
+    assert!(r.as_deref().is_some_and(|d| d.contains(&format!("host_samples_a{}", now.format("%Y%m%d")))), "{r:?}");
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM host_samples"), 0);
+    assert_eq!(pg.scalar(db, "SELECT sum(tx_bytes)::bigint FROM hosts"), 158);
 }
 
 #[test]

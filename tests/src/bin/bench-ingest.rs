@@ -159,10 +159,24 @@ fn copy_floor(pg: &Pg, probes: usize, hosts: u32) -> Result<(f64, f64)> {
     let (mut text, mut bin) = (Vec::new(), Vec::new());
     let (mut text_stmt, mut bin_stmt) = (String::new(), String::new());
     for p in 0..probes {
-        let (s, t) = wirewatch_store::ingest::samples_copy(p as i64 + 1, 1, b.interval_end_ns, 0, h)?;
+        let (s, t) = wirewatch_store::ingest::samples_copy(
+            p as i64 + 1,
+            1,
+            b.interval_end_ns,
+            0,
+            chrono::Utc::now().date_naive(),
+            h,
+        )?;
         text_stmt = s;
         text.extend_from_slice(t.as_bytes());
-        let (s, d) = wirewatch_store::ingest::samples_copy_binary(p as i64 + 1, 1, b.interval_end_ns, 0, h)?;
+        let (s, d) = wirewatch_store::ingest::samples_copy_binary(
+            p as i64 + 1,
+            1,
+            b.interval_end_ns,
+            0,
+            chrono::Utc::now().date_naive(),
+            h,
+        )?;
         bin_stmt = s;
         // One header (19 bytes) and one trailer (2 bytes) for the whole stream.
         let start = if p == 0 { 0 } else { 19 };
