@@ -686,9 +686,9 @@ pub fn two_sites(db: &str, capture_a: &str, capture_b: &str, extra_env: &[(&str,
     let mut env = vec![
         ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
         ("WIREWATCH_ROLLUP_EVERY_SECS", "1"),
-        ("WIREWATCH_RETENTION_RAW_DAYS", "0"),
-        ("WIREWATCH_RETENTION_HOURLY_DAYS", "0"),
-        ("WIREWATCH_RETENTION_DAILY_DAYS", "0"),
+        // Retention runs all along with its default ages: the captures are years old, and are
+        // kept like today's traffic (retention judges arrival, not packet time).
+        ("WIREWATCH_RETENTION_EVERY_SECS", "1"),
         ("WIREWATCH_API_GEOIP_DB", mmdb.as_str()),
     ];
     env.extend_from_slice(extra_env);

@@ -15,8 +15,8 @@ fn probes_fail_over_and_jobs_run_once() {
     let url = pg.create_db("ww");
     let dir = scratch();
     let env = [("WIREWATCH_ROLLUP_EVERY_SECS", "1"), ("WIREWATCH_RETENTION_EVERY_SECS", "1")];
-    // Keep raw samples (the captures are years old) so the rollups can be checked against them.
-    let env = [env[0], env[1], ("WIREWATCH_RETENTION_RAW_DAYS", "0"), ("WIREWATCH_RETENTION_HOURLY_DAYS", "0")];
+    // Retention runs every second with its default ages: the captures are years old but
+    // arrived now, so their raw samples stay and the rollups can be checked against them.
     let mut c1 = Controller::start(&dir.path().join("c1"), &url, "c1", free_udp_port(), &env);
     // The second controller shares the database (and so the CA) but not the data directory.
     let c2 = Controller::start(&dir.path().join("c2"), &url, "c2", free_udp_port(), &env);

@@ -243,3 +243,50 @@ fn embedded_database_demo_starts_and_stops_its_cluster() {
     assert_eq!(stored, read);
     assert!(!data.join("postgres/postmaster.pid").exists());
 }
+
+#[test]
+fn a_batch_the_fold_cannot_take_is_quarantined_and_the_others_fold() {
+    let pg = Pg::start();
+    let url = pg.create_db("q");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = Store::connect(wirewatch_store::parse_url(&url).expect("url"), 4).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let a = store.enroll("a", "s", &[1; 32], false).await.expect("enroll");
+        let b = store.enroll("b", "s", &[2; 32], false).await.expect("enroll");
+        let now = ns(chrono::Utc::now());
+        store.write_batch(a.id, "t", &batch(0, now, vec![host("192.0.2.1", 100)])).await.expect("a0");
+        store.write_batch(b.id, "t", &batch(0, now, vec![host("192.0.2.2", 50)])).await.expect("b0");
+        let r = store.run_job("rollup", Duration::ZERO, "c", Retention::default()).await.expect("rollup");
+        assert_eq!(r.as_deref(), Some("rolled up 2 batches"));
+        // Probe a's host has (somehow) come close to the largest bigint: its next interval
+        // cannot be added. Every ingest bound holds, so only the fold can notice.
+        pg.psql("q", "UPDATE hosts SET tx_bytes = 9223372036854775800 WHERE ip = '192.0.2.1'").expect("update");
+        store.write_batch(a.id, "t", &batch(1, now, vec![host("192.0.2.1", 100)])).await.expect("a1");
+        store.write_batch(a.id, "t", &batch(2, now, vec![host("192.0.2.3", 5)])).await.expect("a2");
+        store.write_batch(b.id, "t", &batch(1, now, vec![host("192.0.2.2", 50)])).await.expect("b1");
+        let r = store.run_job("rollup", Duration::ZERO, "c", Retention::default()).await.expect("rollup");
+        assert_eq!(r.as_deref(), Some("rolled up 2 batches; quarantined 1"));
+        // The other probe folded, and so did the probe's other batch.
+        assert_eq!(pg.scalar("q", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.2'"), 100);
+        assert_eq!(pg.scalar("q", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.3'"), 5);
+        assert_eq!(pg.scalar("q", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 9_223_372_036_854_775_800);
+        assert_eq!(pg.scalar("q", "SELECT sum(tx_bytes)::bigint FROM host_hourly WHERE ip = '192.0.2.2'"), 100);
+        // The bad batch is kept, marked, counted on its probe; no reader sees it.
+        assert_eq!(pg.scalar("q", "SELECT seq FROM batches WHERE quarantined IS NOT NULL"), 1);
+        assert_eq!(pg.scalar("q", "SELECT count(*) FROM host_samples WHERE seq = 1 AND ip = '192.0.2.1'"), 1);
+        assert_eq!(pg.scalar("q", "SELECT quarantined_batches FROM probes WHERE name = 'a'"), 1);
+        let reason = pg.psql("q", "SELECT last_quarantine FROM probes WHERE name = 'a'").expect("reason");
+        assert!(reason.contains("batch 1") && reason.contains("out of range"), "{reason}");
+        let scope = wirewatch_store::totals::Scope { site: Some("s".into()), probe: None };
+        let t = store.totals(&scope).await.expect("the site's totals still read");
+        assert_eq!(t.hosts.len(), 3);
+        let listed = store.probe_rows(None, None, None).await.expect("probes");
+        let pa = listed.iter().find(|p| p.name == "a").expect("a");
+        assert_eq!(pa.quarantined.batches, 1);
+        assert_eq!(store.bad_batches().await.expect("bad"), vec![("a".to_string(), 0, 1)]);
+        // Nothing is left for the fold.
+        let r = store.run_job("rollup", Duration::ZERO, "c", Retention::default()).await.expect("rollup");
+        assert_eq!(r.as_deref(), Some("rolled up 0 batches"));
+    });
+}
