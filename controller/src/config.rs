@@ -116,7 +116,7 @@ impl Config {
             "retention_hourly_days",
             "retention_daily_days",
         ];
-        const API_KEYS: [&str; 11] = [
+        const API_KEYS: [&str; 13] = [
             "access_ttl_secs",
             "refresh_ttl_days",
             "login_per_user_per_minute",
@@ -128,6 +128,8 @@ impl Config {
             "dns_timeout_ms",
             "probe_offline_after_secs",
             "session_cache_ms",
+            "public_url",
+            "cookie_secure",
         ];
         const PYTHON_KEYS: [&str; 8] = [
             "enabled",
