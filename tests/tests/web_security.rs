@@ -223,7 +223,6 @@ fn bundled_pages_show_stored_markup_as_text_in_a_browser() {
     for (path, json) in PAGES {
         let r = http(s.c.http, "GET", path, Some(&s.admin), None);
         assert_eq!(r.status, 200, "{path}: {}", r.body);
-        assert_security_headers(&r, path);
         let ct = r.header("content-type").unwrap_or_default();
         if *json {
             assert!(ct.starts_with("application/json"), "{path}: {ct}");
@@ -233,6 +232,7 @@ fn bundled_pages_show_stored_markup_as_text_in_a_browser() {
             assert!(!r.body.contains("<img src=x"), "{path}: markup printed raw: {}", r.body);
             assert!(!r.body.contains("<script>window"), "{path}: markup printed raw");
         }
+        assert_security_headers(&r, path);
     }
     for path in ["/login", "/api/v1/me", "/healthz", "/python/no-such.py"] {
         let r = http(s.c.http, "GET", path, Some(&s.admin), None);
@@ -367,19 +367,20 @@ fn cross_site_posts_are_refused_and_the_cookie_follows_public_url() {
     drop(never);
 }
 
-#[test]
-fn scripts_see_no_controller_secrets_and_preferences_are_scoped_by_site() {
+/// [`fixture`] serving the scripts of a scratch directory too: (sites, scratch, scripts).
+fn fixture_with_scripts(db: &str, env: &[(&str, &str)]) -> (TwoSites, tempfile::TempDir, tempfile::TempDir) {
     let scripts = scratch();
     let sdir = scripts.path().display().to_string();
+    let mut env = env.to_vec();
+    env.extend([("WIREWATCH_API_REVERSE_DNS", "false"), ("WIREWATCH_PYTHON_SCRIPTS_DIR", sdir.as_str())]);
+    let (s, dir) = fixture(db, &env);
+    (s, dir, scripts)
+}
+
+#[test]
+fn scripts_see_no_controller_secrets_in_their_environment() {
+    let (s, _dir, scripts) = fixture_with_scripts("webenv", &[("WIREWATCH_TEST_SECRET", "s3cret-in-the-environment")]);
     let script = |name: &str, src: &str| std::fs::write(scripts.path().join(name), src).expect("script");
-    let (s, _dir) = fixture(
-        "webenv",
-        &[
-            ("WIREWATCH_API_REVERSE_DNS", "false"),
-            ("WIREWATCH_PYTHON_SCRIPTS_DIR", sdir.as_str()),
-            ("WIREWATCH_TEST_SECRET", "s3cret-in-the-environment"),
-        ],
-    );
     // Every view of the environment a script has: os.environ (and getenv), os.environb,
     // posix.environ, the cgi module's helpers.
     script(
@@ -395,12 +396,19 @@ fn scripts_see_no_controller_secrets_and_preferences_are_scoped_by_site() {
     }
     assert!(r.body.contains("'REQUEST_METHOD': 'GET'") && r.body.contains("'QUERY_STRING': 'x=1'"), "{}", r.body);
     assert!(r.body.contains("'PATH': "), "PATH stays: {}", r.body);
+}
+
+#[test]
+fn engine_preferences_are_scoped_by_site() {
+    let (s, _dir, scripts) = fixture_with_scripts("webpref", &[]);
+    let script = |name: &str, src: &str| std::fs::write(scripts.path().join(name), src).expect("script");
 
     // Preferences: global ones for users who see every site; a site's for that site's users.
     script(
         "setpref.py",
-        "import wirewatch\np = wirewatch.params()\n\
-         wirewatch.set_preference(p['k'], p['v'], site=p.get('site'))\nprint('set')\n",
+        "import ntop, wirewatch\np = wirewatch.params()\n\
+         if 'site' in p:\n    wirewatch.set_preference(p['k'], p['v'], site=p['site'])\n\
+         else:\n    ntop.setPreference(p['k'], p['v'])\nprint('set')\n",
     );
     script(
         "getpref.py",
@@ -419,8 +427,11 @@ fn scripts_see_no_controller_secrets_and_preferences_are_scoped_by_site() {
         r.body
     };
     assert_eq!(ok("/python/setpref.py?k=k&v=global-value", &op), "set\n");
-    assert_eq!(ok("/python/setpref.py?k=k&v=b-value", &op_b), "set\n");
     assert_eq!(ok("/python/getpref.py?k=k", &view_all), "'global-value' [('k', 'global-value')]\n");
+    // A viewer limited to site-a does not read the global value.
+    assert_eq!(ok("/python/getpref.py?k=k", &view_a), "'' []\n");
+    // An operator limited to site-b writes site-b's namespace, which its viewers read.
+    assert_eq!(ok("/python/setpref.py?k=k&v=b-value", &op_b), "set\n");
     assert_eq!(ok("/python/getpref.py?k=k", &view_b), "'b-value' [('k', 'b-value')]\n");
     // A viewer of site-a reads neither the global value nor site-b's.
     assert_eq!(ok("/python/getpref.py?k=k", &view_a), "'' []\n");
@@ -430,7 +441,7 @@ fn scripts_see_no_controller_secrets_and_preferences_are_scoped_by_site() {
     assert_eq!(http(s.c.http, "GET", "/python/setpref.py?k=k&v=x&site=site-a", Some(&op_b), None).status, 403);
     assert_eq!(ok("/python/getpref.py?k=k", &view_all), "'global-value' [('k', 'global-value')]\n");
     assert_eq!(
-        s.pg.scalar("webenv", "SELECT count(*) FROM engine_preferences WHERE key = 'k' AND site IN ('', 'site-b')"),
+        s.pg.scalar("webpref", "SELECT count(*) FROM engine_preferences WHERE key = 'k' AND site IN ('', 'site-b')"),
         2
     );
 }
