@@ -132,7 +132,7 @@ impl Config {
             "ingest_max_interval_secs",
             "ingest_max_future_secs",
         ];
-        const API_KEYS: [&str; 11] = [
+        const API_KEYS: [&str; 13] = [
             "access_ttl_secs",
             "refresh_ttl_days",
             "login_per_user_per_minute",
@@ -144,6 +144,8 @@ impl Config {
             "dns_timeout_ms",
             "probe_offline_after_secs",
             "session_cache_ms",
+            "public_url",
+            "cookie_secure",
         ];
         const PYTHON_KEYS: [&str; 8] = [
             "enabled",

@@ -24,7 +24,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use wirewatch_store::Store;
 
-pub use routes::router;
+/// The API and pages router, every response carrying the security headers
+/// ([`pages::security_headers`]: CSP, nosniff, referrer policy, no framing).
+pub fn router(state: Arc<ApiState>) -> axum::Router {
+    routes::router(state).layer(axum::middleware::from_fn(pages::security_headers))
+}
 
 /// A boxed future (the [`Live`] trait is used as a trait object).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -78,6 +82,35 @@ pub struct ApiConfig {
     /// How long a session checked valid is trusted without asking the database again (a
     /// revocation made on another controller or by `user disable` takes up to this long).
     pub session_cache_ms: u64,
+    /// The URL browsers use to reach this controller (e.g. `https://monitor.example.com` behind
+    /// a TLS proxy); empty: not known. Its origin is accepted on sign-in and page POSTs, and an
+    /// `https` URL makes the session cookie `Secure`.
+    pub public_url: String,
+    /// The session cookie's `Secure` attribute: `auto` (on when `public_url` is https),
+    /// `always` or `never`.
+    pub cookie_secure: CookieSecure,
+}
+
+/// When the session cookie is marked `Secure`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieSecure {
+    /// `Secure` when `public_url` starts with `https://`.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ApiConfig {
+    /// Whether the session cookie carries `Secure`.
+    pub fn cookie_is_secure(&self) -> bool {
+        match self.cookie_secure {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => self.public_url.trim().to_ascii_lowercase().starts_with("https://"),
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -94,6 +127,8 @@ impl Default for ApiConfig {
             dns_timeout_ms: 2000,
             probe_offline_after_secs: 90,
             session_cache_ms: 1000,
+            public_url: String::new(),
+            cookie_secure: CookieSecure::Auto,
         }
     }
 }

@@ -2,6 +2,10 @@
 //! host seen without a name is queued (bounded, deduplicated); a worker resolves it, caches
 //! the answer (positive or negative, with a lifetime) and stores a name on the host rows, where
 //! lists, search and the detail view read it.
+//!
+//! A name is whatever the owner of the reverse zone says, so only LDH names are kept
+//! ([`ldh_name`]: letters, digits, hyphens; IDNA labels in their ASCII `xn--` form, never
+//! decoded): a name carrying markup or any other character is discarded, not stored.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,6 +25,28 @@ const QUEUE: usize = 4096;
 
 /// Address → (name or none, good until).
 type Cache = std::sync::Arc<Mutex<HashMap<IpAddr, (Option<String>, Instant)>>>;
+
+/// A DNS name from its raw labels if every label is an LDH label (RFC 5890's host name rule:
+/// 1 to 63 of `a-z`, `0-9`, `-`, not starting or ending with `-`), lower case and joined with
+/// dots, at most 253 characters; `None` otherwise. IDNA names stay in their `xn--` form.
+pub fn ldh_name<'a>(labels: impl Iterator<Item = &'a [u8]>) -> Option<String> {
+    let mut out = String::new();
+    for l in labels {
+        let ok = !l.is_empty()
+            && l.len() <= 63
+            && l.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && l.first() != Some(&b'-')
+            && l.last() != Some(&b'-');
+        if !ok {
+            return None;
+        }
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.extend(l.iter().map(|b| char::from(b.to_ascii_lowercase())));
+    }
+    (!out.is_empty() && out.len() <= 253).then_some(out)
+}
 
 /// The resolver front: `request` never blocks.
 pub struct Names {
@@ -59,7 +85,13 @@ impl Names {
             while let Some(ip) = rx.recv().await {
                 let name = match resolver.reverse_lookup(ip).await {
                     Ok(l) => l.answers().iter().find_map(|r| match &r.data {
-                        RData::PTR(p) => Some(p.0.to_utf8().trim_end_matches('.').to_string()),
+                        RData::PTR(p) => {
+                            let name = ldh_name(p.0.iter());
+                            if name.is_none() {
+                                tracing::debug!(%ip, "reverse name is not an LDH host name: discarded");
+                            }
+                            name
+                        }
                         _ => None,
                     }),
                     Err(e) => {
@@ -98,5 +130,36 @@ impl Names {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ldh_name;
+
+    fn name(s: &str) -> Option<String> {
+        ldh_name(s.split('.').map(str::as_bytes))
+    }
+
+    #[test]
+    fn only_ldh_names_are_kept() {
+        assert_eq!(name("Host-1.Example.COM").as_deref(), Some("host-1.example.com"));
+        assert_eq!(name("xn--bcher-kva.example").as_deref(), Some("xn--bcher-kva.example"));
+        for bad in [
+            "<script>alert(1)</script>.example",
+            "a b.example",
+            "-a.example",
+            "a-.example",
+            "_dmarc.example",
+            "b\u{fc}cher.example",
+            "x\"y.example",
+            "a..example",
+            "",
+        ] {
+            assert_eq!(name(bad), None, "{bad:?}");
+        }
+        assert_eq!(name(&"a".repeat(64)), None);
+        let long = vec!["a".repeat(63); 4].join(".");
+        assert_eq!(name(&long), None, "over 253 characters");
     }
 }

@@ -5,12 +5,18 @@
 //! A script that fails is a 500 (a script stopped at its time limit: 504): admins get the
 //! traceback in the page, everyone else an error id to quote (the log has the traceback under
 //! that id).
+//!
+//! Every response of the router carries [`security_headers`]: a Content-Security-Policy that
+//! runs no script except a page's own (a per-response nonce the script gets as
+//! `wirewatch.csp_nonce()`), `nosniff`, a same-origin referrer policy, no framing. Sign-in and
+//! page POSTs made by a browser from another site are refused ([`cross_site`]).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{Principal, Role, SESSION_COOKIE};
@@ -35,6 +41,8 @@ pub struct ScriptRequest {
     /// Request headers (names lower case), for `HTTP_*` CGI variables.
     pub headers: Vec<(String, String)>,
     pub remote_addr: String,
+    /// This response's CSP nonce: only `<script nonce="...">` elements run in the page.
+    pub csp_nonce: String,
 }
 
 /// What a script produced.
@@ -66,6 +74,80 @@ pub enum ScriptError {
 /// The script engine (implemented by `wirewatch-python`).
 pub trait Scripts: Send + Sync {
     fn run(&self, req: ScriptRequest) -> BoxFuture<'_, Result<ScriptReply, ScriptError>>;
+}
+
+/// The policy of every response that does not set its own: no script at all, inline styles
+/// (the sign-in form and error pages have them), images from here, forms posting here only.
+const CSP_NO_SCRIPT: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A script page's policy: only the scripts that carry this response's nonce run (markup that
+/// a stored name smuggles past a page's escaping cannot run: it has no nonce).
+fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// Middleware: the security headers on every response (the router's layer). A handler's own
+/// Content-Security-Policy (a script page's, with its nonce) is kept.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP_NO_SCRIPT));
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // `same-origin`, not `no-referrer`: with no-referrer a browser sends `Origin: null` on
+    // same-origin POSTs, which the cross-site check must refuse.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    r
+}
+
+/// The scheme://host[:port] of a URL (lower case), for comparing with `Origin`.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())?;
+    Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
+}
+
+/// Whether a state-changing request was sent by a browser from another site (CSRF): a
+/// `Sec-Fetch-Site` other than `same-origin`/`none`, or else an `Origin` that is neither this
+/// host's (as the request names it) nor `public_url`'s. A request with neither header is not a
+/// modern browser's cross-site request (clients such as curl send none) and passes; the
+/// session cookie is `SameSite=Strict` besides.
+pub fn cross_site(headers: &HeaderMap, public_url: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str().map(str::to_ascii_lowercase).as_deref(), Ok("same-origin" | "none"));
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str().map(str::to_ascii_lowercase) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+    let own = host.iter().flat_map(|h| [format!("http://{h}"), format!("https://{h}")]);
+    let public = origin_of(public_url);
+    !own.chain(public).any(|o| o == origin)
+}
+
+fn forbidden_cross_site() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        "<p>This request came from another site (cross-site request refused).</p>",
+        false,
+    )
+}
+
+/// A fresh CSP nonce (128 random bits, base64).
+fn nonce() -> Option<String> {
+    crate::auth::random_bytes::<16>()
+        .ok()
+        .map(|b| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b))
 }
 
 /// Percent-encodes a path and query for a query-string value.
@@ -139,13 +221,18 @@ pub struct LoginForm {
 pub async fn login_submit(
     State(st): State<Arc<ApiState>>,
     ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
     axum::extract::Form(f): axum::extract::Form<LoginForm>,
 ) -> Response {
+    if cross_site(&headers, &st.config.public_url) {
+        return forbidden_cross_site();
+    }
     let next = safe_next(f.next.as_deref());
     match crate::routes::sign_in(&st, &f.username, f.password, addr).await {
         Ok(pair) => {
+            let secure = if st.config.cookie_is_secure() { "; Secure" } else { "" };
             let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
                 pair.access_token, pair.expires_in
             );
             let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response();
@@ -181,7 +268,11 @@ pub async fn logout(State(st): State<Arc<ApiState>>, headers: HeaderMap) -> Resp
     let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("wirewatch_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+        HeaderValue::from_static(if st.config.cookie_is_secure() {
+            "wirewatch_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
+        } else {
+            "wirewatch_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        }),
     );
     r
 }
@@ -198,6 +289,14 @@ pub async fn python_page(
     addr: ClientAddr,
     body: Bytes,
 ) -> Response {
+    // A page POST carried by the session cookie (not a bearer token) from another site: CSRF.
+    if method != Method::GET
+        && method != Method::HEAD
+        && headers.get(header::AUTHORIZATION).is_none()
+        && cross_site(&headers, &st.config.public_url)
+    {
+        return forbidden_cross_site();
+    }
     let json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -228,6 +327,9 @@ pub async fn python_page(
         return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "scripts take GET and POST")
             .into_response();
     }
+    let Some(nonce) = nonce() else {
+        return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Engine error", "no random numbers", json);
+    };
     let req = ScriptRequest {
         path,
         method: if method == Method::HEAD { "GET".into() } else { method.to_string() },
@@ -243,13 +345,16 @@ pub async fn python_page(
             .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect(),
         remote_addr: addr.0.to_string(),
+        csp_nonce: nonce.clone(),
     };
     match engine.run(req).await {
         Ok(r) => {
             let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
             let ct = HeaderValue::from_str(&r.content_type)
                 .unwrap_or_else(|_| HeaderValue::from_static("text/html; charset=utf-8"));
-            (status, [(header::CONTENT_TYPE, ct)], r.body).into_response()
+            let csp =
+                HeaderValue::from_str(&page_csp(&nonce)).unwrap_or_else(|_| HeaderValue::from_static(CSP_NO_SCRIPT));
+            (status, [(header::CONTENT_TYPE, ct), (header::CONTENT_SECURITY_POLICY, csp)], r.body).into_response()
         }
         Err(ScriptError::NotFound(p)) => error_page(
             StatusCode::NOT_FOUND,

@@ -1,5 +1,7 @@
 # The seed's "Simple ntop/Python Script": every host of interface 0 in a table.
-# Converted from Python 2 to Python 3 syntax only (and the slide's wrapped lines joined).
+# Converted from Python 2 to Python 3 syntax (and the slide's wrapped lines joined); every
+# field is HTML-escaped (a reverse-DNS name is chosen by whoever owns the reverse zone).
+from html import escape
 import ntop;
 import host;
 import cgi, cgitb
@@ -10,9 +12,9 @@ ntop.printHTMLHeader("Welcome to ntop+Python ["+ntop.getPreference("ntop.devices
 ntop.sendString("<center><table border>\n");
 ntop.sendString("<tr><th>MAC Address</th><th>IP Address</th><th>Name</th><th># Sessions</th><th># Contacted Peers</th><th>Fingerprint</th><th>Serial</th></tr>\n");
 while ntop.getNextHost(0):
-    ntop.sendString("<tr><td align=right>"+host.ethAddress()+"</td>"
-        + "<td align=right>"+host.ipAddress()+"</td>"+ "<td align=right>"+host.hostResolvedName()+"</td>"
-        + "<td align=center>"+host.numHostSessions()+"</td>"+ "<td align=center>"+host.totContactedSentPeers()+"</td>"
-        + "<td align=right>"+host.fingerprint()+"</td>"+ "<td align=center>"+host.serial()+"</td>"+ "</tr>\n");
+    ntop.sendString("<tr><td align=right>"+escape(host.ethAddress())+"</td>"
+        + "<td align=right>"+escape(host.ipAddress())+"</td>"+ "<td align=right>"+escape(host.hostResolvedName())+"</td>"
+        + "<td align=center>"+escape(host.numHostSessions())+"</td>"+ "<td align=center>"+escape(host.totContactedSentPeers())+"</td>"
+        + "<td align=right>"+escape(host.fingerprint())+"</td>"+ "<td align=center>"+escape(host.serial())+"</td>"+ "</tr>\n");
 ntop.sendString("</table></center>\n");
 ntop.printHTMLFooter();

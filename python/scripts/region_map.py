@@ -99,6 +99,7 @@ page = env.get_template("region_map.html").render(
     points=points,
     considered=len(seen),
     unknown=unknown,
+    nonce=wirewatch.csp_nonce(),
 )
 ntop.printHTMLHeader("Host Region Map", 1, 0)
 ntop.sendString(page)

@@ -2,7 +2,8 @@
 
 Makes the process-wide parts of Python per script run, so that concurrent scripts do not see
 each other: sys.stdout (print goes to the run's page), sys.stdin (the request body, for the cgi
-module), os.environ (the run's CGI variables over the process environment). Each worker thread
+module), os.environ (the run's CGI variables over an allow-list of the process environment:
+never the controller's secrets such as DATABASE_URL or WIREWATCH_ADMIN_PASSWORD). Each worker thread
 has one run at a time; threads a script starts itself print to the controller's log.
 """
 
@@ -119,8 +120,32 @@ class _Environ(collections.abc.MutableMapping):
         return "environ(%r)" % dict(self)
 
 
+# What scripts see of the process environment: locale, time zone, search path, home. The
+# controller's own settings (DATABASE_URL, WIREWATCH_*: the admin password, the database) stay
+# out of every script's view (a CGI "print the environment" page would show them otherwise).
+_ALLOWED = ("PATH", "LANG", "LANGUAGE", "TZ", "HOME", "TMPDIR", "PYTHONIOENCODING")
+
+
+def _allowed(k):
+    k = k.decode("latin-1") if isinstance(k, bytes) else k
+    return k in _ALLOWED or k.startswith("LC_")
+
+
 _original_environ = os.environ
-os.environ = _Environ(_original_environ)
+_safe = {k: v for k, v in _original_environ.items() if _allowed(k)}
+os.environ = _Environ(_safe)
+# The other copies of the start-up environment Python keeps: emptied of everything else
+# (plain dicts; the process's real environment, which the controller reads, is not touched).
+os.environb = {k: v for k, v in os.environb.items() if _allowed(k)}
+try:
+    import posix
+
+    for _k in [k for k in posix.environ if not _allowed(k)]:
+        del posix.environ[_k]
+except ImportError:
+    pass
+for _k in [k for k in _original_environ._data if not _allowed(k)]:
+    del _original_environ._data[_k]
 sys.stdout = _Stdout()
 sys.stdin = _Stdin()
 

@@ -226,15 +226,54 @@ fn builtin_preference(py: Python<'_>, key: &str) -> PyResult<Option<String>> {
     })
 }
 
-/// ntop: the value or "" when unset; `default` (a wirewatch extension) replaces "".
+/// The preference namespaces this run may read: `site` if given (one of the user's sites, or
+/// any for a user who sees every site); else the global one for a user who sees every site, or
+/// the user's own sites in name order.
+fn read_scopes(site: Option<&str>) -> PyResult<Vec<String>> {
+    let sites = with_run(|r| Ok(r.sites.clone()))?;
+    match (site, sites) {
+        (Some(s), None) => Ok(vec![s.to_string()]),
+        (Some(s), Some(mine)) if mine.iter().any(|m| m == s) => Ok(vec![s.to_string()]),
+        (Some(s), Some(_)) => Err(Forbidden::new_err(format!("the preferences of site {s} are not yours to read"))),
+        (None, None) => Ok(vec![String::new()]),
+        (None, Some(mut mine)) => {
+            mine.sort();
+            Ok(mine)
+        }
+    }
+}
+
+/// The namespace a write goes to, after the role check: `site` if given; else the global one
+/// for a user who sees every site, or the user's only site.
+fn write_scope(site: Option<&str>) -> PyResult<String> {
+    let (role, sites, user) = with_run(|r| Ok((r.role, r.sites.clone(), r.user.clone())))?;
+    if role < Role::Operator {
+        return Err(Forbidden::new_err(format!("setPreference needs the operator role ({user} is {})", role.as_str())));
+    }
+    match (site, sites) {
+        (Some(s), None) => Ok(s.to_string()),
+        (Some(s), Some(mine)) if mine.iter().any(|m| m == s) => Ok(s.to_string()),
+        (Some(s), Some(_)) => Err(Forbidden::new_err(format!("{user} may not set the preferences of site {s}"))),
+        (None, None) => Ok(String::new()),
+        (None, Some(mine)) if mine.len() == 1 => Ok(mine[0].clone()),
+        (None, Some(_)) => Err(Forbidden::new_err(format!(
+            "{user} is limited to some sites and may not set global preferences: pass site=..."
+        ))),
+    }
+}
+
+/// ntop: the value or "" when unset; `default` (a wirewatch extension) replaces "". Read from
+/// the namespaces of [`read_scopes`]: a user limited to some sites never reads global values
+/// or another site's.
 #[pyfunction]
-#[pyo3(name = "getPreference", signature = (key, default = None))]
-fn get_preference(py: Python<'_>, key: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+#[pyo3(name = "getPreference", signature = (key, default = None, site = None))]
+fn get_preference(py: Python<'_>, key: &str, default: Option<Py<PyAny>>, site: Option<String>) -> PyResult<Py<PyAny>> {
     let value = match builtin_preference(py, key)? {
         Some(v) => Some(v),
         None => {
             let k = key.to_string();
-            run::on_pool(py, move |s| Box::pin(async move { s.engine_preference(&k).await }))?
+            let scopes = read_scopes(site.as_deref())?;
+            run::on_pool(py, move |s| Box::pin(async move { s.engine_preference(&scopes, &k).await }))?
         }
     };
     Ok(match (value, default) {
@@ -245,19 +284,13 @@ fn get_preference(py: Python<'_>, key: &str, default: Option<Py<PyAny>>) -> PyRe
 }
 
 /// Changes the engine's preference (PostgreSQL, so every controller and every later script
-/// sees it). Needs the operator role over every site, or admin.
+/// sees it). Needs the operator role; the namespace is [`write_scope`]'s.
 #[pyfunction]
-#[pyo3(name = "setPreference")]
-fn set_preference(py: Python<'_>, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+#[pyo3(name = "setPreference", signature = (key, value, site = None))]
+fn set_preference(py: Python<'_>, key: &str, value: &Bound<'_, PyAny>, site: Option<String>) -> PyResult<()> {
     let value: String = value.str()?.to_string();
-    let (role, scoped, user) = with_run(|r| Ok((r.role, r.sites.is_some(), r.user.clone())))?;
-    if role < Role::Operator || (scoped && role < Role::Admin) {
-        return Err(Forbidden::new_err(format!(
-            "setPreference needs the operator role over every site ({user} is {}{})",
-            role.as_str(),
-            if scoped { ", limited to some sites" } else { "" }
-        )));
-    }
+    let scope = write_scope(site.as_deref())?;
+    let user = with_run(|r| Ok(r.user.clone()))?;
     if key.is_empty() || key.len() > 256 {
         return Err(PyValueError::new_err("preference keys are 1 to 256 characters"));
     }
@@ -265,7 +298,7 @@ fn set_preference(py: Python<'_>, key: &str, value: &Bound<'_, PyAny>) -> PyResu
         return Err(PyValueError::new_err(format!("{key} is computed by the engine and cannot be set")));
     }
     let k = key.to_string();
-    run::on_pool(py, move |s| Box::pin(async move { s.set_engine_preference(&k, &value, &user).await }))
+    run::on_pool(py, move |s| Box::pin(async move { s.set_engine_preference(&scope, &k, &value, &user).await }))
 }
 
 #[pyfunction]
@@ -916,11 +949,15 @@ fn interface_history(
     Ok(pts.iter().map(|p| (p.ts.timestamp_millis() as f64 / 1000.0, p.packets, p.bytes, p.drops)).collect())
 }
 
-/// Engine preferences as a dict.
+/// Engine preferences as a dict: those of [`read_scopes`] (for several sites, the first site
+/// in name order that has a key wins, as in `getPreference`).
 #[pyfunction]
-fn preferences(py: Python<'_>) -> PyResult<Vec<(String, String)>> {
-    let all = run::on_pool(py, |s| Box::pin(s.engine_preferences()))?;
-    Ok(all.into_iter().map(|p| (p.key, p.value)).collect())
+#[pyo3(signature = (site = None))]
+fn preferences(py: Python<'_>, site: Option<String>) -> PyResult<Vec<(String, String)>> {
+    let scopes = read_scopes(site.as_deref())?;
+    let all = run::on_pool(py, move |s| Box::pin(async move { s.engine_preferences(&scopes).await }))?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(all.into_iter().filter(|p| seen.insert(p.key.clone())).map(|p| (p.key, p.value)).collect())
 }
 
 fn lowlevel(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -137,6 +137,7 @@ pub(crate) fn begin<'py>(
     request.set_item("role", req.role.as_str())?;
     request.set_item("sites", req.sites.clone())?;
     request.set_item("id", id)?;
+    request.set_item("csp_nonce", &req.csp_nonce)?;
     RUN.with(|r| {
         *r.borrow_mut() = Some(Run {
             ctx: ctx.clone(),

@@ -14,12 +14,19 @@ from _wirewatch import Forbidden
 __all__ = [
     "Forbidden", "Host", "Interface", "Probe", "Site", "request", "params", "interfaces",
     "probes", "sites", "hosts", "host", "get_preference", "set_preference", "preferences",
+    "csp_nonce",
 ]
 
 
 def request():
     """The request: dict with method, path, query_string, params, user, role, sites, id."""
     return _wirewatch.request()
+
+
+def csp_nonce():
+    """This response's Content-Security-Policy nonce: the page's own scripts run only as
+    `<script nonce="...">` with it (any other script, e.g. markup in a stored name, does not)."""
+    return _wirewatch.request()["csp_nonce"]
 
 
 def params():
@@ -191,14 +198,18 @@ def host(ip, device=None):
     return None
 
 
-def get_preference(key, default=None):
-    v = _wirewatch.getPreference(key, None)
+def get_preference(key, default=None, site=None):
+    """A preference: the global one for a user who sees every site, else from the user's own
+    sites (first in name order); `site=` reads one site's namespace."""
+    v = _wirewatch.getPreference(key, None, site)
     return default if v is None else v
 
 
-def set_preference(key, value):
-    _wirewatch.setPreference(key, value)
+def set_preference(key, value, site=None):
+    """Sets a preference (operator role): global for a user who sees every site, else the
+    user's only site; `site=` names one of the user's sites."""
+    _wirewatch.setPreference(key, value, site)
 
 
-def preferences():
-    return dict(_wirewatch.preferences())
+def preferences(site=None):
+    return dict(_wirewatch.preferences(site))

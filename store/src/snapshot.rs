@@ -56,24 +56,34 @@ impl Snapshot {
 /// One engine preference.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnginePreference {
+    /// The namespace: "" global (users who see every site), else a site's name.
+    pub site: String,
     pub key: String,
     pub value: String,
     pub updated_by: String,
 }
 
 impl Store {
-    pub async fn engine_preference(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM engine_preferences WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+    /// The value of `key` in the first of `scopes` (in that order) that has it; the caller
+    /// passes only the namespaces its user may read (`""` is the global one).
+    pub async fn engine_preference(&self, scopes: &[String], key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT p.value FROM engine_preferences p JOIN unnest($1::text[]) WITH ORDINALITY AS s(site, n) \
+             ON p.site = s.site WHERE p.key = $2 ORDER BY s.n LIMIT 1",
+        )
+        .bind(scopes)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
-    pub async fn set_engine_preference(&self, key: &str, value: &str, by: &str) -> Result<()> {
+    /// Sets `key` in namespace `site` ("" global); the caller checked the user may write it.
+    pub async fn set_engine_preference(&self, site: &str, key: &str, value: &str, by: &str) -> Result<()> {
         sqlx::query(
-            "INSERT INTO engine_preferences (key, value, updated_by) VALUES ($1, $2, $3) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now(), updated_by = excluded.updated_by",
+            "INSERT INTO engine_preferences (site, key, value, updated_by) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (site, key) DO UPDATE SET value = excluded.value, updated_at = now(), updated_by = excluded.updated_by",
         )
+        .bind(site)
         .bind(key)
         .bind(value)
         .bind(by)
@@ -82,11 +92,17 @@ impl Store {
         Ok(())
     }
 
-    pub async fn engine_preferences(&self) -> Result<Vec<EnginePreference>> {
-        let rows: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT key, value, updated_by FROM engine_preferences ORDER BY key")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(|(key, value, updated_by)| EnginePreference { key, value, updated_by }).collect())
+    /// Every preference of the namespaces `scopes`.
+    pub async fn engine_preferences(&self, scopes: &[String]) -> Result<Vec<EnginePreference>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT site, key, value, updated_by FROM engine_preferences WHERE site = ANY($1) ORDER BY site, key",
+        )
+        .bind(scopes)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(site, key, value, updated_by)| EnginePreference { site, key, value, updated_by })
+            .collect())
     }
 }

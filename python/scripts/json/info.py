@@ -1,4 +1,5 @@
-# The seed's `ntop` module example (ntop's json/iphone hostinfo.py): version, OS, uptime.
+# The seed's `ntop` module example (ntop's json/iphone hostinfo.py): version, OS, uptime;
+# sent as application/json (the seed's code 1 said HTML).
 import json
 import ntop
 
@@ -8,5 +9,5 @@ rsp['version'] = ntop.version();
 rsp['os'] = ntop.os();
 rsp['uptime'] = ntop.uptime();
 
-ntop.sendHTTPHeader(1) # 1 = HTTP
+ntop.sendHTTPHeader(12) # 12 = JSON
 ntop.sendString(json.dumps(rsp, sort_keys=False, indent=4))
