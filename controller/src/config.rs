@@ -116,11 +116,21 @@ impl Config {
             "retention_hourly_days",
             "retention_daily_days",
         ];
-        const API_KEYS: [&str; 11] = [
+        const API_KEYS: [&str; 21] = [
             "access_ttl_secs",
             "refresh_ttl_days",
             "login_per_user_per_minute",
             "login_per_address_per_minute",
+            "login_backoff_secs",
+            "password_hash_concurrency",
+            "password_hash_wait_ms",
+            "trusted_proxies",
+            "api_token_default_days",
+            "api_token_max_days",
+            "live_per_user_per_minute",
+            "live_in_flight_per_user",
+            "python_runs_per_user",
+            "python_wait_ms",
             "max_body_bytes",
             "geoip_db",
             "reverse_dns",
