@@ -356,7 +356,10 @@ impl LoginLimits {
                 f.users.entry(user.to_string()).or_insert_with(|| Level::new(now)).level += 1.0;
             }
         } else if !std::mem::replace(&mut f.full_warned, true) {
-            tracing::warn!(entries = Self::MAX, "sign-in failure table full: new addresses are limited per address only");
+            tracing::warn!(
+                entries = Self::MAX,
+                "sign-in failure table full: new addresses are limited per address only"
+            );
         }
         Ok(Attempt { limits: self, user: user.to_string(), bucket, done: false })
     }
@@ -390,17 +393,47 @@ impl LoginLimits {
     }
 }
 
-/// Password hashing and checking (argon2id, 19 MiB each) with a bounded number at a time:
-/// the rest wait up to `wait`, then 503 with Retry-After. The permit travels with the blocking
-/// job, so a request that goes away does not free its slot before its hash is done.
+/// Checks a password against a PHC string in `memory` (argon2 blocks, grown to the hash's
+/// memory cost and kept by the caller for the next check, so repeated checks do not go through
+/// the allocator: freed 19 MiB blocks stay resident in glibc's per-thread arenas, and blocking
+/// threads are many).
+fn verify_password_in(password: &str, phc: &str, memory: &mut Vec<argon2::Block>) -> bool {
+    let Ok(h) = PasswordHash::new(phc) else { return false };
+    let (Some(salt), Some(expected)) = (&h.salt, &h.hash) else { return false };
+    let Ok(algorithm) = argon2::Algorithm::try_from(h.algorithm.as_str()) else { return false };
+    let Ok(version) = h.version.map(argon2::Version::try_from).transpose() else { return false };
+    let Ok(params) = argon2::Params::try_from(&h) else { return false };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::new());
+    }
+    let mut buf = [0u8; 64];
+    let (Some(out), Some(mem)) = (buf.get_mut(..expected.len()), memory.get_mut(..blocks)) else { return false };
+    if Argon2::new(algorithm, version.unwrap_or_default(), params)
+        .hash_password_into_with_memory(password.as_bytes(), salt.as_ref(), &mut *out, mem)
+        .is_err()
+    {
+        return false;
+    }
+    // Constant time.
+    out.iter().zip(expected.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// Password checks (argon2id, 19 MiB each) with a bounded number at a time: the rest wait up
+/// to `wait`, then 503 with Retry-After. Each running check owns one of at most `concurrency`
+/// memory areas, reused from check to check, so the memory of sign-ins is bounded by
+/// `concurrency` × the hash's memory cost whatever the load. The permit and the memory travel
+/// with the blocking job, so a request that goes away does not free its slot before its hash is
+/// done.
 pub struct Hashing {
     permits: Arc<tokio::sync::Semaphore>,
+    memory: Arc<std::sync::Mutex<Vec<Vec<argon2::Block>>>>,
     wait: std::time::Duration,
 }
 
 impl Hashing {
     pub fn new(concurrency: usize, wait: std::time::Duration) -> Hashing {
-        Hashing { permits: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))), wait }
+        Hashing { permits: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))), memory: Default::default(), wait }
     }
 
     async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
@@ -419,11 +452,14 @@ impl Hashing {
         }
     }
 
-    /// [`verify_password`] under the limit.
+    /// Checks `password` against the PHC string `phc` under the limit.
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, ApiError> {
         let permit = self.permit().await?;
+        let pool = self.memory.clone();
         tokio::task::spawn_blocking(move || {
-            let ok = verify_password(&password, &phc);
+            let mut memory = pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop().unwrap_or_default();
+            let ok = verify_password_in(&password, &phc, &mut memory);
+            pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(memory);
             drop(permit);
             ok
         })
@@ -445,12 +481,7 @@ pub struct UserSlots {
 impl UserSlots {
     const PRUNE_AT: usize = 10_000;
 
-    pub fn new(
-        what: &'static str,
-        per_user: usize,
-        wait: std::time::Duration,
-        per_minute: Option<u32>,
-    ) -> UserSlots {
+    pub fn new(what: &'static str, per_user: usize, wait: std::time::Duration, per_minute: Option<u32>) -> UserSlots {
         UserSlots {
             per_user: per_user.max(1),
             wait,
@@ -650,4 +681,70 @@ impl FromRequestParts<Arc<ApiState>> for Principal {
 
 pub fn encode_family(f: &[u8]) -> String {
     B64.encode(f)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_share_a_bucket_per_64() {
+        let b = |s: &str| address_bucket(s.parse().unwrap());
+        assert_eq!(b("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), b("2001:db8:1:2::1"));
+        assert_eq!(b("2001:db8:1:2::1").to_string(), "2001:db8:1:2::");
+        assert_ne!(b("2001:db8:1:2::1"), b("2001:db8:1:3::1"));
+        assert_eq!(b("192.0.2.7").to_string(), "192.0.2.7");
+        assert_ne!(b("192.0.2.7"), b("192.0.2.8"));
+        assert_eq!(b("::ffff:192.0.2.7").to_string(), "192.0.2.7", "IPv4-mapped is the IPv4 address");
+    }
+
+    #[test]
+    fn checking_in_reused_memory_agrees_with_argon2() {
+        let phc = hash_password("correct horse battery").unwrap();
+        let mut memory = Vec::new();
+        for _ in 0..2 {
+            assert!(verify_password_in("correct horse battery", &phc, &mut memory));
+            assert!(!verify_password_in("correct horse battery!", &phc, &mut memory));
+        }
+        assert_eq!(memory.len(), Argon2::default().params().block_count());
+        assert!(verify_password("correct horse battery", &phc));
+        assert!(!verify_password_in("x", "not a PHC string", &mut memory));
+        // Another algorithm variant and cost is read from the string.
+        let other = argon2::Argon2::new(
+            argon2::Algorithm::Argon2i,
+            argon2::Version::V0x10,
+            argon2::Params::new(1024, 3, 1, Some(24)).unwrap(),
+        )
+        .hash_password("pw-1234567890".as_bytes())
+        .unwrap()
+        .to_string();
+        assert!(verify_password_in("pw-1234567890", &other, &mut memory));
+        assert!(!verify_password_in("pw-1234567891", &other, &mut memory));
+    }
+
+    #[test]
+    fn a_failing_address_backs_off_but_others_get_in() {
+        let limits = LoginLimits::new(3, 1000, std::time::Duration::from_secs(900));
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        for _ in 0..3 {
+            limits.begin("admin", a).unwrap().failed();
+        }
+        assert_eq!(limits.begin("admin", a).err().map(|e| e.status), Some(StatusCode::TOO_MANY_REQUESTS));
+        // Under attack now; a fresh address gets one attempt at a time, and after a failure
+        // it backs off too.
+        let first = limits.begin("admin", b).unwrap();
+        assert!(limits.begin("admin", b).is_err(), "an attempt of b is in flight");
+        first.failed();
+        assert!(limits.begin("admin", b).is_err(), "b has been failing");
+        let c: IpAddr = "2001:db8::1".parse().unwrap();
+        limits.begin("admin", c).unwrap().succeeded();
+        limits.begin("admin", c).unwrap().succeeded();
+        // Attempts that never checked a password are refunded.
+        let d: IpAddr = "198.51.100.1".parse().unwrap();
+        for _ in 0..10 {
+            drop(limits.begin("other", d).unwrap());
+        }
+        limits.begin("other", d).unwrap().succeeded();
+    }
 }

@@ -70,12 +70,8 @@ pub(crate) fn client_addr(peer: IpAddr, headers: &axum::http::HeaderMap, proxies
     if !trusted(&peer) {
         return peer;
     }
-    let entries: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect();
+    let entries: Vec<&str> =
+        headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).collect();
     let mut client = peer;
     for e in entries.iter().rev() {
         match forwarded_ip(e) {
@@ -101,11 +97,7 @@ impl FromRequestParts<Arc<ApiState>> for ClientAddr {
 /// in the request's extensions) so a user holding `python_runs_per_user` runs waits, then
 /// gets 429, while other users' pages run. Unauthenticated requests pass to the handler,
 /// which answers them (sign-in redirect or 401).
-async fn python_per_user(
-    State(st): S,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+async fn python_per_user(State(st): S, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let Ok(p) = Principal::from_request_parts(&mut parts, &st).await else {
         return next.run(axum::extract::Request::from_parts(parts, body)).await;
@@ -181,21 +173,21 @@ pub fn router(state: Arc<ApiState>) -> Router {
         axum::routing::any(crate::pages::python_page)
             .layer(axum::middleware::from_fn_with_state(state.clone(), python_per_user)),
     )
-        .route("/login", axum::routing::get(crate::pages::login_form).post(crate::pages::login_submit))
-        .route("/logout", axum::routing::get(crate::pages::logout))
-        .route(
-            "/api/v1/openapi.json",
-            axum::routing::get(move || {
-                let d = doc.clone();
-                async move { axum::Json(d.as_ref().clone()) }
-            }),
-        )
-        .fallback(|| async { ApiError::not_found("this path") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
-        })
-        .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .with_state(state)
+    .route("/login", axum::routing::get(crate::pages::login_form).post(crate::pages::login_submit))
+    .route("/logout", axum::routing::get(crate::pages::logout))
+    .route(
+        "/api/v1/openapi.json",
+        axum::routing::get(move || {
+            let d = doc.clone();
+            async move { axum::Json(d.as_ref().clone()) }
+        }),
+    )
+    .fallback(|| async { ApiError::not_found("this path") })
+    .method_not_allowed_fallback(|| async {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+    })
+    .layer(axum::extract::DefaultBodyLimit::max(limit))
+    .with_state(state)
 }
 
 fn ns_time(ns: i64) -> Option<DateTime<Utc>> {
