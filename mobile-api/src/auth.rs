@@ -747,4 +747,27 @@ mod tests {
         }
         limits.begin("other", d).unwrap().succeeded();
     }
+
+    #[test]
+    fn user_slots_limit_in_flight_and_rate_per_user() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        rt.block_on(async {
+            let live = UserSlots::new("live queries", 1, std::time::Duration::ZERO, Some(3));
+            let held = live.acquire(1).await.unwrap();
+            let e = live.acquire(1).await.err().unwrap();
+            assert_eq!((e.status, e.retry_after), (StatusCode::TOO_MANY_REQUESTS, Some(1)));
+            drop(live.acquire(2).await.unwrap());
+            drop(held);
+            drop(live.acquire(1).await.unwrap());
+            // Three a minute for user 1: the fourth (the refused one counted) waits ~20 s.
+            let e = live.acquire(1).await.err().unwrap();
+            assert!(e.retry_after.is_some_and(|s| s >= 1), "{e:?}");
+
+            let pages = UserSlots::new("script pages", 2, std::time::Duration::from_millis(50), None);
+            let (a, _b) = (pages.acquire(7).await.unwrap(), pages.acquire(7).await.unwrap());
+            assert!(pages.acquire(7).await.is_err(), "a third waits 50 ms, then 429");
+            drop(a);
+            drop(pages.acquire(7).await.unwrap());
+        });
+    }
 }
