@@ -110,7 +110,7 @@ impl Config {
             f = f.merge(Toml::file(p));
         }
         // Only our own keys: WIREWATCH_LOG and the probe's WIREWATCH_PROBE_* share the prefix.
-        const KEYS: [&str; 20] = [
+        const KEYS: &[&str] = &[
             "data_dir",
             "database_url",
             "name",
@@ -132,11 +132,22 @@ impl Config {
             "ingest_max_interval_secs",
             "ingest_max_future_secs",
         ];
-        const API_KEYS: [&str; 13] = [
+        // Slices, not arrays: a key added is one line (no count to keep in step).
+        const API_KEYS: &[&str] = &[
             "access_ttl_secs",
             "refresh_ttl_days",
             "login_per_user_per_minute",
             "login_per_address_per_minute",
+            "login_backoff_secs",
+            "password_hash_concurrency",
+            "password_hash_wait_ms",
+            "trusted_proxies",
+            "api_token_default_days",
+            "api_token_max_days",
+            "live_per_user_per_minute",
+            "live_in_flight_per_user",
+            "python_runs_per_user",
+            "python_wait_ms",
             "max_body_bytes",
             "geoip_db",
             "reverse_dns",
@@ -147,7 +158,7 @@ impl Config {
             "public_url",
             "cookie_secure",
         ];
-        const PYTHON_KEYS: [&str; 8] = [
+        const PYTHON_KEYS: &[&str] = &[
             "enabled",
             "scripts_dir",
             "bundled_dir",
@@ -158,9 +169,9 @@ impl Config {
             "max_output_bytes",
         ];
         f = f
-            .merge(Env::prefixed("WIREWATCH_").only(&KEYS))
-            .merge(Env::prefixed("WIREWATCH_API_").only(&API_KEYS).map(|k| format!("api.{k}").into()))
-            .merge(Env::prefixed("WIREWATCH_PYTHON_").only(&PYTHON_KEYS).map(|k| format!("python.{k}").into()))
+            .merge(Env::prefixed("WIREWATCH_").only(KEYS))
+            .merge(Env::prefixed("WIREWATCH_API_").only(API_KEYS).map(|k| format!("api.{k}").into()))
+            .merge(Env::prefixed("WIREWATCH_PYTHON_").only(PYTHON_KEYS).map(|k| format!("python.{k}").into()))
             .merge(Env::raw().only(&["DATABASE_URL"]));
         let c: Config = f.extract().context("reading the controller configuration")?;
         anyhow::ensure!(c.writers > 0 && c.write_queue > 0, "writers and write_queue must be at least 1");

@@ -65,8 +65,32 @@ pub struct ApiConfig {
     pub access_ttl_secs: u64,
     /// Refresh-token lifetime (each refresh starts it again).
     pub refresh_ttl_days: u32,
+    /// Failed sign-ins a minute per (user name, address); also the rate of failures of a user
+    /// name (from anywhere) past which addresses that have been failing for it back off.
     pub login_per_user_per_minute: u32,
+    /// Sign-in attempts a minute per address (an IPv6 address counts as its /64).
     pub login_per_address_per_minute: u32,
+    /// While a user name is failing past its rate, an address that failed for it within this
+    /// many seconds waits (addresses that have not been failing still sign in).
+    pub login_backoff_secs: u64,
+    /// Password checks (argon2id, 19 MiB each) running at once; more wait.
+    pub password_hash_concurrency: usize,
+    /// How long a sign-in waits for a password check slot before 503 + Retry-After.
+    pub password_hash_wait_ms: u64,
+    /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed for the
+    /// client's address (rate limits, scripts' REMOTE_ADDR); empty: none, the peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Lifetime of an API token created without `expires_in_days`.
+    pub api_token_default_days: u32,
+    /// Longest `expires_in_days` accepted (at most 3650).
+    pub api_token_max_days: u32,
+    /// Live queries (asked of a probe) a minute per user.
+    pub live_per_user_per_minute: u32,
+    /// Live queries in flight per user (more: 429).
+    pub live_in_flight_per_user: usize,
+    /// /python/ page runs in flight per user; more wait up to `python_wait_ms`, then 429.
+    pub python_runs_per_user: usize,
+    pub python_wait_ms: u64,
     /// Larger request bodies get 413.
     pub max_body_bytes: usize,
     /// MaxMind-format city database (GeoIP2/GeoLite2 City, DB-IP City Lite); empty: none.
@@ -120,6 +144,16 @@ impl Default for ApiConfig {
             refresh_ttl_days: 30,
             login_per_user_per_minute: 10,
             login_per_address_per_minute: 30,
+            login_backoff_secs: 900,
+            password_hash_concurrency: 4,
+            password_hash_wait_ms: 2000,
+            trusted_proxies: Vec::new(),
+            api_token_default_days: 90,
+            api_token_max_days: 365,
+            live_per_user_per_minute: 6,
+            live_in_flight_per_user: 1,
+            python_runs_per_user: 2,
+            python_wait_ms: 2000,
             max_body_bytes: 64 * 1024,
             geoip_db: None,
             reverse_dns: true,
@@ -144,6 +178,8 @@ pub enum ApiInitError {
     Auth(#[from] auth::AuthError),
     #[error("reverse DNS resolver: {0}")]
     Resolver(String),
+    #[error("api.trusted_proxies: {0:?} is not an address or network")]
+    Proxy(String),
 }
 
 /// Everything a request handler needs.
@@ -151,6 +187,14 @@ pub struct ApiState {
     pub store: Store,
     pub keys: auth::Keys,
     pub limits: auth::LoginLimits,
+    /// Password checks at a time.
+    pub hashing: auth::Hashing,
+    /// Live queries per user.
+    pub live_slots: auth::UserSlots,
+    /// /python/ runs per user.
+    pub python_slots: auth::UserSlots,
+    /// `trusted_proxies`, parsed.
+    pub proxies: Vec<ipnet::IpNet>,
     pub sessions: auth::SessionCache,
     pub geo: Option<Arc<geo::Geo>>,
     pub names: Option<names::Names>,
@@ -190,13 +234,43 @@ impl ApiState {
         } else {
             None
         };
+        let proxies = config
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| ApiInitError::Proxy(p.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let dummy_hash = tokio::task::spawn_blocking(|| auth::hash_password("no such user, no such password"))
             .await
             .map_err(|e| auth::AuthError::Hash(e.to_string()))??;
         Ok(ApiState {
             store,
             keys,
-            limits: auth::LoginLimits::new(config.login_per_user_per_minute, config.login_per_address_per_minute),
+            limits: auth::LoginLimits::new(
+                config.login_per_user_per_minute,
+                config.login_per_address_per_minute,
+                Duration::from_secs(config.login_backoff_secs),
+            ),
+            hashing: auth::Hashing::new(
+                config.password_hash_concurrency,
+                Duration::from_millis(config.password_hash_wait_ms),
+            ),
+            live_slots: auth::UserSlots::new(
+                "live queries",
+                config.live_in_flight_per_user,
+                Duration::ZERO,
+                Some(config.live_per_user_per_minute),
+            ),
+            python_slots: auth::UserSlots::new(
+                "script pages",
+                config.python_runs_per_user,
+                Duration::from_millis(config.python_wait_ms),
+                None,
+            ),
+            proxies,
             sessions: auth::SessionCache::new(Duration::from_millis(config.session_cache_ms)),
             geo,
             names,

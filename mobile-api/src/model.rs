@@ -65,7 +65,8 @@ pub struct NewApiToken {
     /// What the token is for (1–64 characters).
     #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub name: String,
-    /// Lifetime in days (1–3650); without it the token lives until revoked.
+    /// Lifetime in days (1 to `api_token_max_days`, 365 by default); without it
+    /// `api_token_default_days` (90).
     #[serde(default)]
     #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,

@@ -49,16 +49,67 @@ pub struct Query<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
 
-/// The client's address (for the login limit); unspecified when not served with connect info.
+/// The client's address (for the login limit; scripts' REMOTE_ADDR): the peer, or, when the
+/// peer is one of `trusted_proxies`, the right-most address of `X-Forwarded-For` that is not a
+/// trusted proxy (entries left of it are the client's to write, so they are not believed).
+/// Unspecified when not served with connect info.
 pub struct ClientAddr(pub IpAddr);
 
-impl<St: Send + Sync> FromRequestParts<St> for ClientAddr {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
-        Ok(ClientAddr(
-            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0])),
-        ))
+/// An `X-Forwarded-For` entry: an address, optionally `[v6]:port` / `v4:port`.
+fn forwarded_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    s.parse::<IpAddr>().ok().or_else(|| s.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
+/// The client behind `peer` (see [`ClientAddr`]).
+pub(crate) fn client_addr(peer: IpAddr, headers: &axum::http::HeaderMap, proxies: &[ipnet::IpNet]) -> IpAddr {
+    let trusted = |ip: &IpAddr| {
+        let ip = ip.to_canonical();
+        proxies.iter().any(|n| n.contains(&ip))
+    };
+    if !trusted(&peer) {
+        return peer;
     }
+    let entries: Vec<&str> =
+        headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).collect();
+    let mut client = peer;
+    for e in entries.iter().rev() {
+        match forwarded_ip(e) {
+            Some(ip) if trusted(&ip) => client = ip,
+            Some(ip) => return ip,
+            // Garbage: the last trusted hop is all we know.
+            None => return client,
+        }
+    }
+    client
+}
+
+impl FromRequestParts<Arc<ApiState>> for ClientAddr {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &Arc<ApiState>) -> Result<Self, ApiError> {
+        let peer =
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        Ok(ClientAddr(client_addr(peer.to_canonical(), &parts.headers, &st.proxies)))
+    }
+}
+
+/// `/python/` runs per user: the caller is authenticated here (and handed to the page handler
+/// in the request's extensions) so a user holding `python_runs_per_user` runs waits, then
+/// gets 429, while other users' pages run. Unauthenticated requests pass to the handler,
+/// which answers them (sign-in redirect or 401).
+async fn python_per_user(State(st): S, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let Ok(p) = Principal::from_request_parts(&mut parts, &st).await else {
+        return next.run(axum::extract::Request::from_parts(parts, body)).await;
+    };
+    let permit = match st.python_slots.acquire(p.user_id).await {
+        Ok(permit) => permit,
+        Err(e) => return e.into_response(),
+    };
+    parts.extensions.insert(p);
+    let r = next.run(axum::extract::Request::from_parts(parts, body)).await;
+    drop(permit);
+    r
 }
 
 #[derive(OpenApi)]
@@ -117,22 +168,26 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .split_for_parts();
     let doc = Arc::new(doc);
     let limit = state.config.max_body_bytes;
-    r.route("/python/{*path}", axum::routing::any(crate::pages::python_page))
-        .route("/login", axum::routing::get(crate::pages::login_form).post(crate::pages::login_submit))
-        .route("/logout", axum::routing::get(crate::pages::logout))
-        .route(
-            "/api/v1/openapi.json",
-            axum::routing::get(move || {
-                let d = doc.clone();
-                async move { axum::Json(d.as_ref().clone()) }
-            }),
-        )
-        .fallback(|| async { ApiError::not_found("this path") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
-        })
-        .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .with_state(state)
+    r.route(
+        "/python/{*path}",
+        axum::routing::any(crate::pages::python_page)
+            .layer(axum::middleware::from_fn_with_state(state.clone(), python_per_user)),
+    )
+    .route("/login", axum::routing::get(crate::pages::login_form).post(crate::pages::login_submit))
+    .route("/logout", axum::routing::get(crate::pages::logout))
+    .route(
+        "/api/v1/openapi.json",
+        axum::routing::get(move || {
+            let d = doc.clone();
+            async move { axum::Json(d.as_ref().clone()) }
+        }),
+    )
+    .fallback(|| async { ApiError::not_found("this path") })
+    .method_not_allowed_fallback(|| async {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+    })
+    .layer(axum::extract::DefaultBodyLimit::max(limit))
+    .with_state(state)
 }
 
 fn ns_time(ns: i64) -> Option<DateTime<Utc>> {
@@ -189,15 +244,20 @@ pub(crate) async fn sign_in(
     if username.len() > 256 || password.len() > 1024 {
         return Err(ApiError::bad_request("username or password too long"));
     }
-    st.limits.check(username, addr)?;
+    let attempt = st.limits.begin(username, addr)?;
     let user = st.store.user_by_name(username).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| st.dummy_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(ApiError::internal)?;
+    // At most `password_hash_concurrency` argon2 runs (19 MiB each) at a time.
+    let ok = st.hashing.verify(password, hash).await?;
     let user = match user {
-        Some(u) if ok && !u.disabled => u,
-        _ => return Err(ApiError::unauthorized("invalid username or password")),
+        Some(u) if ok && !u.disabled => {
+            attempt.succeeded();
+            u
+        }
+        _ => {
+            attempt.failed();
+            return Err(ApiError::unauthorized("invalid username or password"));
+        }
     };
     let family = auth::random_bytes::<16>().map_err(ApiError::internal)?.to_vec();
     let refresh = auth::new_secret("wwr_").map_err(ApiError::internal)?;
@@ -320,8 +380,10 @@ async fn list_tokens(State(st): S, p: Principal) -> ApiResult<Json<Vec<ApiTokenI
     Ok(Json(st.store.api_tokens(of).await?.into_iter().map(token_info).collect()))
 }
 
-/// Create an API token for scripts (operators and admins; admins may create one for another
-/// user, e.g. a viewer account for a dashboard). The token is in the answer once.
+/// Create an API token for scripts (operators and admins, signed in: an API token cannot create
+/// tokens; admins may create one for another user, e.g. a viewer account for a dashboard).
+/// Without `expires_in_days` it expires after `api_token_default_days` (90). The token is in
+/// the answer once.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewApiToken,
     responses((status = 201, body = CreatedApiToken), Errors))]
 async fn create_token(
@@ -329,16 +391,23 @@ async fn create_token(
     p: Principal,
     Json(req): Json<NewApiToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
+    if p.via == Via::ApiToken {
+        return Err(ApiError::forbidden(
+            "an API token cannot create API tokens: sign in (POST /api/v1/auth/login) and use that session",
+        ));
+    }
     p.require(Role::Operator)?;
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(ApiError::bad_request("name must have 1-64 characters"));
     }
-    let expires_at = match req.expires_in_days {
-        None => None,
-        Some(d @ 1..=3650) => Some(Utc::now() + chrono::Duration::days(i64::from(d))),
-        Some(_) => return Err(ApiError::bad_request("expires_in_days must be 1-3650")),
+    let max = st.config.api_token_max_days.clamp(1, 3650);
+    let days = match req.expires_in_days {
+        None => st.config.api_token_default_days.clamp(1, max),
+        Some(d) if (1..=max).contains(&d) => d,
+        Some(_) => return Err(ApiError::bad_request(format!("expires_in_days must be 1-{max}"))),
     };
+    let expires_at = Some(Utc::now() + chrono::Duration::days(i64::from(days)));
     let user_id = match &req.username {
         None => p.user_id,
         Some(u) if *u == p.name => p.user_id,
@@ -353,11 +422,10 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(CreatedApiToken { token, info: token_info(t) })))
 }
 
-/// Revoke an API token (your own; admins: any).
+/// Revoke an API token (any user: your own; admins: any).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", params(("id" = i64, Path)),
     responses((status = 204, description = "revoked"), Errors))]
 async fn revoke_token(State(st): S, p: Principal, Path(id): Path<i64>) -> ApiResult<StatusCode> {
-    p.require(Role::Operator)?;
     let of = if p.role == Role::Admin { None } else { Some(p.user_id) };
     if st.store.revoke_api_token(id, of).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -1003,6 +1071,7 @@ async fn delete_preference(
 // ---------------------------------------------------------------- live
 
 /// Top talkers right now, asked of the probe over its connection (not from the database).
+/// Operators and admins; per user one at a time and `live_per_user_per_minute` (6) a minute.
 #[utoipa::path(get, path = "/api/v1/probes/{probe}/live/top-talkers", tag = "live",
     params(("probe" = String, Path), LiveParams),
     responses((status = 200, body = LiveTopTalkers), Errors))]
@@ -1020,7 +1089,10 @@ async fn live_top_talkers(
     if !(100..=30_000).contains(&timeout) {
         return Err(ApiError::bad_request("timeout_ms must be 100-30000"));
     }
+    // Another site's probe is 404 whatever the role; then the role, then the user's limits.
     visible_probe(&st, &p, &probe).await?;
+    p.require(Role::Operator)?;
+    let _slot = st.live_slots.acquire(p.user_id).await?;
     let rows = st.live.top_talkers(&probe, limit, Duration::from_millis(timeout)).await.map_err(|e| match e {
         LiveError::NotConnected(_) => ApiError::new(
             StatusCode::CONFLICT,
@@ -1057,14 +1129,19 @@ async fn live_top_talkers(
     Ok(Json(LiveTopTalkers { probe, controller: st.controller.clone(), hosts }))
 }
 
-/// Liveness and database reachability (no authentication).
+/// Liveness and database reachability (no authentication: a generic status only; the
+/// error itself goes to the log).
 #[utoipa::path(get, path = "/healthz", tag = "health", security(()),
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn healthz(State(st): S) -> (StatusCode, Json<Health>) {
     match st.store.ping().await {
         Ok(()) => (StatusCode::OK, Json(Health { status: "ok".into(), database: "up".into() })),
         Err(e) => {
-            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "degraded".into(), database: e.to_string() }))
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health { status: "degraded".into(), database: "unavailable".into() }),
+            )
         }
     }
 }

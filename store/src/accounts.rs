@@ -282,10 +282,11 @@ impl Store {
     }
 
     /// Whether an access token issued to `user_id` from `family` may still be used: the user
-    /// is enabled and the family is not revoked.
+    /// is enabled, the family exists and is theirs (a sign-in made it), and it is not revoked.
     pub async fn session_valid(&self, user_id: i64, family: &[u8]) -> Result<bool> {
         Ok(sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL) \
+             AND EXISTS (SELECT 1 FROM refresh_tokens WHERE family = $2 AND user_id = $1) \
              AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE family = $2 AND revoked_at IS NOT NULL)",
         )
         .bind(user_id)
