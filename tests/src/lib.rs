@@ -4,6 +4,9 @@
 //! `Drop`, by PID.
 #![allow(clippy::unwrap_used)]
 
+pub mod browser;
+pub mod dns;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

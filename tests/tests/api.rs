@@ -3,7 +3,7 @@
 //! expired tokens, refresh reuse, roles, site scope, allow-lists, size and rate limits).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -49,48 +49,10 @@ impl Fx {
 }
 
 /// A DNS server on loopback that answers PTR 8.8.8.8 with `dns.test.example` and NXDOMAIN
-/// for everything else (hand-written wire format: header, question, one answer).
-fn start_dns() -> SocketAddr {
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("dns socket");
-    let addr = sock.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 512];
-        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            let q = &buf[..n];
-            if n < 12 {
-                continue;
-            }
-            // Question name ends at the first zero label after the header.
-            let mut i = 12;
-            let mut labels = Vec::new();
-            while i < n && q[i] != 0 {
-                let l = q[i] as usize;
-                labels.push(String::from_utf8_lossy(&q[i + 1..(i + 1 + l).min(n)]).to_lowercase());
-                i += 1 + l;
-            }
-            let qend = (i + 5).min(n); // zero byte, type, class
-            let name = labels.join(".");
-            let mut r = Vec::new();
-            r.extend_from_slice(&q[..2]);
-            let hit = name == "8.8.8.8.in-addr.arpa";
-            r.extend_from_slice(if hit { &[0x81, 0x80] } else { &[0x81, 0x83] });
-            r.extend_from_slice(&[0, 1, 0, u8::from(hit), 0, 0, 0, 0]);
-            r.extend_from_slice(&q[12..qend]);
-            if hit {
-                let mut rdata = Vec::new();
-                for l in ["dns", "test", "example"] {
-                    rdata.push(l.len() as u8);
-                    rdata.extend_from_slice(l.as_bytes());
-                }
-                rdata.push(0);
-                r.extend_from_slice(&[0xc0, 0x0c, 0, 12, 0, 1, 0, 0, 0x0e, 0x10]);
-                r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-                r.extend_from_slice(&rdata);
-            }
-            let _ = sock.send_to(&r, peer);
-        }
-    });
-    addr
+/// for everything else.
+fn start_dns() -> std::net::SocketAddr {
+    let answers = [("8.8.8.8.in-addr.arpa".to_string(), wirewatch_e2e::dns::labels("dns.test.example"))];
+    wirewatch_e2e::dns::start_dns(answers.into_iter().collect(), Default::default())
 }
 
 fn fixture(extra_env: &[(&str, &str)]) -> Fx {

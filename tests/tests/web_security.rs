@@ -6,12 +6,13 @@
 //! scripts do not see the controller's secrets in `os.environ`; engine preferences are scoped by
 //! site.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+use wirewatch_e2e::browser::{Browser, chromium};
 use wirewatch_e2e::*;
 
 /// Markup a reverse zone, a capture or a database row can carry. Each part, if it ran, sets
@@ -93,52 +94,13 @@ fn add_user(s: &TwoSites, name: &str, role: &str, sites: Option<&str>) -> String
 /// A DNS server on loopback: PTR 192.168.0.1 → a name whose first label is markup, PTR
 /// 192.168.0.89 → `xn--bcher-kva.example` (IDNA), NXDOMAIN otherwise. Logs the names asked.
 fn start_dns(log: Arc<Mutex<Vec<String>>>) -> SocketAddr {
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("dns socket");
-    let addr = sock.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 512];
-        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            let q = &buf[..n];
-            if n < 12 {
-                continue;
-            }
-            let mut i = 12;
-            let mut labels = Vec::new();
-            while i < n && q[i] != 0 {
-                let l = q[i] as usize;
-                labels.push(String::from_utf8_lossy(&q[i + 1..(i + 1 + l).min(n)]).to_lowercase());
-                i += 1 + l;
-            }
-            let qend = (i + 5).min(n);
-            let name = labels.join(".");
-            let answer: Option<Vec<&[u8]>> = match name.as_str() {
-                "1.0.168.192.in-addr.arpa" => Some(vec![HOST_PAYLOAD.as_bytes(), b"example"]),
-                "89.0.168.192.in-addr.arpa" => Some(vec![b"xn--bcher-kva", b"example"]),
-                _ => None,
-            };
-            if let Ok(mut l) = log.lock() {
-                l.push(name.clone());
-            }
-            let mut r = Vec::new();
-            r.extend_from_slice(&q[..2]);
-            r.extend_from_slice(if answer.is_some() { &[0x81, 0x80] } else { &[0x81, 0x83] });
-            r.extend_from_slice(&[0, 1, 0, u8::from(answer.is_some()), 0, 0, 0, 0]);
-            r.extend_from_slice(&q[12..qend]);
-            if let Some(labels) = answer {
-                let mut rdata = Vec::new();
-                for l in labels {
-                    rdata.push(l.len() as u8);
-                    rdata.extend_from_slice(l);
-                }
-                rdata.push(0);
-                r.extend_from_slice(&[0xc0, 0x0c, 0, 12, 0, 1, 0, 0, 0x0e, 0x10]);
-                r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-                r.extend_from_slice(&rdata);
-            }
-            let _ = sock.send_to(&r, peer);
-        }
-    });
-    addr
+    let answers = [
+        // The payload's dots split it into labels of at most 63 bytes: the name's text is the
+        // payload followed by `.example`.
+        ("1.0.168.192.in-addr.arpa".to_string(), wirewatch_e2e::dns::labels(&format!("{HOST_PAYLOAD}.example"))),
+        ("89.0.168.192.in-addr.arpa".to_string(), wirewatch_e2e::dns::labels("xn--bcher-kva.example")),
+    ];
+    wirewatch_e2e::dns::start_dns(answers.into_iter().collect(), log)
 }
 
 #[test]
@@ -444,117 +406,4 @@ fn engine_preferences_are_scoped_by_site() {
         s.pg.scalar("webpref", "SELECT count(*) FROM engine_preferences WHERE key = 'k' AND site IN ('', 'site-b')"),
         2
     );
-}
-
-fn chromium() -> PathBuf {
-    for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"] {
-        if Path::new(p).exists() {
-            return PathBuf::from(p);
-        }
-    }
-    panic!("no Chromium (scripts/setup installs Debian's chromium)");
-}
-
-/// Headless Chromium driven over the DevTools protocol (one page); as in python.rs.
-struct Browser {
-    child: std::process::Child,
-    ws: tungstenite::WebSocket<std::net::TcpStream>,
-    next: u64,
-}
-
-impl Browser {
-    fn start(exe: &Path, scratch: &Path) -> Browser {
-        let profile = scratch.join("chromium-profile");
-        let child = std::process::Command::new(exe)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-debugging-port=0",
-                "about:blank",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("chromium");
-        let port_file = profile.join("DevToolsActivePort");
-        wait_until("Chromium's DevTools port", Duration::from_secs(30), || {
-            std::fs::read_to_string(&port_file).is_ok_and(|s| s.lines().count() >= 2)
-        });
-        let port: u16 = std::fs::read_to_string(&port_file)
-            .expect("port file")
-            .lines()
-            .next()
-            .and_then(|l| l.parse().ok())
-            .expect("port");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let targets: Value = http(addr, "GET", "/json/list", None, None).json();
-        let ws_url = targets
-            .as_array()
-            .expect("targets")
-            .iter()
-            .find(|t| t["type"] == "page")
-            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
-            .expect("a page target")
-            .to_string();
-        let stream = std::net::TcpStream::connect(addr).expect("devtools");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        let (ws, _) = tungstenite::client(ws_url.as_str(), stream).expect("websocket");
-        let mut b = Browser { child, ws, next: 1 };
-        b.send("Page.enable", serde_json::json!({}));
-        b
-    }
-
-    fn send(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next;
-        self.next += 1;
-        let msg = serde_json::json!({"id": id, "method": method, "params": params}).to_string();
-        self.ws.send(tungstenite::Message::text(msg)).expect("send");
-        loop {
-            let m = self.ws.read().expect("devtools message");
-            let Ok(text) = m.to_text() else { continue };
-            let v: Value = serde_json::from_str(text).expect("json");
-            if v["id"] == id {
-                assert!(v.get("error").is_none(), "{method}: {v}");
-                return v["result"].clone();
-            }
-        }
-    }
-
-    fn wait_event(&mut self, name: &str) {
-        loop {
-            let m = self.ws.read().expect("devtools event");
-            if let Ok(text) = m.to_text()
-                && serde_json::from_str::<Value>(text).is_ok_and(|v| v["method"] == name)
-            {
-                return;
-            }
-        }
-    }
-
-    fn navigate(&mut self, url: &str) {
-        self.send("Page.navigate", serde_json::json!({"url": url}));
-        self.wait_event("Page.loadEventFired");
-    }
-
-    fn eval(&mut self, expr: &str) -> String {
-        let r = self.send("Runtime.evaluate", serde_json::json!({"expression": expr, "returnByValue": true}));
-        match &r["result"]["value"] {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
