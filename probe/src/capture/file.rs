@@ -20,6 +20,12 @@ use super::LinkType;
 /// link types; pcapng allows more, and TSO/GRO captures reach 64 KiB. 16 MiB bounds memory
 /// while accepting anything real.
 const MAX_RECORD: usize = 16 << 20;
+/// Most interface description blocks one file may declare (its interface table is kept for
+/// the whole file). The engine counts far fewer ([`crate::interface::Limits::max_interfaces`]);
+/// this only bounds the reader's own table.
+const MAX_FILE_INTERFACES: usize = 1 << 16;
+/// Longest interface name kept from a pcapng `if_name` option (bytes; longer names are cut).
+const MAX_IF_NAME: usize = 256;
 /// Read-buffer size: large enough that refills are rare, small enough to stay cache-friendly.
 const BUF_SIZE: usize = 1 << 20;
 
@@ -399,6 +405,22 @@ impl<R: Read> FileReader<R> {
                         }
                     }
                     let idx = self.interfaces.len();
+                    if idx >= MAX_FILE_INTERFACES {
+                        return Err(self.err(ReadErrorKind::Corrupt {
+                            what: "interface description block",
+                            detail: format!("more than {MAX_FILE_INTERFACES} interfaces"),
+                        }));
+                    }
+                    let name = name.map(|mut n| {
+                        if n.len() > MAX_IF_NAME {
+                            let mut cut = MAX_IF_NAME;
+                            while !n.is_char_boundary(cut) {
+                                cut -= 1;
+                            }
+                            n.truncate(cut);
+                        }
+                        n
+                    });
                     let name = self.iface_name(idx, name.as_deref());
                     self.interfaces.push(FileInterface {
                         name,
