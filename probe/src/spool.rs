@@ -91,10 +91,10 @@ fn file_name(seq: u64) -> String {
     format!("{seq:020}.batch")
 }
 
-/// Whether `data` is one whole batch frame numbered `seq`.
-fn check_frame(seq: u64, data: &[u8]) -> Result<(), String> {
+/// The batch in `data` if it is one whole batch frame numbered `seq`.
+fn check_frame(seq: u64, data: &[u8]) -> Result<Batch, String> {
     match wirewatch_wire::decode::<wirewatch_wire::ProbeMessage>(data, data.len()) {
-        Ok(wirewatch_wire::ProbeMessage::Batch(b)) if b.seq == seq => Ok(()),
+        Ok(wirewatch_wire::ProbeMessage::Batch(b)) if b.seq == seq => Ok(b),
         Ok(wirewatch_wire::ProbeMessage::Batch(b)) => Err(format!("holds batch {} instead", b.seq)),
         Ok(_) => Err("not a batch".into()),
         Err(e) => Err(e.to_string()),
@@ -254,14 +254,21 @@ impl Spool {
         Ok(())
     }
 
-    /// The oldest unacknowledged batch: its sequence number and encoded frame. A damaged
-    /// batch file on the way is quarantined (see the module documentation) and skipped.
+    /// The oldest unacknowledged batch: its sequence number and encoded frame, carrying the
+    /// spool's status as of now (not as of spooling, so the controller learns of drops and
+    /// quarantines at once). A damaged batch file on the way is quarantined (see the module
+    /// documentation) and skipped.
     pub fn oldest(&mut self) -> Result<Option<(u64, Vec<u8>)>, SpoolError> {
         while let Some((&seq, _)) = self.files.iter().next() {
             let p = self.dir.join(file_name(seq));
             let problem = match fs::read(&p) {
                 Ok(data) => match check_frame(seq, &data) {
-                    Ok(()) => return Ok(Some((seq, data))),
+                    Ok(mut b) => {
+                        b.spool = self.status();
+                        let msg = wirewatch_wire::ProbeMessage::Batch(b);
+                        let frame = wirewatch_wire::encode(&msg).unwrap_or(data);
+                        return Ok(Some((seq, frame)));
+                    }
                     Err(why) => why,
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
