@@ -185,10 +185,7 @@ pub fn split_batch(batch: Batch, max_bytes: usize) -> Vec<Batch> {
     }
     let empty = Batch { interfaces: Vec::new(), ..batch.clone() };
     let base = wirewatch_wire::encoded_len(&empty).unwrap_or(0) + SLACK;
-    let mut parts: Vec<Batch> = Vec::new();
-    let mut cur = empty.clone();
-    let mut size = base;
-    let mut rows = 0usize;
+    let mut s = Splitter { max_bytes, base, cur: empty.clone(), empty, parts: Vec::new(), size: base, rows: 0 };
     for iface in batch.interfaces {
         let InterfaceDelta { name, link_type, counters, gauges, hosts, macs } = iface;
         let head = InterfaceDelta {
@@ -200,45 +197,62 @@ pub fn split_batch(batch: Batch, max_bytes: usize) -> Vec<Batch> {
             macs: Vec::new(),
         };
         let head_size = wirewatch_wire::encoded_len(&head).unwrap_or(0) + SLACK;
-        // Opens this interface's entry in the current part (or in a new part when full).
-        let mut first = InterfaceDelta { counters, ..head.clone() };
-        if rows > 0 && size + head_size > max_bytes {
-            parts.push(std::mem::replace(&mut cur, empty.clone()));
-            (size, rows) = (base, 0);
+        // This interface's first entry (with its counters), in the current part if it fits.
+        if s.rows > 0 && s.size + head_size > max_bytes {
+            s.next_part();
         }
-        cur.interfaces.push(std::mem::replace(&mut first, head.clone()));
-        size += head_size;
-        enum Row {
-            Host(HostDelta),
-            Mac(MacDelta),
+        s.cur.interfaces.push(InterfaceDelta { counters, ..head.clone() });
+        s.size += head_size;
+        for h in hosts {
+            let n = wirewatch_wire::encoded_len(&h).unwrap_or(0);
+            if let Some(entry) = s.entry(n, &head, head_size) {
+                entry.hosts.push(h);
+            }
         }
-        let all = hosts.into_iter().map(Row::Host).chain(macs.into_iter().map(Row::Mac));
-        for row in all {
-            let n = match &row {
-                Row::Host(h) => wirewatch_wire::encoded_len(h),
-                Row::Mac(m) => wirewatch_wire::encoded_len(m),
+        for m in macs {
+            let n = wirewatch_wire::encoded_len(&m).unwrap_or(0);
+            if let Some(entry) = s.entry(n, &head, head_size) {
+                entry.macs.push(m);
             }
-            .unwrap_or(0);
-            if rows > 0 && size + n > max_bytes {
-                parts.push(std::mem::replace(&mut cur, empty.clone()));
-                cur.interfaces.push(head.clone());
-                (size, rows) = (base + head_size, 0);
-            }
-            // The entry of this interface is the last one of the current part.
-            if let Some(entry) = cur.interfaces.last_mut() {
-                match row {
-                    Row::Host(h) => entry.hosts.push(h),
-                    Row::Mac(m) => entry.macs.push(m),
-                }
-            }
-            size += n;
-            rows += 1;
         }
     }
-    if !cur.interfaces.is_empty() || parts.is_empty() {
-        parts.push(cur);
+    if !s.cur.interfaces.is_empty() || s.parts.is_empty() {
+        s.parts.push(s.cur);
     }
-    parts
+    s.parts
+}
+
+/// The parts of [`split_batch`] being filled.
+struct Splitter {
+    max_bytes: usize,
+    /// Encoded size of a part without interfaces, plus slack.
+    base: usize,
+    empty: Batch,
+    parts: Vec<Batch>,
+    cur: Batch,
+    /// Estimated encoded size of `cur`, and its rows.
+    size: usize,
+    rows: usize,
+}
+
+impl Splitter {
+    fn next_part(&mut self) {
+        self.parts.push(std::mem::replace(&mut self.cur, self.empty.clone()));
+        (self.size, self.rows) = (self.base, 0);
+    }
+
+    /// The entry a row of `n` bytes of the interface `head` goes into: the current part's last
+    /// entry, or a new part's (with zero counters) when the row does not fit.
+    fn entry(&mut self, n: usize, head: &InterfaceDelta, head_size: usize) -> Option<&mut InterfaceDelta> {
+        if self.rows > 0 && self.size + n > self.max_bytes {
+            self.next_part();
+            self.cur.interfaces.push(head.clone());
+            self.size += head_size;
+        }
+        self.size += n;
+        self.rows += 1;
+        self.cur.interfaces.last_mut()
+    }
 }
 
 #[cfg(test)]
@@ -267,10 +281,19 @@ mod split_tests {
         InterfaceDelta {
             name: name.into(),
             link_type: "EN10MB".into(),
-            counters: InterfaceCounters { packets: u64::from(hosts), bytes: 60 * u64::from(hosts), ..Default::default() },
+            counters: InterfaceCounters {
+                packets: u64::from(hosts),
+                bytes: 60 * u64::from(hosts),
+                ..Default::default()
+            },
             gauges: InterfaceGauges { hosts: u64::from(hosts), ..Default::default() },
             hosts: (0..hosts).map(host).collect(),
-            macs: vec![MacDelta { mac: [2, 0, 0, 0, 0, 1], first_seen_ns: 1, last_seen_ns: 2, traffic: Traffic::default() }],
+            macs: vec![MacDelta {
+                mac: [2, 0, 0, 0, 0, 1],
+                first_seen_ns: 1,
+                last_seen_ns: 2,
+                traffic: Traffic::default(),
+            }],
         }
     }
 
@@ -308,7 +331,13 @@ mod split_tests {
 
     #[test]
     fn a_batch_that_fits_is_left_whole() {
-        let b = Batch { seq: 0, interval_start_ns: 1, interval_end_ns: 2, spool: Default::default(), interfaces: vec![iface("a", 10)] };
+        let b = Batch {
+            seq: 0,
+            interval_start_ns: 1,
+            interval_end_ns: 2,
+            spool: Default::default(),
+            interfaces: vec![iface("a", 10)],
+        };
         assert_eq!(split_batch(b.clone(), 1 << 20), vec![b]);
     }
 }

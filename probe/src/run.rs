@@ -200,8 +200,13 @@ pub fn replay(
         let read_errors = engine.read_files_with(files, &mut NoProgress, &mut hooks);
         let over = engine.over_cap;
         if over.interfaces > 0 {
-            tracing::error!(cap = engine.limits.max_interfaces, interfaces = over.interfaces, frames = over.frames,
-                bytes = over.bytes, "interface cap reached: frames of these interfaces were not counted");
+            tracing::error!(
+                cap = engine.limits.max_interfaces,
+                interfaces = over.interfaces,
+                frames = over.frames,
+                bytes = over.bytes,
+                "interface cap reached: frames of these interfaces were not counted"
+            );
         }
         let interrupted = hooks.stopped();
         if let Some(e) = hooks.error.take() {
