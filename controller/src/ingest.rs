@@ -494,3 +494,26 @@ async fn batches(
         respond(&mut send, &answer).await?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_counted_per_ipv4_address_and_per_ipv6_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+        assert_eq!(address_key(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(address_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(address_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(address_key(ip("2001:db8:1:2:ffff::9")), address_key(ip("2001:db8:1:2::1")));
+        assert_ne!(address_key(ip("2001:db8:1:3::1")), address_key(ip("2001:db8:1:2::1")));
+        let table = Arc::new(PerAddress::default());
+        let a: Vec<_> = (0..3).filter_map(|_| PerAddress::take(&table, ip("2001:db8::1"), 2)).collect();
+        assert_eq!(a.len(), 2, "two slots per /64");
+        assert!(PerAddress::take(&table, ip("2001:db8::2"), 2).is_none(), "same /64");
+        assert!(PerAddress::take(&table, ip("192.0.2.1"), 2).is_some(), "another address");
+        drop(a);
+        assert!(PerAddress::take(&table, ip("2001:db8::2"), 2).is_some(), "slots come back");
+        assert!(table.counts.lock().expect("lock").is_empty(), "no entry left behind");
+    }
+}

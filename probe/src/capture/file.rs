@@ -646,4 +646,44 @@ mod tests {
         assert_eq!(r.interfaces()[1].link_type, LinkType(113));
         assert!(r.next_frame().expect("ok").is_none());
     }
+
+    #[test]
+    fn pcapng_interface_table_and_names_are_bounded() {
+        let block = |out: &mut Vec<u8>, t: u32, body: &[u8]| {
+            let len = 12 + body.len().div_ceil(4) * 4;
+            out.extend(t.to_le_bytes());
+            out.extend((len as u32).to_le_bytes());
+            out.extend_from_slice(body);
+            out.extend(std::iter::repeat_n(0u8, len - 12 - body.len()));
+            out.extend((len as u32).to_le_bytes());
+        };
+        let mut out = Vec::new();
+        let mut shb = Vec::new();
+        shb.extend(0x1a2b_3c4du32.to_le_bytes());
+        shb.extend(1u16.to_le_bytes());
+        shb.extend(0u16.to_le_bytes());
+        shb.extend((-1i64).to_le_bytes());
+        block(&mut out, 0x0a0d_0d0a, &shb);
+        // First IDB: an if_name of 10,000 bytes.
+        let mut idb = Vec::new();
+        idb.extend(1u16.to_le_bytes());
+        idb.extend(0u16.to_le_bytes());
+        idb.extend(0u32.to_le_bytes());
+        idb.extend(2u16.to_le_bytes());
+        idb.extend(10_000u16.to_le_bytes());
+        idb.extend(std::iter::repeat_n(b'x', 10_000));
+        idb.extend([0u8; 4]);
+        block(&mut out, 1, &idb);
+        let plain: Vec<u8> =
+            [1u16.to_le_bytes(), 0u16.to_le_bytes()].concat().into_iter().chain(0u32.to_le_bytes()).collect();
+        for _ in 0..MAX_FILE_INTERFACES {
+            block(&mut out, 1, &plain);
+        }
+        let mut r = FileReader::new("many.pcapng".into(), &out[..]).expect("header");
+        let e = r.next_frame().expect_err("one interface too many");
+        assert!(e.to_string().contains("more than 65536 interfaces"), "{e}");
+        assert_eq!(r.interfaces().len(), MAX_FILE_INTERFACES);
+        let name = &r.interfaces()[0].name;
+        assert!(name.len() <= MAX_IF_NAME + 20 && name.ends_with('x'), "{} bytes", name.len());
+    }
 }
