@@ -283,8 +283,8 @@ impl Spool {
         Ok(None)
     }
 
-    /// Moves batch `seq`'s file to `quarantine/` and counts it.
-    fn quarantine(&mut self, seq: u64, problem: &str) -> Result<(), SpoolError> {
+    /// Moves batch `seq`'s file to `quarantine/` and counts it (also as dropped).
+    pub fn quarantine(&mut self, seq: u64, problem: &str) -> Result<(), SpoolError> {
         let qdir = self.dir.join("quarantine");
         fs::create_dir_all(&qdir).map_err(io(&qdir))?;
         let from = self.dir.join(file_name(seq));

@@ -378,6 +378,11 @@ fn refusal(conn: &quinn::Connection) -> Option<String> {
     }
 }
 
+/// Whether the controller closed the connection with application code `code`.
+fn closed_with(conn: &quinn::Connection, code: u32) -> bool {
+    matches!(conn.close_reason(), Some(quinn::ConnectionError::ApplicationClosed(c)) if c.error_code.into_inner() == u64::from(code))
+}
+
 async fn wait_stop(shared: &Shared) {
     while !shared.stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -471,7 +476,20 @@ async fn deliver(conn: &quinn::Connection, opts: &UplinkOptions, shared: &Arc<Sh
             }
             continue;
         };
-        match exchange(conn, &frame, opts.max_frame, opts.ack_timeout).await? {
+        let answer = match exchange(conn, &frame, opts.max_frame, opts.ack_timeout).await {
+            Ok(a) => a,
+            Err(e) => {
+                // A batch over the controller's frame limit would be refused for ever and
+                // block every later one: set it aside (kept in quarantine, counted).
+                if closed_with(conn, wirewatch_wire::close::TOO_LARGE) {
+                    let why = format!("over the controller's frame limit ({} bytes)", frame.len());
+                    shared.spool().quarantine(seq, &why).map_err(|e| e.to_string())?;
+                    shared.room.notify_all();
+                }
+                return Err(e);
+            }
+        };
+        match answer {
             ControllerMessage::Ack(a) if a.seq == seq => {
                 shared.spool().ack(seq).map_err(|e| e.to_string())?;
                 shared.room.notify_all();

@@ -370,3 +370,21 @@ fn a_damaged_spool_file_is_quarantined_and_delivery_goes_on() {
         serde_json::from_str(&c.cli(&["probe", "list", "--format", "json"]).expect("list")).expect("JSON");
     assert_eq!(list[0]["spool_dropped_batches"], 2, "{list}");
 }
+
+/// A controller whose frame limit is below some batches (configured smaller than the probe's
+/// batch bound): those batches are quarantined by the probe, the others delivered; delivery
+/// does not stop at the first one.
+#[test]
+fn a_batch_over_the_controller_frame_limit_is_quarantined_and_delivery_goes_on() {
+    let (pg, dir, c) = setup(&[("WIREWATCH_MAX_FRAME_BYTES", "6000")]);
+    let id = c.enroll("p", "lab", dir.path());
+    let mut p = Probe::replay(&[c.quic], &id, &[pcaps().join("gnutella.pcap")], "max", 5);
+    assert_eq!(p.wait(Duration::from_secs(180)), Some(0), "the probe delivered what fits and finished");
+    let quarantined = std::fs::read_dir(id.join("spool").join("quarantine")).map(|d| d.count()).unwrap_or(0) as i64;
+    let stored = committed(&pg, "p");
+    assert!(quarantined > 0 && stored > 0, "{quarantined} quarantined, {stored} stored");
+    let list: serde_json::Value =
+        serde_json::from_str(&c.cli(&["probe", "list", "--format", "json"]).expect("list")).expect("JSON");
+    assert_eq!(list[0]["spool_dropped_batches"], quarantined, "{list}");
+    assert!(metric(&c, "wirewatch_batches_total{outcome=\"committed\"}") >= stored as f64);
+}
