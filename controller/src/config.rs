@@ -26,8 +26,17 @@ pub struct Config {
     pub metrics_listen: SocketAddr,
     /// Names (DNS or IP) in the server certificate; probes must use one of them.
     pub server_names: Vec<String>,
-    /// Most probe connections at once; more are refused.
+    /// Most probe connections at once; more are refused. A connection counts from the end of
+    /// its handshake (a handshake that never completes holds none).
     pub max_connections: usize,
+    /// Most QUIC handshakes in progress at once; more are refused. Every source address is
+    /// validated first (QUIC Retry), so these come from addresses that answered.
+    pub max_handshakes: usize,
+    /// Most handshakes plus connections from one source address (IPv6: one /64); more are
+    /// refused. Probes behind one NAT share it.
+    pub max_connections_per_address: usize,
+    /// A handshake not finished within this long is dropped.
+    pub handshake_timeout_secs: u64,
     /// Largest message accepted from a probe, in bytes.
     pub max_frame_bytes: usize,
     /// Batches written to PostgreSQL in parallel, and how many may wait.
@@ -82,6 +91,9 @@ impl Default for Config {
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9184)),
             server_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             max_connections: 1000,
+            max_handshakes: 256,
+            max_connections_per_address: 64,
+            handshake_timeout_secs: 10,
             max_frame_bytes: wirewatch_wire::DEFAULT_MAX_FRAME,
             writers: 4,
             write_queue: 64,
@@ -119,6 +131,9 @@ impl Config {
             "metrics_listen",
             "server_names",
             "max_connections",
+            "max_handshakes",
+            "max_connections_per_address",
+            "handshake_timeout_secs",
             "max_frame_bytes",
             "writers",
             "write_queue",
@@ -176,6 +191,10 @@ impl Config {
         let c: Config = f.extract().context("reading the controller configuration")?;
         anyhow::ensure!(c.writers > 0 && c.write_queue > 0, "writers and write_queue must be at least 1");
         anyhow::ensure!(c.max_connections > 0, "max_connections must be at least 1");
+        anyhow::ensure!(
+            c.max_handshakes > 0 && c.max_connections_per_address > 0 && c.handshake_timeout_secs > 0,
+            "max_handshakes, max_connections_per_address and handshake_timeout_secs must be at least 1"
+        );
         anyhow::ensure!(c.python.workers > 0 && c.python.queue > 0, "python workers and queue must be at least 1");
         anyhow::ensure!(c.python.timeout_secs > 0.0, "python timeout_secs must be positive");
         Ok(c)
@@ -186,6 +205,16 @@ impl Config {
             "# wirewatch-controller configuration (TOML). Environment: WIREWATCH_<KEY>, DATABASE_URL.\n{}",
             toml::to_string(&Config::default())?
         ))
+    }
+
+    /// The QUIC accept loop's limits.
+    pub fn accept_limits(&self) -> crate::ingest::AcceptLimits {
+        crate::ingest::AcceptLimits {
+            max_connections: self.max_connections,
+            max_handshakes: self.max_handshakes,
+            per_address: self.max_connections_per_address,
+            handshake_timeout: Duration::from_secs(self.handshake_timeout_secs),
+        }
     }
 
     pub fn rollup_every(&self) -> Duration {

@@ -2,13 +2,23 @@
 //! pool of writer tasks fed by a bounded queue. A batch is acknowledged only after its
 //! transaction committed (or was recognised as already committed).
 //!
+//! Before a handshake: the source address must be validated (QUIC Retry, stateless), it may
+//! have at most `per_address` handshakes and connections at once (IPv6 counted per /64), at
+//! most `max_handshakes` handshakes run at once, and each must finish within
+//! `handshake_timeout`. A connection permit (`max_connections`) is taken only after the
+//! handshake, so peers without a certificate cannot hold permits.
+//!
 //! Per connection: the handshake has proven the certificate; its fingerprint names the probe
-//! (never a message field). The first stream must carry a Hello. Then each stream carries one
+//! (never a message field). Revocation is checked again for every batch, under the probe's
+//! revocation lock (`store::probes::RevocationGuard`), so no batch commits after a
+//! revocation; and open connections of revoked certificates are closed with
+//! `close::REVOKED` ([`Ingest::close_revoked`], every ~2 s). The first stream must carry a Hello. Then each stream carries one
 //! Batch, answered by an Ack or a Reject (retry when the database is unavailable). Bytes that
 //! do not decode, or a frame over the limit, close that connection with an error code; other
 //! connections are not affected.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,16 +33,86 @@ use crate::metrics::{Metrics, Outcome, ProbeLabel};
 /// One batch on its way to a writer.
 struct WriteJob {
     probe_id: i64,
+    /// The connection's certificate (SHA-256): checked against revocation before the commit.
+    cert: Vec<u8>,
     batch: Batch,
-    reply: oneshot::Sender<Result<Committed, wirewatch_store::StoreError>>,
+    reply: oneshot::Sender<Written>,
 }
 
-/// A connected probe (for live queries).
+/// A writer's answer.
+enum Written {
+    Stored(Result<Committed, wirewatch_store::StoreError>),
+    /// The probe or its certificate is revoked: nothing was written.
+    Revoked,
+}
+
+/// A connected probe (for live queries, and to close it when revoked).
 #[derive(Clone)]
 struct Connected {
     conn: quinn::Connection,
     /// Distinguishes this connection from a later one of the same probe.
     stable_id: usize,
+    /// SHA-256 of the certificate this connection was made with.
+    cert: Vec<u8>,
+}
+
+/// Limits of the QUIC accept loop (see the module documentation).
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptLimits {
+    pub max_connections: usize,
+    pub max_handshakes: usize,
+    pub per_address: usize,
+    pub handshake_timeout: Duration,
+}
+
+/// The key a source address is counted under: IPv4 as is (also when IPv4-mapped), IPv6 by
+/// its /64 (one host usually holds a whole /64).
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
+/// Handshakes plus connections per source address. A slot is given back when its
+/// [`AddressSlot`] is dropped (end of the handshake or of the connection).
+#[derive(Default)]
+struct PerAddress {
+    // std mutex: held for a map lookup only, never across an await.
+    counts: std::sync::Mutex<HashMap<IpAddr, usize>>,
+}
+
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    fn take(table: &Arc<PerAddress>, ip: IpAddr, cap: usize) -> Option<AddressSlot> {
+        let key = address_key(ip);
+        let mut m = table.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(key).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot { table: table.clone(), key })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut m = self.table.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// What the ingest tasks share.
@@ -75,17 +155,33 @@ impl Ingest {
         for _ in 0..writers {
             let (rx, store, name, metrics) = (rx.clone(), store.clone(), name.clone(), metrics.clone());
             tokio::spawn(async move {
+                // This writer's connection for the revocation lock (made at first use).
+                let mut guard: Option<wirewatch_store::probes::RevocationGuard> = None;
                 loop {
                     let job = { rx.lock().await.recv().await };
                     let Some(job) = job else { break };
                     let t = Instant::now();
-                    let r = store.write_batch(job.probe_id, &name, &job.batch).await;
+                    let r = write_guarded(&store, &mut guard, &name, &job).await;
                     metrics.commit_seconds.observe(t.elapsed().as_secs_f64());
                     let _ = job.reply.send(r);
                 }
             });
         }
         Arc::new(Ingest { store, name, max_frame, metrics, queue: tx, connected: Mutex::new(HashMap::new()) })
+    }
+
+    /// Closes the open connections made with any of `revoked` (certificate fingerprints).
+    pub async fn close_revoked(&self, revoked: &HashSet<Vec<u8>>) {
+        let mut connected = self.connected.lock().await;
+        connected.retain(|probe, c| {
+            if !revoked.contains(&c.cert) {
+                return true;
+            }
+            tracing::warn!(%probe, "probe revoked: closing its connection");
+            self.metrics.connections_closed.get_or_create(&Outcome { outcome: "revoked" }).inc();
+            c.conn.close(quinn::VarInt::from_u32(close::REVOKED), b"probe revoked");
+            false
+        });
     }
 
     /// Sends a live query to a connected probe and waits for its reply.
@@ -123,42 +219,105 @@ impl Ingest {
     }
 }
 
+/// Writes a batch if its probe and certificate are not revoked, holding the probe's
+/// revocation lock until the commit (see `RevocationGuard`).
+async fn write_guarded(
+    store: &Store,
+    guard: &mut Option<wirewatch_store::probes::RevocationGuard>,
+    controller: &str,
+    job: &WriteJob,
+) -> Written {
+    let g = match guard {
+        Some(g) => g,
+        None => match store.revocation_guard().await {
+            Ok(g) => guard.insert(g),
+            Err(e) => return Written::Stored(Err(e)),
+        },
+    };
+    let r = match g.admit(store, job.probe_id, &job.cert).await {
+        Ok(true) => Written::Stored(store.write_batch(job.probe_id, controller, &job.batch).await),
+        Ok(false) => Written::Revoked,
+        Err(e) => Written::Stored(Err(e)),
+    };
+    if let Err(e) = g.release().await {
+        tracing::warn!(error = %e, "releasing a revocation lock (its connection is dropped)");
+    }
+    r
+}
+
 /// Accepts probe connections until `shutdown`.
-pub async fn serve(
-    endpoint: quinn::Endpoint,
-    ingest: Arc<Ingest>,
-    max_connections: usize,
-    shutdown: CancellationToken,
-) {
-    let limit = Arc::new(Semaphore::new(max_connections));
+pub async fn serve(endpoint: quinn::Endpoint, ingest: Arc<Ingest>, limits: AcceptLimits, shutdown: CancellationToken) {
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let handshakes = Arc::new(Semaphore::new(limits.max_handshakes));
+    let per_address = Arc::new(PerAddress::default());
+    let refused = |why: &'static str| ingest.metrics.connections_refused.get_or_create(&Outcome { outcome: why }).inc();
     loop {
         let incoming = tokio::select! {
             i = endpoint.accept() => match i { Some(i) => i, None => break },
             _ = shutdown.cancelled() => break,
         };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            ingest.metrics.connections_refused.get_or_create(&Outcome { outcome: "limit" }).inc();
-            tracing::warn!(remote = %incoming.remote_address(), "connection limit reached; refusing a probe");
+        let remote = incoming.remote_address();
+        // Address validation: an unvalidated address gets a Retry (no state kept here); only
+        // a peer that receives at that address comes back with the token.
+        if !incoming.remote_address_validated() && incoming.may_retry() {
+            if let Err(e) = incoming.retry() {
+                tracing::debug!(%remote, error = %e, "QUIC retry failed");
+            }
+            continue;
+        }
+        let Some(slot) = PerAddress::take(&per_address, remote.ip(), limits.per_address) else {
+            refused("address_limit");
+            tracing::debug!(%remote, "too many connections from this address; refusing");
             incoming.refuse();
             continue;
         };
-        let (ingest, shutdown) = (ingest.clone(), shutdown.clone());
+        let Ok(handshake) = handshakes.clone().try_acquire_owned() else {
+            refused("handshakes");
+            tracing::warn!(%remote, "handshake limit reached; refusing a connection");
+            incoming.refuse();
+            continue;
+        };
+        let (ingest, shutdown, connections) = (ingest.clone(), shutdown.clone(), connections.clone());
         tokio::spawn(async move {
-            let remote = incoming.remote_address();
-            match incoming.await {
-                Ok(conn) => {
-                    tokio::select! {
-                        r = connection(&ingest, conn.clone()) => if let Err((code, msg)) = r {
-                            tracing::warn!(%remote, code, error = %msg, "closing probe connection");
-                            conn.close(quinn::VarInt::from_u32(code), msg.as_bytes());
-                        },
-                        _ = shutdown.cancelled() => conn.close(quinn::VarInt::from_u32(close::SHUTDOWN), b"controller shutting down"),
-                    }
-                }
+            let _slot = slot; // held for the handshake and the connection
+            let refused = |why: &'static str| {
+                ingest.metrics.connections_refused.get_or_create(&Outcome { outcome: why }).inc();
+            };
+            let connecting = match incoming.accept() {
+                Ok(c) => c,
                 Err(e) => {
-                    ingest.metrics.connections_refused.get_or_create(&Outcome { outcome: "handshake" }).inc();
+                    refused("handshake");
                     tracing::info!(%remote, error = %e, "probe handshake refused");
+                    return;
                 }
+            };
+            // Dropping an unfinished handshake abandons it.
+            let conn = match tokio::time::timeout(limits.handshake_timeout, connecting).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => {
+                    refused("handshake");
+                    tracing::info!(%remote, error = %e, "probe handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    refused("handshake_timeout");
+                    tracing::info!(%remote, "probe handshake not finished in time; dropped");
+                    return;
+                }
+            };
+            drop(handshake);
+            let Ok(permit) = connections.try_acquire_owned() else {
+                refused("limit");
+                tracing::warn!(%remote, "connection limit reached; refusing a probe");
+                conn.close(quinn::VarInt::from_u32(close::BUSY), b"connection limit reached");
+                return;
+            };
+            tokio::select! {
+                r = connection(&ingest, conn.clone()) => if let Err((code, msg)) = r {
+                    tracing::warn!(%remote, code, error = %msg, "closing probe connection");
+                    conn.close(quinn::VarInt::from_u32(code), msg.as_bytes());
+                },
+                _ = shutdown.cancelled() => conn.close(quinn::VarInt::from_u32(close::SHUTDOWN), b"controller shutting down"),
             }
             drop(permit);
         });
@@ -213,13 +372,14 @@ async fn connection(ingest: &Arc<Ingest>, conn: quinn::Connection) -> Result<(),
         Err(e) => return Err((close::SHUTDOWN, format!("database unavailable: {e}"))),
     };
     let span = tracing::info_span!("probe", probe = %probe.name, site = %probe.site);
-    tracing::Instrument::instrument(session(ingest, conn, probe), span).await
+    tracing::Instrument::instrument(session(ingest, conn, probe, fp), span).await
 }
 
 async fn session(
     ingest: &Arc<Ingest>,
     conn: quinn::Connection,
     probe: wirewatch_store::probes::ProbeIdentity,
+    cert: Vec<u8>,
 ) -> Result<(), Closed> {
     // Hello first.
     let (mut send, mut recv) = tokio::time::timeout(Duration::from_secs(15), conn.accept_bi())
@@ -247,12 +407,12 @@ async fn session(
     let label = ProbeLabel { probe: probe.name.clone() };
     ingest.metrics.spool_pending_batches.get_or_create(&label).set(hello.spool.pending_batches as i64);
     ingest.metrics.spool_dropped_batches.get_or_create(&label).set(hello.spool.dropped_batches as i64);
-    let me = Connected { conn: conn.clone(), stable_id: conn.stable_id() };
+    let me = Connected { conn: conn.clone(), stable_id: conn.stable_id(), cert: cert.clone() };
     if let Some(old) = ingest.connected.lock().await.insert(probe.name.clone(), me) {
         old.conn.close(quinn::VarInt::from_u32(close::REPLACED), b"replaced by a newer connection");
     }
     ingest.metrics.probes_connected.inc();
-    let result = batches(ingest, &conn, probe.id, &label).await;
+    let result = batches(ingest, &conn, probe.id, &cert, &label).await;
     ingest.metrics.probes_connected.dec();
     let mut c = ingest.connected.lock().await;
     if c.get(&probe.name).is_some_and(|x| x.stable_id == conn.stable_id()) {
@@ -273,6 +433,7 @@ async fn batches(
     ingest: &Arc<Ingest>,
     conn: &quinn::Connection,
     probe_id: i64,
+    cert: &[u8],
     label: &ProbeLabel,
 ) -> Result<(), Closed> {
     loop {
@@ -289,11 +450,16 @@ async fn batches(
         let spool = batch.spool;
         let end_ns = batch.interval_end_ns;
         let (tx, rx) = oneshot::channel();
-        if ingest.queue.send(WriteJob { probe_id, batch, reply: tx }).await.is_err() {
+        if ingest.queue.send(WriteJob { probe_id, cert: cert.to_vec(), batch, reply: tx }).await.is_err() {
             return Err((close::SHUTDOWN, "controller shutting down".into()));
         }
         let answer = match rx.await {
-            Ok(Ok(Committed::New { host_rows, .. })) => {
+            Ok(Written::Revoked) => {
+                ingest.metrics.batches.get_or_create(&Outcome { outcome: "revoked" }).inc();
+                ingest.metrics.connections_closed.get_or_create(&Outcome { outcome: "revoked" }).inc();
+                return Err((close::REVOKED, "probe revoked".into()));
+            }
+            Ok(Written::Stored(Ok(Committed::New { host_rows, .. }))) => {
                 ingest.metrics.batches.get_or_create(&Outcome { outcome: "committed" }).inc();
                 ingest.metrics.host_rows.inc_by(host_rows as u64);
                 let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as f64 / 1e9;
@@ -302,19 +468,19 @@ async fn batches(
                 ingest.metrics.spool_dropped_batches.get_or_create(label).set(spool.dropped_batches as i64);
                 ControllerMessage::Ack(Ack { seq, duplicate: false })
             }
-            Ok(Ok(Committed::Duplicate)) => {
+            Ok(Written::Stored(Ok(Committed::Duplicate))) => {
                 ingest.metrics.batches.get_or_create(&Outcome { outcome: "duplicate" }).inc();
                 tracing::info!(seq, "batch already committed; acknowledged again");
                 ControllerMessage::Ack(Ack { seq, duplicate: true })
             }
             // Only a batch that breaks the store's rules is refused for good; any other failure
             // (database down, or a fault of ours) keeps it in the probe's spool for a retry.
-            Ok(Err(e @ wirewatch_store::StoreError::Invalid(_))) => {
+            Ok(Written::Stored(Err(e @ wirewatch_store::StoreError::Invalid(_)))) => {
                 ingest.metrics.batches.get_or_create(&Outcome { outcome: "rejected" }).inc();
                 tracing::error!(seq, error = %e, "batch refused");
                 ControllerMessage::Reject(Reject { seq, retry: false, message: e.to_string() })
             }
-            Ok(Err(e)) => {
+            Ok(Written::Stored(Err(e))) => {
                 ingest.metrics.batches.get_or_create(&Outcome { outcome: "retry" }).inc();
                 if e.is_transient() {
                     tracing::warn!(seq, error = %e, "batch not stored (database unavailable); probe will retry");
@@ -326,5 +492,28 @@ async fn batches(
             Err(_) => return Err((close::SHUTDOWN, "writer gone".into())),
         };
         respond(&mut send, &answer).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_counted_per_ipv4_address_and_per_ipv6_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+        assert_eq!(address_key(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(address_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(address_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(address_key(ip("2001:db8:1:2:ffff::9")), address_key(ip("2001:db8:1:2::1")));
+        assert_ne!(address_key(ip("2001:db8:1:3::1")), address_key(ip("2001:db8:1:2::1")));
+        let table = Arc::new(PerAddress::default());
+        let a: Vec<_> = (0..3).filter_map(|_| PerAddress::take(&table, ip("2001:db8::1"), 2)).collect();
+        assert_eq!(a.len(), 2, "two slots per /64");
+        assert!(PerAddress::take(&table, ip("2001:db8::2"), 2).is_none(), "same /64");
+        assert!(PerAddress::take(&table, ip("192.0.2.1"), 2).is_some(), "another address");
+        drop(a);
+        assert!(PerAddress::take(&table, ip("2001:db8::2"), 2).is_some(), "slots come back");
+        assert!(table.counts.lock().expect("lock").is_empty(), "no entry left behind");
     }
 }

@@ -90,7 +90,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let ca = ca::Ca::load_or_create(&cfg.data_dir, &store).await?;
     let (chain, key) = ca.server_cert(&cfg.server_names)?;
     let revoked: tls::Revoked = Arc::new(RwLock::new(store.revoked_certs().await?.into_iter().collect::<HashSet<_>>()));
-    let server = tls::server_config(ca.cert_der()?, chain, key, revoked.clone())?;
+    let server = tls::server_config(ca.cert_der()?, chain, key, revoked.clone(), cfg.max_handshakes)?;
     let endpoint = quinn::Endpoint::server(server, cfg.quic_listen)
         .with_context(|| format!("listening on {} (QUIC)", cfg.quic_listen))?;
     let quic_addr = endpoint.local_addr()?;
@@ -106,20 +106,24 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     );
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(ingest::serve(endpoint, ingest.clone(), cfg.max_connections, shutdown.clone()));
-    // Revocations made elsewhere (another controller, the CLI) reach the handshake check.
+    tasks.spawn(ingest::serve(endpoint, ingest.clone(), cfg.accept_limits(), shutdown.clone()));
+    // Revocations made elsewhere (another controller, the CLI) reach the handshake check and
+    // close open connections within ~2 s.
     {
-        let (store, revoked, shutdown) = (store.clone(), revoked.clone(), shutdown.clone());
+        let (store, revoked, shutdown, ingest) = (store.clone(), revoked.clone(), shutdown.clone(), ingest.clone());
         tasks.spawn(async move {
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(2)) => {}
                     _ = shutdown.cancelled() => break,
                 }
-                if let Ok(list) = store.revoked_certs().await
-                    && let Ok(mut r) = revoked.write()
-                {
-                    *r = list.into_iter().collect();
+                if let Ok(list) = store.revoked_certs().await {
+                    let list: HashSet<Vec<u8>> = list.into_iter().collect();
+                    // Open connections of revoked certificates are closed, not only new handshakes.
+                    ingest.close_revoked(&list).await;
+                    if let Ok(mut r) = revoked.write() {
+                        *r = list;
+                    }
                 }
             }
         });

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub batches: Family<Outcome, Counter>,
     pub host_rows: Counter,
     pub connections_refused: Family<Outcome, Counter>,
+    /// Open connections the controller closed, by reason (`revoked`).
+    pub connections_closed: Family<Outcome, Counter>,
     pub commit_seconds: Histogram,
     /// Wall-clock time minus the end of the probe's last committed interval.
     pub probe_lag_seconds: Family<ProbeLabel, Gauge<f64, AtomicU64>>,
@@ -47,6 +49,7 @@ impl Metrics {
             batches: Family::default(),
             host_rows: Counter::default(),
             connections_refused: Family::default(),
+            connections_closed: Family::default(),
             commit_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             probe_lag_seconds: Family::default(),
             spool_pending_batches: Family::default(),
@@ -60,6 +63,11 @@ impl Metrics {
         registry.register("batches", "Batches received, by outcome", m.batches.clone());
         registry.register("host_rows", "Host rows committed", m.host_rows.clone());
         registry.register("connections_refused", "Probe connections refused, by reason", m.connections_refused.clone());
+        registry.register(
+            "connections_closed",
+            "Open probe connections closed by the controller, by reason",
+            m.connections_closed.clone(),
+        );
         registry.register(
             "batch_commit_seconds",
             "Time from a batch's arrival to its commit",

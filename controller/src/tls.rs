@@ -67,6 +67,7 @@ pub fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     revoked: Revoked,
+    max_incoming: usize,
 ) -> anyhow::Result<quinn::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
@@ -84,6 +85,10 @@ pub fn server_config(
     let mut transport = quinn::TransportConfig::default();
     transport.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(30_000))));
     transport.max_concurrent_bidi_streams(quinn::VarInt::from_u32(16));
+    // The protocol uses bidirectional streams only: a peer may open no unidirectional one.
+    transport.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
     server.transport_config(Arc::new(transport));
+    // Connection attempts waiting for the accept loop (each holds its first datagrams).
+    server.max_incoming(max_incoming.max(1));
     Ok(server)
 }

@@ -1,6 +1,7 @@
 //! The set of interfaces a probe watches, and the offline driver that feeds capture files
 //! through them. Each file interface (one per pcap file, one per pcapng IDB) becomes an
-//! [`Interface`] with its own tables.
+//! [`Interface`] with its own tables, up to `Limits::max_interfaces` per engine: frames of
+//! interfaces past the cap are tallied in [`Engine::over_cap`] (and logged), not counted.
 
 use std::path::PathBuf;
 
@@ -20,7 +21,20 @@ pub struct Engine {
     interval: (u64, u64),
     /// New interfaces keep their changes (an uplinked replay).
     track_changes: bool,
+    /// What was left out because of the interface cap.
+    pub over_cap: OverCap,
 }
+
+/// Interfaces refused by the interface cap, and their frames (not counted anywhere else).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OverCap {
+    pub interfaces: u64,
+    pub frames: u64,
+    pub bytes: u64,
+}
+
+/// Marks a file interface refused by the cap in `read_one`'s map.
+const REFUSED: usize = usize::MAX;
 
 /// Progress callback: bytes of the current file consumed so far.
 pub trait Progress {
@@ -64,7 +78,7 @@ impl Progress for NoProgress {
 
 impl Engine {
     pub fn new(limits: Limits) -> Engine {
-        Engine { interfaces: Vec::new(), limits, interval: (0, 0), track_changes: false }
+        Engine { interfaces: Vec::new(), limits, interval: (0, 0), track_changes: false, over_cap: OverCap::default() }
     }
 
     /// Adds an interface and returns its index.
@@ -176,7 +190,17 @@ impl Engine {
             let idx = match map.get(f.interface).copied().flatten() {
                 Some(i) => i,
                 None => {
-                    let i = self.add_interface(f.iface.name.clone(), f.iface.link_type);
+                    let i = if self.interfaces.len() < self.limits.max_interfaces {
+                        self.add_interface(f.iface.name.clone(), f.iface.link_type)
+                    } else {
+                        self.over_cap.interfaces += 1;
+                        if self.over_cap.interfaces == 1 {
+                            tracing::warn!(file = %path.display(), interface = %f.iface.name,
+                                cap = self.limits.max_interfaces,
+                                "interface cap reached: frames of further interfaces are not counted");
+                        }
+                        REFUSED
+                    };
                     if map.len() <= f.interface {
                         map.resize(f.interface + 1, None);
                     }
@@ -184,6 +208,11 @@ impl Engine {
                     i
                 }
             };
+            if idx == REFUSED {
+                self.over_cap.frames += 1;
+                self.over_cap.bytes += f.wire_len;
+                continue;
+            }
             if head - tail == RING {
                 let (i, p) = &ring[tail % RING];
                 self.account_frame(*i, p, hooks);
@@ -208,9 +237,79 @@ impl Engine {
         // Interfaces declared without packets still appear in the report.
         for (i, ifc) in reader.interfaces().iter().enumerate() {
             if map.get(i).copied().flatten().is_none() {
+                if self.interfaces.len() >= self.limits.max_interfaces {
+                    self.over_cap.interfaces += 1;
+                    continue;
+                }
                 self.add_interface(ifc.name.clone(), ifc.link_type);
             }
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little-endian pcapng: one section, `n` IDBs (Ethernet), one frame on each.
+    fn many_interfaces(n: u32) -> Vec<u8> {
+        fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+            let len = (12 + body.len()) as u32;
+            out.extend(kind.to_le_bytes());
+            out.extend(len.to_le_bytes());
+            out.extend(body);
+            out.extend(len.to_le_bytes());
+        }
+        let mut out = Vec::new();
+        let mut shb = Vec::new();
+        shb.extend(0x1a2b_3c4du32.to_le_bytes());
+        shb.extend(1u16.to_le_bytes());
+        shb.extend(0u16.to_le_bytes());
+        shb.extend((-1i64).to_le_bytes());
+        block(&mut out, 0x0a0d_0d0a, &shb);
+        for _ in 0..n {
+            let mut idb = Vec::new();
+            idb.extend(1u16.to_le_bytes());
+            idb.extend(0u16.to_le_bytes());
+            idb.extend(0u32.to_le_bytes());
+            block(&mut out, 1, &idb);
+        }
+        // An Ethernet + IPv4 frame (60 bytes) from 10.0.0.1 to 10.0.0.2.
+        let mut frame = vec![0u8; 60];
+        frame[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        frame[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        frame[12..14].copy_from_slice(&[0x08, 0x00]);
+        frame[14] = 0x45;
+        frame[16..18].copy_from_slice(&46u16.to_be_bytes());
+        frame[22] = 64;
+        frame[23] = 17;
+        frame[26..30].copy_from_slice(&[10, 0, 0, 1]);
+        frame[30..34].copy_from_slice(&[10, 0, 0, 2]);
+        for i in 0..n {
+            let mut epb = Vec::new();
+            epb.extend(i.to_le_bytes());
+            epb.extend(0u32.to_le_bytes());
+            epb.extend((1_000_000 + i).to_le_bytes());
+            epb.extend(60u32.to_le_bytes());
+            epb.extend(60u32.to_le_bytes());
+            epb.extend(&frame);
+            block(&mut out, 6, &epb);
+        }
+        out
+    }
+
+    #[test]
+    fn interfaces_past_the_cap_are_tallied_not_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("many.pcapng");
+        std::fs::write(&path, many_interfaces(1000)).expect("write");
+        let mut engine = Engine::new(Limits { max_interfaces: 64, ..Limits::default() });
+        let errors = engine.read_files(std::slice::from_ref(&path), &mut NoProgress);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(engine.interfaces.len(), 64);
+        assert_eq!(engine.over_cap, OverCap { interfaces: 936, frames: 936, bytes: 936 * 60 });
+        let counted: u64 = engine.interfaces.iter().map(|i| i.stats.packets).sum();
+        assert_eq!(counted, 64);
     }
 }

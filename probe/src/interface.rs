@@ -27,6 +27,9 @@ pub struct Limits {
     pub host_idle: Option<Duration>,
     /// Throughput measurement window.
     pub thpt_window: Duration,
+    /// Interfaces per probe (each file interface or pcapng IDB with frames is one); frames of
+    /// interfaces past this are not counted, only tallied (`Engine::over_cap`).
+    pub max_interfaces: usize,
 }
 
 impl Default for Limits {
@@ -39,6 +42,7 @@ impl Default for Limits {
             tcp_closed_idle: Duration::from_secs(10),
             host_idle: None,
             thpt_window: Duration::from_secs(10),
+            max_interfaces: 64,
         }
     }
 }

@@ -38,6 +38,10 @@ struct TableArgs {
     /// Most flows kept per interface.
     #[arg(long, default_value_t = 1 << 21)]
     max_flows: usize,
+    /// Most interfaces counted (each file, or each pcapng interface with frames, is one);
+    /// frames of further interfaces are not counted and are reported as such.
+    #[arg(long, default_value_t = 64)]
+    max_interfaces: usize,
     /// Seconds without packets after which a flow is removed.
     #[arg(long, default_value_t = 120)]
     flow_idle_secs: u64,
@@ -53,6 +57,7 @@ impl TableArgs {
             max_hosts: self.max_hosts,
             max_macs: self.max_macs,
             max_flows: self.max_flows,
+            max_interfaces: self.max_interfaces,
             flow_idle: Duration::from_secs(self.flow_idle_secs),
             thpt_window: Duration::from_secs(self.thpt_window_secs.max(1)),
             ..Limits::default()
@@ -198,6 +203,9 @@ struct ProbeConfig {
     /// Live interfaces and BPF filter.
     interfaces: Vec<String>,
     filter: String,
+    /// Each batch's encoded size stays under this many bytes; a larger interval is sent as
+    /// several batches. Keep it well under the controllers' `max_frame_bytes`.
+    max_batch_bytes: usize,
 }
 
 impl Default for ProbeConfig {
@@ -211,6 +219,7 @@ impl Default for ProbeConfig {
             interval_secs: 10,
             interfaces: Vec::new(),
             filter: String::new(),
+            max_batch_bytes: wirewatch_wire::DEFAULT_MAX_BATCH,
         }
     }
 }
@@ -240,7 +249,8 @@ fn run_uplinked(a: RunArgs) -> anyhow::Result<ExitCode> {
     });
     let bounds = Bounds { max_bytes: cfg.spool_max_bytes, max_age: Duration::from_secs(cfg.spool_max_age_secs) };
     let spool = Spool::open(&spool_dir, bounds)?;
-    let shared = Shared::new(spool);
+    anyhow::ensure!(cfg.max_batch_bytes >= 4096, "max_batch_bytes must be at least 4096");
+    let shared = Shared::with_max_batch(spool, cfg.max_batch_bytes);
     let interval = Duration::from_secs(a.interval_secs.unwrap_or(cfg.interval_secs).max(1));
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -369,10 +379,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for e in &errors {
                 eprintln!("error: {e}");
             }
+            let over = engine.over_cap;
+            if over.interfaces > 0 {
+                eprintln!(
+                    "error: interface cap ({}) reached: {} more interfaces with {} frames ({} bytes) not counted \
+                     (--max-interfaces)",
+                    engine.limits.max_interfaces, over.interfaces, over.frames, over.bytes
+                );
+            }
             // Freeing millions of table rows one by one takes longer than reading them; the
             // process is about to exit and the OS reclaims the memory at once.
             std::mem::forget(engine);
-            Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+            Ok(if errors.is_empty() && over.interfaces == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }
         Cmd::Live { interfaces, filter, snaplen, no_promisc, buffer_size, duration, flows, format, tables } => {
             let stop = Arc::new(AtomicBool::new(false));

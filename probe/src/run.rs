@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use wirewatch_wire::{Batch, InterfaceInfo, SpoolStatus};
 
 use crate::capture::live::{self, LiveOptions};
+use crate::delta::split_batch;
 use crate::engine::{Engine, Hooks, NoProgress};
 use crate::interface::{Interface, Limits};
 use crate::spool::SpoolError;
@@ -116,19 +117,27 @@ impl Hooks for ReplayHooks {
 
     fn interval_end(&mut self, interfaces: &mut [Interface], start: u64, end: u64, last: bool) {
         publish_interfaces(&self.shared, interfaces, false);
-        let mut b = batch_of(interfaces, start, end);
-        let index = self.index;
-        self.index += 1;
-        if index < self.produced {
-            return;
+        // An interval over the batch bound becomes several batches, each numbered in the run
+        // (the split is deterministic, so a resumed run numbers them the same way).
+        let parts = split_batch(batch_of(interfaces, start, end), self.shared.max_batch_bytes);
+        let n = parts.len();
+        if n > 1 {
+            tracing::info!(parts = n, "interval split into several batches");
         }
-        match self.shared.put_run_batch(index, &mut b, last) {
-            Ok(true) => {}
-            Ok(false) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "spool write failed; stopping the replay");
-                self.error = Some(e);
-                self.shared.stop.store(true, Ordering::Relaxed);
+        for (k, mut b) in parts.into_iter().enumerate() {
+            let index = self.index;
+            self.index += 1;
+            if index < self.produced || self.error.is_some() {
+                continue;
+            }
+            match self.shared.put_run_batch(index, &mut b, last && k + 1 == n) {
+                Ok(true) => {}
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "spool write failed; stopping the replay");
+                    self.error = Some(e);
+                    self.shared.stop.store(true, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -189,6 +198,16 @@ pub fn replay(
         let mut engine = Engine::new(limits);
         engine.track_changes();
         let read_errors = engine.read_files_with(files, &mut NoProgress, &mut hooks);
+        let over = engine.over_cap;
+        if over.interfaces > 0 {
+            tracing::error!(
+                cap = engine.limits.max_interfaces,
+                interfaces = over.interfaces,
+                frames = over.frames,
+                bytes = over.bytes,
+                "interface cap reached: frames of these interfaces were not counted"
+            );
+        }
         let interrupted = hooks.stopped();
         if let Some(e) = hooks.error.take() {
             return Err(e);
@@ -229,9 +248,10 @@ impl Hooks for LiveHooks {
 
     fn interval_end(&mut self, interfaces: &mut [Interface], start: u64, end: u64, _last: bool) {
         publish_interfaces(&self.shared, interfaces, true);
-        let mut b = batch_of(interfaces, start, end);
-        if let Err(e) = self.shared.put_live_batch(&mut b) {
-            tracing::error!(error = %e, "spool write failed; this interval is lost");
+        for mut b in split_batch(batch_of(interfaces, start, end), self.shared.max_batch_bytes) {
+            if let Err(e) = self.shared.put_live_batch(&mut b) {
+                tracing::error!(error = %e, "spool write failed; this interval is lost");
+            }
         }
         if let Ok(mut s) = self.shared.spool.lock()
             && let Err(e) = s.expire()

@@ -9,6 +9,11 @@
 //! Bounds: total bytes and age. A live probe over the bound drops its *oldest* batches and
 //! counts them (reported to the controller in every Hello and Batch); a file replay never
 //! drops: it waits for acknowledgements instead ([`Spool::has_room`]).
+//!
+//! A batch file that cannot be read or does not hold a whole batch frame of its own sequence
+//! number (disk damage, a truncated copy, a stray file) would block delivery for ever: it is
+//! moved to `quarantine/` inside the spool, logged, counted as dropped (so the controller sees
+//! it in the spool status) and as quarantined (`state.json`), and delivery goes on.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -66,6 +71,9 @@ struct State {
     dropped_batches: u64,
     dropped_bytes: u64,
     last_dropped_seq: Option<u64>,
+    /// Batch files moved to `quarantine/` (also counted as dropped).
+    #[serde(default)]
+    quarantined_batches: u64,
 }
 
 /// The spool. Not thread-safe by itself: the uplink shares it behind a mutex.
@@ -81,6 +89,16 @@ pub struct Spool {
 
 fn file_name(seq: u64) -> String {
     format!("{seq:020}.batch")
+}
+
+/// The batch in `data` if it is one whole batch frame numbered `seq`.
+fn check_frame(seq: u64, data: &[u8]) -> Result<Batch, String> {
+    match wirewatch_wire::decode::<wirewatch_wire::ProbeMessage>(data, data.len()) {
+        Ok(wirewatch_wire::ProbeMessage::Batch(b)) if b.seq == seq => Ok(b),
+        Ok(wirewatch_wire::ProbeMessage::Batch(b)) => Err(format!("holds batch {} instead", b.seq)),
+        Ok(_) => Err("not a batch".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<(), SpoolError> {
@@ -236,12 +254,59 @@ impl Spool {
         Ok(())
     }
 
-    /// The oldest unacknowledged batch: its sequence number and encoded frame.
-    pub fn oldest(&self) -> Result<Option<(u64, Vec<u8>)>, SpoolError> {
-        let Some((&seq, _)) = self.files.iter().next() else { return Ok(None) };
-        let p = self.dir.join(file_name(seq));
-        let data = fs::read(&p).map_err(io(&p))?;
-        Ok(Some((seq, data)))
+    /// The oldest unacknowledged batch: its sequence number and encoded frame, carrying the
+    /// spool's status as of now (not as of spooling, so the controller learns of drops and
+    /// quarantines at once). A damaged batch file on the way is quarantined (see the module
+    /// documentation) and skipped.
+    pub fn oldest(&mut self) -> Result<Option<(u64, Vec<u8>)>, SpoolError> {
+        while let Some((&seq, _)) = self.files.iter().next() {
+            let p = self.dir.join(file_name(seq));
+            let problem = match fs::read(&p) {
+                Ok(data) => match check_frame(seq, &data) {
+                    Ok(mut b) => {
+                        b.spool = self.status();
+                        let msg = wirewatch_wire::ProbeMessage::Batch(b);
+                        let frame = wirewatch_wire::encode(&msg).unwrap_or(data);
+                        return Ok(Some((seq, frame)));
+                    }
+                    Err(why) => why,
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // Gone behind our back: nothing to send or to keep.
+                    self.remove(seq)?;
+                    continue;
+                }
+                Err(e) => format!("unreadable: {e}"),
+            };
+            self.quarantine(seq, &problem)?;
+        }
+        Ok(None)
+    }
+
+    /// Moves batch `seq`'s file to `quarantine/` and counts it (also as dropped).
+    pub fn quarantine(&mut self, seq: u64, problem: &str) -> Result<(), SpoolError> {
+        let qdir = self.dir.join("quarantine");
+        fs::create_dir_all(&qdir).map_err(io(&qdir))?;
+        let from = self.dir.join(file_name(seq));
+        let to = qdir.join(file_name(seq));
+        if let Err(e) = fs::rename(&from, &to) {
+            // Cannot keep it aside: it must still not block delivery.
+            tracing::warn!(seq, error = %e, "cannot move a damaged batch to quarantine; deleting it");
+        }
+        let size = self.files.get(&seq).map(|f| f.0).unwrap_or(0);
+        self.remove(seq)?;
+        self.state.dropped_batches += 1;
+        self.state.dropped_bytes += size;
+        self.state.last_dropped_seq = Some(seq);
+        self.state.quarantined_batches += 1;
+        self.save()?;
+        tracing::error!(seq, size, problem, quarantine = %to.display(), "damaged spool batch quarantined; delivery goes on");
+        Ok(())
+    }
+
+    /// Batch files moved to `quarantine/` since the spool was created.
+    pub fn quarantined(&self) -> u64 {
+        self.state.quarantined_batches
     }
 
     /// The controller committed `seq`.
@@ -305,6 +370,7 @@ mod tests {
         drop(s);
         let mut s = Spool::open(d.path(), Bounds::default()).expect("reopen");
         assert_eq!(s.oldest().expect("read").map(|(q, _)| q), Some(1));
+        assert_eq!(s.quarantined(), 0);
         assert_eq!(s.put(&mut batch()).expect("put"), 3, "numbers continue after a restart");
         assert_eq!(s.status().pending_batches, 3);
     }
@@ -343,5 +409,42 @@ mod tests {
         assert!(s.run_complete("files-a"));
         let r = s.begin_run("files-b").expect("another run");
         assert_eq!(r.base, 4);
+    }
+
+    #[test]
+    fn damaged_batch_files_are_quarantined_and_delivery_goes_on() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(d.path(), Bounds::default()).expect("open");
+        for _ in 0..5 {
+            s.put(&mut batch()).expect("put");
+        }
+        // 1: garbage; 2: cut short; 3: a valid frame of another batch.
+        fs::write(d.path().join(file_name(1)), b"not a batch at all").expect("garbage");
+        let two = fs::read(d.path().join(file_name(2))).expect("read");
+        fs::write(d.path().join(file_name(2)), &two[..two.len() - 3]).expect("truncate");
+        fs::copy(d.path().join(file_name(4)), d.path().join(file_name(3))).expect("copy");
+        drop(s);
+        let mut s = Spool::open(d.path(), Bounds::default()).expect("reopen");
+        let mut delivered = Vec::new();
+        while let Some((seq, frame)) = s.oldest().expect("oldest") {
+            assert!(check_frame(seq, &frame).is_ok());
+            delivered.push(seq);
+            s.ack(seq).expect("ack");
+        }
+        assert_eq!(delivered, vec![0, 4]);
+        assert_eq!(s.quarantined(), 3);
+        let st = s.status();
+        assert_eq!((st.dropped_batches, st.last_dropped_seq, st.pending_batches), (3, Some(3), 0));
+        let mut q: Vec<String> = fs::read_dir(d.path().join("quarantine"))
+            .expect("quarantine dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+            .collect();
+        q.sort();
+        assert_eq!(q, vec![file_name(1), file_name(2), file_name(3)]);
+        drop(s);
+        // The counts survive a restart.
+        let s = Spool::open(d.path(), Bounds::default()).expect("reopen");
+        assert_eq!(s.quarantined(), 3);
+        assert!(s.is_empty());
     }
 }

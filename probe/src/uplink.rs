@@ -9,6 +9,10 @@
 //! controller of the list after a short, growing pause. A client without a certificate sees
 //! its handshake succeed and the connection close right after, so the probe counts itself
 //! connected only once the Welcome has arrived.
+//!
+//! A controller that closes the connection as "revoked" or "unknown probe" (or refuses the
+//! certificate as revoked in the handshake) will refuse again: the probe pauses that
+//! controller for a minute, doubling up to ten, and tries the others meanwhile.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -40,6 +44,9 @@ pub enum UplinkError {
     Spool(#[from] SpoolError),
     #[error("controller {addr}: {message}")]
     Controller { addr: String, message: String },
+    /// The controller refused this probe (revoked, or not enrolled there).
+    #[error("controller {addr} refused this probe: {message}")]
+    Refused { addr: String, message: String },
     #[error("no controller given")]
     NoController,
 }
@@ -114,11 +121,19 @@ pub struct Shared {
     /// One sender per capture thread; the uplink asks them all and merges the answers.
     pub queries: Mutex<Vec<SyncSender<Query>>>,
     pub started: Instant,
+    /// Each spooled batch's encoded size stays under this; a larger interval is split.
+    pub max_batch_bytes: usize,
 }
 
 impl Shared {
     pub fn new(spool: Spool) -> Arc<Shared> {
+        Shared::with_max_batch(spool, wirewatch_wire::DEFAULT_MAX_BATCH)
+    }
+
+    /// [`Shared::new`] with a batch size bound of `max_batch_bytes`.
+    pub fn with_max_batch(spool: Spool, max_batch_bytes: usize) -> Arc<Shared> {
         Arc::new(Shared {
+            max_batch_bytes,
             spool: Mutex::new(spool),
             room: Condvar::new(),
             new_batch: Notify::new(),
@@ -291,11 +306,37 @@ pub async fn run(opts: UplinkOptions, client: quinn::ClientConfig, shared: Arc<S
     endpoint.set_default_client_config(client);
     let mut failures = 0u32;
     let mut i = 0usize;
+    let n = opts.controllers.len();
+    // Per controller: paused until, and the pause (controllers that refused this probe).
+    let mut refused: Vec<Option<(Instant, Duration)>> = vec![None; n];
     loop {
-        let addr = &opts.controllers[i % opts.controllers.len()];
+        let now = Instant::now();
+        let open = |j: usize| refused[j].is_none_or(|(until, _)| until <= now);
+        if !open(i % n) {
+            if let Some(j) = (0..n).map(|k| (i + k) % n).find(|&j| open(j)) {
+                i = j;
+            } else {
+                let until = refused.iter().flatten().map(|(u, _)| *u).min().unwrap_or(now);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until.into()) => {}
+                    _ = wait_stop(&shared) => break,
+                }
+                continue;
+            }
+        }
+        let addr = &opts.controllers[i % n];
         match session(&endpoint, addr, &opts, &shared).await {
             Ok(SessionEnd::Delivered) | Ok(SessionEnd::Stopped) => break,
+            Err(e @ UplinkError::Refused { .. }) => {
+                let slot = &mut refused[i % n];
+                let pause = slot.map(|(_, p)| (p * 2).min(REFUSED_PAUSE_MAX)).unwrap_or(REFUSED_PAUSE);
+                *slot = Some((Instant::now() + pause, pause));
+                tracing::error!(controller = %addr, error = %e, pause_secs = pause.as_secs(),
+                    "uplink: refused by the controller; not trying it again for a while");
+                i += 1;
+            }
             Err(e) => {
+                refused[i % n] = None;
                 failures += 1;
                 tracing::warn!(controller = %addr, error = %e, "uplink: connection lost; trying the next controller");
                 i += 1;
@@ -313,6 +354,33 @@ pub async fn run(opts: UplinkOptions, client: quinn::ClientConfig, shared: Arc<S
     endpoint.close(quinn::VarInt::from_u32(wirewatch_wire::close::DONE), b"bye");
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     Ok(())
+}
+
+/// How long a controller that refused this probe is left alone (doubling up to the maximum).
+const REFUSED_PAUSE: Duration = Duration::from_secs(60);
+const REFUSED_PAUSE_MAX: Duration = Duration::from_secs(600);
+
+/// Whether the connection was closed because the controller refuses this probe: closed as
+/// revoked or unknown, or the certificate refused as revoked in the handshake.
+fn refusal(conn: &quinn::Connection) -> Option<String> {
+    use wirewatch_wire::close;
+    match conn.close_reason()? {
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            let code = c.error_code.into_inner();
+            (code == u64::from(close::REVOKED) || code == u64::from(close::UNKNOWN_PROBE))
+                .then(|| format!("closed with code {code:#x} ({})", String::from_utf8_lossy(&c.reason)))
+        }
+        // TLS alert 44, certificate_revoked.
+        quinn::ConnectionError::ConnectionClosed(c) if c.error_code == quinn::TransportErrorCode::crypto(44) => {
+            Some("certificate revoked".into())
+        }
+        _ => None,
+    }
+}
+
+/// Whether the controller closed the connection with application code `code`.
+fn closed_with(conn: &quinn::Connection, code: u32) -> bool {
+    matches!(conn.close_reason(), Some(quinn::ConnectionError::ApplicationClosed(c)) if c.error_code.into_inner() == u64::from(code))
 }
 
 async fn wait_stop(shared: &Shared) {
@@ -366,15 +434,22 @@ async fn session(
         .await
         .map_err(|_| fail("connect timed out".into()))?
         .map_err(|e| fail(e.to_string()))?;
+    let refused = |conn: &quinn::Connection, e: UplinkError| match refusal(conn) {
+        Some(message) => UplinkError::Refused { addr: addr.to_string(), message },
+        None => e,
+    };
     let frame = wirewatch_wire::encode(&ProbeMessage::Hello(hello(shared))).map_err(|e| fail(e.to_string()))?;
-    let welcome = match exchange(&conn, &frame, opts.max_frame, Duration::from_secs(15)).await.map_err(&fail)? {
+    let welcome = match exchange(&conn, &frame, opts.max_frame, Duration::from_secs(15))
+        .await
+        .map_err(|e| refused(&conn, fail(e)))?
+    {
         ControllerMessage::Welcome(w) => w,
         other => return Err(fail(format!("expected Welcome, got {other:?}"))),
     };
     tracing::info!(controller = %addr, probe = %welcome.probe, site = %welcome.site,
         last_committed = ?welcome.last_committed_seq, "uplink: connected");
     let queries = tokio::spawn(serve_controller_queries(conn.clone(), shared.clone(), opts.max_frame));
-    let result = deliver(&conn, opts, shared).await.map_err(fail);
+    let result = deliver(&conn, opts, shared).await.map_err(|e| refused(&conn, fail(e)));
     queries.abort();
     match &result {
         Ok(_) => conn.close(quinn::VarInt::from_u32(wirewatch_wire::close::DONE), b"done"),
@@ -401,7 +476,20 @@ async fn deliver(conn: &quinn::Connection, opts: &UplinkOptions, shared: &Arc<Sh
             }
             continue;
         };
-        match exchange(conn, &frame, opts.max_frame, opts.ack_timeout).await? {
+        let answer = match exchange(conn, &frame, opts.max_frame, opts.ack_timeout).await {
+            Ok(a) => a,
+            Err(e) => {
+                // A batch over the controller's frame limit would be refused for ever and
+                // block every later one: set it aside (kept in quarantine, counted).
+                if closed_with(conn, wirewatch_wire::close::TOO_LARGE) {
+                    let why = format!("over the controller's frame limit ({} bytes)", frame.len());
+                    shared.spool().quarantine(seq, &why).map_err(|e| e.to_string())?;
+                    shared.room.notify_all();
+                }
+                return Err(e);
+            }
+        };
+        match answer {
             ControllerMessage::Ack(a) if a.seq == seq => {
                 shared.spool().ack(seq).map_err(|e| e.to_string())?;
                 shared.room.notify_all();

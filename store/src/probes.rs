@@ -31,6 +31,83 @@ pub struct ProbeStatus {
     pub spool_dropped_bytes: i64,
 }
 
+/// The revocation lock of a probe: an advisory lock (two-key space, so apart from the
+/// single-key locks elsewhere) that writers hold shared while a batch of the probe commits and
+/// a revocation takes exclusively until it commits.
+const REVOCATION_LOCK_SHARED: &str =
+    "SELECT pg_advisory_lock_shared(hashtext('wirewatch revocation'), ($1::bigint % 2147483647)::int)";
+const REVOCATION_UNLOCK_SHARED: &str =
+    "SELECT pg_advisory_unlock_shared(hashtext('wirewatch revocation'), ($1::bigint % 2147483647)::int)";
+const REVOCATION_LOCK_EXCLUSIVE: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('wirewatch revocation'), ($1::bigint % 2147483647)::int)";
+
+/// Checks, per batch, that a probe and its certificate are still enrolled, and keeps that true
+/// until the batch has committed: [`RevocationGuard::admit`] takes the probe's revocation lock
+/// shared and then reads the revocation columns (a fresh snapshot, after the lock); the caller
+/// commits the batch and calls [`RevocationGuard::release`]. A revocation takes the lock
+/// exclusively, so it waits for a batch in flight, and a batch that arrives meanwhile waits
+/// for the revocation and then sees it. So no batch commits after its probe's revocation.
+///
+/// One per writer task: it owns a connection outside the pool. After an error the connection
+/// is dropped (which also releases the lock) and made again at the next use.
+pub struct RevocationGuard {
+    conn: Option<sqlx::PgConnection>,
+    /// The probe whose lock is held.
+    held: Option<i64>,
+}
+
+impl std::fmt::Debug for RevocationGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationGuard").field("held", &self.held).finish_non_exhaustive()
+    }
+}
+
+impl RevocationGuard {
+    /// Takes `probe_id`'s revocation lock (shared) and answers whether the probe and the
+    /// certificate `cert_sha256` are both unrevoked. The lock stays held (also when the answer
+    /// is false) until [`RevocationGuard::release`].
+    pub async fn admit(&mut self, store: &Store, probe_id: i64, cert_sha256: &[u8]) -> Result<bool> {
+        let r = self.admit_once(store, probe_id, cert_sha256).await;
+        if r.is_err() {
+            self.conn = None;
+            self.held = None;
+        }
+        r
+    }
+
+    async fn admit_once(&mut self, store: &Store, probe_id: i64, cert_sha256: &[u8]) -> Result<bool> {
+        if self.held.is_some() {
+            self.release().await?;
+        }
+        if self.conn.is_none() {
+            self.conn = store.revocation_guard().await?.conn;
+        }
+        let Some(conn) = self.conn.as_mut() else { return Err(StoreError::NotFound("guard connection".into())) };
+        sqlx::query(REVOCATION_LOCK_SHARED).bind(probe_id).execute(&mut *conn).await?;
+        self.held = Some(probe_id);
+        let live: Option<bool> = sqlx::query_scalar(
+            "SELECT p.revoked_at IS NULL AND c.revoked_at IS NULL
+             FROM probe_certs c JOIN probes p ON p.id = c.probe_id WHERE c.sha256 = $1 AND p.id = $2",
+        )
+        .bind(cert_sha256)
+        .bind(probe_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(live.unwrap_or(false))
+    }
+
+    /// Releases the lock taken by [`RevocationGuard::admit`] (after the batch committed).
+    pub async fn release(&mut self) -> Result<()> {
+        let (Some(id), Some(conn)) = (self.held.take(), self.conn.as_mut()) else { return Ok(()) };
+        if let Err(e) = sqlx::query(REVOCATION_UNLOCK_SHARED).bind(id).execute(&mut *conn).await {
+            // The connection is in doubt: drop it (the server releases its locks).
+            self.conn = None;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
+
 fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -47,6 +124,12 @@ impl Store {
         .bind(site)
         .fetch_one(&mut *tx)
         .await?;
+        // Replacing revokes the older certificates: take the revocation lock first (as `revoke`).
+        let known: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM probes WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?;
+        if let (Some(id), true) = (known, replace) {
+            sqlx::query(REVOCATION_LOCK_EXCLUSIVE).bind(id).execute(&mut *tx).await?;
+        }
         let existing: Option<(i64, i64)> = sqlx::query_as("SELECT id, site_id FROM probes WHERE name = $1 FOR UPDATE")
             .bind(name)
             .fetch_optional(&mut *tx)
@@ -83,13 +166,18 @@ impl Store {
     }
 
     /// Revokes a probe and all its certificates. Returns the certificates' fingerprints.
+    ///
+    /// Takes the probe's revocation lock first (see [`RevocationGuard`]): the revocation
+    /// waits for batches of this probe that are being committed, and no batch of it commits
+    /// after the revocation did. The lock comes before any row lock (a writer holding the
+    /// shared lock updates the probe's row inside its batch).
     pub async fn revoke(&self, name: &str) -> Result<Vec<Vec<u8>>> {
         let mut tx = self.pool.begin().await?;
-        let id: Option<i64> = sqlx::query_scalar("UPDATE probes SET revoked_at = now() WHERE name = $1 RETURNING id")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM probes WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?;
         let id = id.ok_or_else(|| StoreError::NotFound(format!("probe {name:?}")))?;
+        sqlx::query(REVOCATION_LOCK_EXCLUSIVE).bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE probes SET revoked_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
         let certs: Vec<Vec<u8>> = sqlx::query_scalar(
             "UPDATE probe_certs SET revoked_at = coalesce(revoked_at, now()) WHERE probe_id = $1 RETURNING sha256",
         )
@@ -98,6 +186,15 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(certs)
+    }
+
+    /// A connection of its own (outside the pool, so a writer holding it never waits for the
+    /// pool while holding a lock) for [`RevocationGuard::admit`].
+    pub async fn revocation_guard(&self) -> Result<RevocationGuard> {
+        use sqlx::Connection;
+        let opts = self.pool.connect_options();
+        let conn = sqlx::PgConnection::connect_with(&opts).await?;
+        Ok(RevocationGuard { conn: Some(conn), held: None })
     }
 
     /// Fingerprints of every revoked certificate (the handshake refuses them).

@@ -44,6 +44,13 @@ pub fn encode_into<T: Serialize>(msg: &T, out: &mut Vec<u8>) -> Result<(), WireE
     Ok(())
 }
 
+/// Size of a value's postcard encoding (a message or a part of one), without encoding it. A
+/// message's frame is this plus 5 bytes (length and version).
+pub fn encoded_len<T: Serialize + ?Sized>(v: &T) -> Result<usize, WireError> {
+    postcard::serialize_with_flavor::<T, postcard::ser_flavors::Size, usize>(v, postcard::ser_flavors::Size::default())
+        .map_err(|e| WireError::Malformed(e.to_string()))
+}
+
 /// Decodes exactly one frame that fills `buf` (a whole stream's contents).
 pub fn decode<T: DeserializeOwned>(buf: &[u8], max: usize) -> Result<T, WireError> {
     let mut d = Decoder::new(max);

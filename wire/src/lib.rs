@@ -13,7 +13,7 @@
 mod codec;
 mod messages;
 
-pub use codec::{Decoder, WireError, decode, encode, encode_into};
+pub use codec::{Decoder, WireError, decode, encode, encode_into, encoded_len};
 pub use messages::*;
 
 /// Protocol version carried in every frame. A receiver refuses any other.
@@ -24,6 +24,11 @@ pub const ALPN: &[u8] = b"wirewatch/1";
 
 /// Default frame limit (32 MiB: about 150,000 host rows).
 pub const DEFAULT_MAX_FRAME: usize = 32 << 20;
+
+/// Default size a probe keeps each batch under (a quarter of [`DEFAULT_MAX_FRAME`], so a
+/// controller configured with a smaller frame limit still takes them); a larger interval is
+/// split into several batches.
+pub const DEFAULT_MAX_BATCH: usize = DEFAULT_MAX_FRAME / 4;
 
 /// QUIC application close codes.
 pub mod close {
@@ -43,4 +48,7 @@ pub mod close {
     pub const SHUTDOWN: u32 = 0x15;
     /// The same probe connected again; this older connection is replaced.
     pub const REPLACED: u32 = 0x16;
+    /// The probe (or its certificate) was revoked while connected. A probe should not
+    /// reconnect to this controller soon: it will be refused until it is enrolled again.
+    pub const REVOKED: u32 = 0x17;
 }

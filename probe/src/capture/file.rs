@@ -20,6 +20,12 @@ use super::LinkType;
 /// link types; pcapng allows more, and TSO/GRO captures reach 64 KiB. 16 MiB bounds memory
 /// while accepting anything real.
 const MAX_RECORD: usize = 16 << 20;
+/// Most interface description blocks one file may declare (its interface table is kept for
+/// the whole file). The engine counts far fewer ([`crate::interface::Limits::max_interfaces`]);
+/// this only bounds the reader's own table.
+const MAX_FILE_INTERFACES: usize = 1 << 16;
+/// Longest interface name kept from a pcapng `if_name` option (bytes; longer names are cut).
+const MAX_IF_NAME: usize = 256;
 /// Read-buffer size: large enough that refills are rare, small enough to stay cache-friendly.
 const BUF_SIZE: usize = 1 << 20;
 
@@ -399,6 +405,22 @@ impl<R: Read> FileReader<R> {
                         }
                     }
                     let idx = self.interfaces.len();
+                    if idx >= MAX_FILE_INTERFACES {
+                        return Err(self.err(ReadErrorKind::Corrupt {
+                            what: "interface description block",
+                            detail: format!("more than {MAX_FILE_INTERFACES} interfaces"),
+                        }));
+                    }
+                    let name = name.map(|mut n| {
+                        if n.len() > MAX_IF_NAME {
+                            let mut cut = MAX_IF_NAME;
+                            while !n.is_char_boundary(cut) {
+                                cut -= 1;
+                            }
+                            n.truncate(cut);
+                        }
+                        n
+                    });
                     let name = self.iface_name(idx, name.as_deref());
                     self.interfaces.push(FileInterface {
                         name,
@@ -623,5 +645,45 @@ mod tests {
         assert_eq!((f.interface, f.ts_ns, f.wire_len, f.data), (1, 1_500_000_000, 100, &b"xyz"[..]));
         assert_eq!(r.interfaces()[1].link_type, LinkType(113));
         assert!(r.next_frame().expect("ok").is_none());
+    }
+
+    #[test]
+    fn pcapng_interface_table_and_names_are_bounded() {
+        let block = |out: &mut Vec<u8>, t: u32, body: &[u8]| {
+            let len = 12 + body.len().div_ceil(4) * 4;
+            out.extend(t.to_le_bytes());
+            out.extend((len as u32).to_le_bytes());
+            out.extend_from_slice(body);
+            out.extend(std::iter::repeat_n(0u8, len - 12 - body.len()));
+            out.extend((len as u32).to_le_bytes());
+        };
+        let mut out = Vec::new();
+        let mut shb = Vec::new();
+        shb.extend(0x1a2b_3c4du32.to_le_bytes());
+        shb.extend(1u16.to_le_bytes());
+        shb.extend(0u16.to_le_bytes());
+        shb.extend((-1i64).to_le_bytes());
+        block(&mut out, 0x0a0d_0d0a, &shb);
+        // First IDB: an if_name of 10,000 bytes.
+        let mut idb = Vec::new();
+        idb.extend(1u16.to_le_bytes());
+        idb.extend(0u16.to_le_bytes());
+        idb.extend(0u32.to_le_bytes());
+        idb.extend(2u16.to_le_bytes());
+        idb.extend(10_000u16.to_le_bytes());
+        idb.extend(std::iter::repeat_n(b'x', 10_000));
+        idb.extend([0u8; 4]);
+        block(&mut out, 1, &idb);
+        let plain: Vec<u8> =
+            [1u16.to_le_bytes(), 0u16.to_le_bytes()].concat().into_iter().chain(0u32.to_le_bytes()).collect();
+        for _ in 0..MAX_FILE_INTERFACES {
+            block(&mut out, 1, &plain);
+        }
+        let mut r = FileReader::new("many.pcapng".into(), &out[..]).expect("header");
+        let e = r.next_frame().expect_err("one interface too many");
+        assert!(e.to_string().contains("more than 65536 interfaces"), "{e}");
+        assert_eq!(r.interfaces().len(), MAX_FILE_INTERFACES);
+        let name = &r.interfaces()[0].name;
+        assert!(name.len() <= MAX_IF_NAME + 20 && name.ends_with('x'), "{} bytes", name.len());
     }
 }
