@@ -325,7 +325,8 @@ pub async fn run(opts: UplinkOptions, client: quinn::ClientConfig, shared: Arc<S
             }
         }
         let addr = &opts.controllers[i % n];
-        match session(&endpoint, addr, &opts, &shared).await {
+        let mut welcomed = false;
+        match session(&endpoint, addr, &opts, &shared, &mut welcomed).await {
             Ok(SessionEnd::Delivered) | Ok(SessionEnd::Stopped) => break,
             Err(e @ UplinkError::Refused { .. }) => {
                 let slot = &mut refused[i % n];
@@ -337,6 +338,11 @@ pub async fn run(opts: UplinkOptions, client: quinn::ClientConfig, shared: Arc<S
             }
             Err(e) => {
                 refused[i % n] = None;
+                // A controller that welcomed us was reachable: the pause grows only over
+                // failures in a row, not over a probe's lifetime.
+                if welcomed {
+                    failures = 0;
+                }
                 failures += 1;
                 tracing::warn!(controller = %addr, error = %e, "uplink: connection lost; trying the next controller");
                 i += 1;
@@ -421,6 +427,7 @@ async fn session(
     addr: &str,
     opts: &UplinkOptions,
     shared: &Arc<Shared>,
+    welcomed: &mut bool,
 ) -> Result<SessionEnd, UplinkError> {
     let fail = |m: String| UplinkError::Controller { addr: addr.to_string(), message: m };
     let name = server_name(addr).map_err(&fail)?;
@@ -446,6 +453,7 @@ async fn session(
         ControllerMessage::Welcome(w) => w,
         other => return Err(fail(format!("expected Welcome, got {other:?}"))),
     };
+    *welcomed = true;
     tracing::info!(controller = %addr, probe = %welcome.probe, site = %welcome.site,
         last_committed = ?welcome.last_committed_seq, "uplink: connected");
     let queries = tokio::spawn(serve_controller_queries(conn.clone(), shared.clone(), opts.max_frame));
