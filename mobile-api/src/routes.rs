@@ -139,9 +139,9 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The API's router (state applied), including `/healthz` and `/api/v1/openapi.json`.
-pub fn router(state: Arc<ApiState>) -> Router {
-    let (r, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The endpoints with their OpenAPI descriptions (the document is assembled from them).
+fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(login))
         .routes(routes!(refresh))
         .routes(routes!(logout))
@@ -165,7 +165,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .routes(routes!(get_preference, put_preference, delete_preference))
         .routes(routes!(live_top_talkers))
         .routes(routes!(healthz))
-        .split_for_parts();
+}
+
+/// The API's router (state applied), including `/healthz` and `/api/v1/openapi.json`.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let (r, doc) = api_routes().split_for_parts();
     let doc = Arc::new(doc);
     let limit = state.config.max_body_bytes;
     r.route(
@@ -1143,5 +1147,53 @@ async fn healthz(State(st): S) -> (StatusCode, Json<Health>) {
                 Json(Health { status: "degraded".into(), database: "unavailable".into() }),
             )
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    /// The document `/api/v1/openapi.json` serves (the same serde_json bytes) has every
+    /// endpoint. `WIREWATCH_OPENAPI_OUT=<file>` writes those bytes out, to compare two versions
+    /// of the code byte for byte.
+    #[test]
+    fn openapi_document_has_every_endpoint() {
+        let (_, doc) = super::api_routes().split_for_parts();
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        if let Some(out) = std::env::var_os("WIREWATCH_OPENAPI_OUT") {
+            std::fs::write(out, &bytes).unwrap();
+        }
+        let mut paths: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
+        paths.sort_unstable();
+        assert_eq!(
+            paths,
+            [
+                "/api/v1/auth/login",
+                "/api/v1/auth/logout",
+                "/api/v1/auth/refresh",
+                "/api/v1/geo/cities",
+                "/api/v1/geo/countries",
+                "/api/v1/hosts",
+                "/api/v1/interfaces/{id}",
+                "/api/v1/interfaces/{id}/history",
+                "/api/v1/interfaces/{id}/hosts/{ip}",
+                "/api/v1/interfaces/{id}/hosts/{ip}/history",
+                "/api/v1/me",
+                "/api/v1/probes",
+                "/api/v1/probes/{probe}",
+                "/api/v1/probes/{probe}/live/top-talkers",
+                "/api/v1/probes/{probe}/preferences",
+                "/api/v1/probes/{probe}/preferences/{key}",
+                "/api/v1/sites",
+                "/api/v1/sites/{site}",
+                "/api/v1/tokens",
+                "/api/v1/tokens/{id}",
+                "/api/v1/top-talkers",
+                "/api/v1/users",
+                "/healthz",
+            ]
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object(), "{}", doc["components"]);
     }
 }
