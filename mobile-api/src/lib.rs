@@ -5,6 +5,17 @@
 //! The controller builds an [`ApiState`] and mounts [`router`] on its HTTP listener; live
 //! queries reach probes through the [`Live`] trait the controller implements over its QUIC
 //! connections (this crate knows nothing of QUIC).
+//!
+//! Dependency order of the modules (each uses only those before it; `ApiState` and the `Live`
+//! trait of this file are used by all):
+//! - `error`, `geo`, `names`, `auth` (itself `account` ← `tokens`, `passwords`, `limits` ←
+//!   `principal`), `model`, `pages` (the script engine's interface, no HTTP);
+//! - `sign_in` (the sign-in flow and token pairs, shared by the API and the sign-in form);
+//! - `routes::extract` (extractors, request parsing) and `routes::convert` (store values →
+//!   response pieces);
+//! - the resource modules `routes::{auth, inventory, hosts, history, geo, preferences, live,
+//!   health, pages}`, which never use each other;
+//! - `routes` (`routes/mod.rs`: the router and the OpenAPI document).
 
 pub mod auth;
 pub mod error;
@@ -13,6 +24,7 @@ pub mod model;
 pub mod names;
 pub mod pages;
 mod routes;
+mod sign_in;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,9 +37,9 @@ use serde::{Deserialize, Serialize};
 use wirewatch_store::Store;
 
 /// The API and pages router, every response carrying the security headers
-/// ([`pages::security_headers`]: CSP, nosniff, referrer policy, no framing).
+/// (`routes::pages::security_headers`: CSP, nosniff, referrer policy, no framing).
 pub fn router(state: Arc<ApiState>) -> axum::Router {
-    routes::router(state).layer(axum::middleware::from_fn(pages::security_headers))
+    routes::router(state).layer(axum::middleware::from_fn(routes::pages::security_headers))
 }
 
 /// A boxed future (the [`Live`] trait is used as a trait object).
