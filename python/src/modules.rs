@@ -975,3 +975,56 @@ fn lowlevel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("Forbidden", m.py().get_type::<Forbidden>())?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use pyo3::prelude::*;
+
+    /// Lists what scripts can see of the modules: every name with its type and, for functions
+    /// and classes, `__module__`, `__qualname__`, text signature and doc string (classes with
+    /// their bases), for other values the value.
+    const DUMP: &std::ffi::CStr = cr#"
+import sys
+
+def describe(v):
+    out = [type(v).__name__]
+    if not callable(v):
+        return f"{out[0]} value={v!r}"
+    for attr in ("__module__", "__qualname__", "__text_signature__", "__doc__"):
+        out.append(f"{attr}={getattr(v, attr, None)!r}")
+    if isinstance(v, type):
+        out.append("mro=" + ",".join(f"{c.__module__}.{c.__qualname__}" for c in v.__mro__))
+    return " ".join(out)
+
+def dump():
+    lines = []
+    for name in ("ntop", "host", "interface", "_wirewatch", "wirewatch"):
+        m = sys.modules[name]
+        for attr in sorted(dir(m)):
+            if attr.startswith("__") and attr != "__all__":
+                continue
+            v = getattr(m, attr)
+            lines.append(f"{name}.{attr}: " + (describe(v) if name != "wirewatch" else type(v).__name__))
+    return "\n".join(lines) + "\n"
+"#;
+
+    /// The Python-visible API (names, signatures, doc strings, exception classes) is what
+    /// scripts are written against: any change to it shows here first. After a deliberate
+    /// change, regenerate with `WIREWATCH_BLESS=1 cargo test -p wirewatch-python surface`.
+    #[test]
+    fn python_surface_is_unchanged() {
+        Python::initialize();
+        let got = Python::attach(|py| -> PyResult<String> {
+            super::install(py)?;
+            let m = PyModule::from_code(py, DUMP, c"surface_dump.py", c"surface_dump")?;
+            m.getattr("dump")?.call0()?.extract()
+        })
+        .expect("the modules install and can be listed");
+        let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/src/surface.txt");
+        if std::env::var_os("WIREWATCH_BLESS").is_some() {
+            std::fs::write(golden, &got).expect("write the golden file");
+        }
+        let want = std::fs::read_to_string(golden).unwrap_or_default();
+        assert!(got == want, "the Python surface changed; got:\n{got}");
+    }
+}
