@@ -7,80 +7,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::{DateTime, Utc};
 use pyo3::exceptions::PySystemExit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use wirewatch_mobile_api::BoxFuture;
 use wirewatch_mobile_api::geo::Geo;
 use wirewatch_mobile_api::pages::{ScriptError, ScriptReply, ScriptRequest, Scripts};
 use wirewatch_store::Store;
 
+use crate::context::{EngineInfo, PythonConfig, RunEnv};
 use crate::run;
-
-/// `[python]` in the controller's config file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PythonConfig {
-    /// Serve `/python/…` pages at all.
-    pub enabled: bool,
-    /// The administrator's scripts; a script here hides a bundled one of the same path.
-    pub scripts_dir: Option<PathBuf>,
-    /// The bundled scripts (default: `python/scripts` of the source tree this binary was built
-    /// from, if it exists).
-    pub bundled_dir: Option<PathBuf>,
-    /// Threads running scripts at once.
-    pub workers: usize,
-    /// Requests waiting for a worker beyond this are refused (503).
-    pub queue: usize,
-    /// A script running longer is stopped.
-    pub timeout_secs: f64,
-    /// After the stop request, how long a script may take to unwind before its worker is
-    /// written off and replaced.
-    pub grace_secs: f64,
-    /// A page larger than this fails (protects the controller's memory).
-    pub max_output_bytes: usize,
-}
-
-impl Default for PythonConfig {
-    fn default() -> Self {
-        PythonConfig {
-            enabled: true,
-            scripts_dir: None,
-            bundled_dir: None,
-            workers: 4,
-            queue: 64,
-            timeout_secs: 10.0,
-            grace_secs: 2.0,
-            max_output_bytes: 64 << 20,
-        }
-    }
-}
-
-impl PythonConfig {
-    /// The directories scripts are looked up in, in order.
-    pub fn roots(&self) -> Vec<PathBuf> {
-        let bundled =
-            self.bundled_dir.clone().unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts")));
-        self.scripts_dir.iter().cloned().chain(std::iter::once(bundled)).filter(|d| d.is_dir()).collect()
-    }
-}
-
-/// What scripts learn about the controller (`ntop.version()`, `os()`, `uptime()`, paths).
-#[derive(Debug, Clone)]
-pub struct EngineInfo {
-    pub version: String,
-    pub os: String,
-    pub started: Instant,
-    pub started_at: DateTime<Utc>,
-    /// `ntop.getDBPath()`: the controller's data directory.
-    pub db_path: PathBuf,
-    /// `ntop.getSpoolPath()`: a directory scripts may write to.
-    pub spool_path: PathBuf,
-    pub controller: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -92,11 +29,8 @@ pub enum StartError {
 
 /// Shared by the workers, the watchdog and request handlers.
 pub(crate) struct Ctx {
-    pub store: Store,
-    pub geo: Option<Arc<Geo>>,
-    pub handle: tokio::runtime::Handle,
-    pub info: EngineInfo,
-    pub config: PythonConfig,
+    /// What runs read: the store, GeoIP, the runtime handle, the info and the config.
+    pub env: Arc<RunEnv>,
     pub roots: Vec<PathBuf>,
     /// The bootstrap module's ScriptTimeout class.
     timeout_exc: Py<PyAny>,
@@ -170,24 +104,20 @@ impl Engine {
         let roots = config.roots();
         let (tx, rx) = crossbeam_channel::bounded(config.queue.max(1));
         let ctx = Arc::new(Ctx {
-            store,
-            geo,
-            handle,
-            info,
+            env: Arc::new(RunEnv { store, geo, handle, info, config }),
             roots,
             timeout_exc,
             cache: Mutex::new(HashMap::new()),
             slots: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             jobs: rx,
-            config,
         });
-        for _ in 0..ctx.config.workers.max(1) {
+        for _ in 0..ctx.env.config.workers.max(1) {
             spawn_worker(&ctx)?;
         }
         let weak = Arc::downgrade(&ctx);
         std::thread::Builder::new().name("python-watchdog".into()).spawn(move || watchdog(&weak))?;
-        tracing::info!(roots = ?ctx.roots, workers = ctx.config.workers, "Python engine started");
+        tracing::info!(roots = ?ctx.roots, workers = ctx.env.config.workers, "Python engine started");
         Ok(Engine { ctx, queue: tx })
     }
 
@@ -315,7 +245,7 @@ fn execute(
         }
     };
     let path = req.path.clone();
-    let begin = run::begin(py, ctx.clone(), id, &req, docroot, file);
+    let begin = run::begin(py, ctx.env.clone(), id, &req, docroot, file);
     let globals = match begin {
         Ok(g) => g,
         Err(e) => {
@@ -324,7 +254,7 @@ fn execute(
             return None;
         }
     };
-    let timeout = Duration::from_secs_f64(ctx.config.timeout_secs.max(0.001));
+    let timeout = Duration::from_secs_f64(ctx.env.config.timeout_secs.max(0.001));
     {
         let mut slots = lock(&ctx.slots);
         slots[idx].running = Some(Running {
@@ -437,7 +367,7 @@ fn watchdog(ctx: &std::sync::Weak<Ctx>) {
         if !overdue {
             continue;
         }
-        let grace = Duration::from_secs_f64(ctx.config.grace_secs.max(0.0));
+        let grace = Duration::from_secs_f64(ctx.env.config.grace_secs.max(0.0));
         let mut respawn = 0;
         Python::attach(|py| {
             let mut slots = lock(&ctx.slots);
@@ -465,7 +395,7 @@ fn watchdog(ctx: &std::sync::Weak<Ctx>) {
                                 message: format!(
                                     "did not stop within {:.1} s of its time limit ({:.1} s); its worker was replaced",
                                     grace.as_secs_f64(),
-                                    ctx.config.timeout_secs
+                                    ctx.env.config.timeout_secs
                                 ),
                                 traceback: String::new(),
                             }));

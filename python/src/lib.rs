@@ -14,8 +14,21 @@
 //! page answers 504 at once). A limit cannot interrupt a blocking C call (`time.sleep`, a socket
 //! read): the exception lands when the call returns.
 
+//!
+//! Files use each other in one direction only, in this order (each may use those above it):
+//! 1. `context`: settings (`PythonConfig`, `EngineInfo`) and `RunEnv`, what a run reads of the
+//!    engine; none of ours.
+//! 2. `run`: one run's thread-local context, its snapshot reads and ntop's host cursor.
+//! 3. `modules`: the Python modules; inside it `ffi` (nothing of ours), `derived` and
+//!    `preferences` (`run`), then `ntop`, `host`, `interface`, `wirewatch` (`run` and those
+//!    shared files, never each other), then `modules/mod.rs`, which installs them.
+//! 4. `engine`: the interpreter, workers, queue and watchdog; builds the `RunEnv`, starts and
+//!    ends runs, installs the modules.
+
+mod context;
 mod engine;
 mod modules;
 mod run;
 
-pub use engine::{Engine, EngineInfo, PythonConfig, StartError};
+pub use context::{EngineInfo, PythonConfig};
+pub use engine::{Engine, StartError};

@@ -17,7 +17,7 @@ use wirewatch_mobile_api::pages::{ScriptReply, ScriptRequest};
 use wirewatch_store::api::{HostRecord, InterfaceRow, ProbeRow};
 use wirewatch_store::snapshot::Snapshot;
 
-use crate::engine::Ctx;
+use crate::context::RunEnv;
 
 thread_local! {
     static RUN: RefCell<Option<Run>> = const { RefCell::new(None) };
@@ -35,7 +35,8 @@ pub(crate) struct Cursor {
 }
 
 pub(crate) struct Run {
-    pub ctx: Arc<Ctx>,
+    /// What the run reads of the engine (store, GeoIP, runtime, info, config).
+    pub ctx: Arc<RunEnv>,
     pub user: String,
     pub role: Role,
     pub sites: Option<Vec<String>>,
@@ -97,7 +98,7 @@ pub(crate) fn write(s: &str) -> PyResult<()> {
 /// `_begin`), and the script's globals.
 pub(crate) fn begin<'py>(
     py: Python<'py>,
-    ctx: Arc<Ctx>,
+    ctx: Arc<RunEnv>,
     id: &str,
     req: &ScriptRequest,
     docroot: &Path,
