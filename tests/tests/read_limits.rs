@@ -80,6 +80,7 @@ fn a_viewer_stuck_in_slow_queries_neither_hangs_nor_delays_ingest() {
     let mut probe = Probe::replay(&[c.quic], &id, &[pcaps().join(FILE)], "max", 5);
     let code = probe.wait(Duration::from_secs(120));
     let stored = pg.scalar("viewer", "SELECT count(*) FROM batches");
+    assert_eq!(code, Some(0), "the replay did not finish while viewers waited ({stored} batches stored)");
     // The viewers' requests come back (cancelled at the read limit): they do not hang.
     wait_until("a viewer's request cancelled at the read limit", Duration::from_secs(60), || {
         timeouts.load(Ordering::Relaxed) > 0
@@ -91,7 +92,6 @@ fn a_viewer_stuck_in_slow_queries_neither_hangs_nor_delays_ingest() {
     )
     .expect("release the lock");
     let _ = locker.wait();
-    assert_eq!(code, Some(0), "the replay did not finish while viewers waited ({stored} batches stored)");
     for v in viewers {
         v.join().expect("viewer");
     }
