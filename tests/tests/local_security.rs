@@ -67,7 +67,7 @@ impl Drop for StopCluster {
 /// The checks on a running embedded cluster under `data`: only the password opens it, other
 /// users cannot reach its socket, nothing listens on TCP.
 fn assert_private(data: &Path) {
-    let socket_dir = data.join("run");
+    let socket_dir = socket_dir(data);
     let socket = socket_dir.join(".s.PGSQL.5432");
     assert!(std::fs::symlink_metadata(&socket).is_ok(), "no socket at {}", socket.display());
     let pwfile = data.join("postgres.password");
@@ -95,6 +95,12 @@ fn assert_private(data: &Path) {
         let o = psql_as(Some("nobody"), &socket_dir, pw);
         assert!(!o.status.success(), "user nobody connected (password given: {}): {}", pw.is_some(), text(&o));
     }
+}
+
+/// The running server's socket directory (line 5 of postmaster.pid).
+fn socket_dir(data: &Path) -> PathBuf {
+    let pid = std::fs::read_to_string(data.join("postgres/postmaster.pid")).expect("postmaster.pid");
+    PathBuf::from(pid.lines().nth(4).expect("socket line").trim())
 }
 
 fn uid_of(user: &str) -> u32 {
@@ -280,4 +286,23 @@ fn force_into_another_site_needs_move_site() {
         site()
     );
     assert_ne!(site(), a);
+}
+
+/// A data directory whose path is too long for a socket: the socket goes into a random private
+/// directory in /tmp (not the predictable `/tmp/wirewatch-pg-<hash>` of before), removed at stop.
+#[test]
+fn embedded_cluster_under_a_long_path_gets_a_random_private_socket_dir() {
+    let dir = scratch();
+    let data = dir.path().join("d".repeat(100)).join("data");
+    let _stop = StopCluster(data.clone());
+    let mut c = Controller::start(&data, "", "sec", free_udp_port(), &[]);
+    healthy(&c);
+    let sock = socket_dir(&data);
+    assert!(sock.starts_with("/tmp") && sock.to_string_lossy().contains("wirewatch-pg-"), "{}", sock.display());
+    let canon = data.canonicalize().expect("data dir");
+    let h = canon.as_os_str().len() as u64 * 31 + canon.to_string_lossy().bytes().map(u64::from).sum::<u64>();
+    assert_ne!(sock, PathBuf::from(format!("/tmp/wirewatch-pg-{h:x}")), "the predictable name of before");
+    assert_private(&data);
+    c.terminate();
+    assert!(!sock.exists(), "{} left behind", sock.display());
 }
