@@ -60,7 +60,7 @@ impl From<wirewatch_store::StoreError> for ApiError {
             E::Exists(what) => ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists")),
             E::Invalid(m) => ApiError::bad_request(m),
             E::Timeout => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::GATEWAY_TIMEOUT,
                 "timeout",
                 "the query ran past this server's read time limit and was cancelled; narrow it",
             ),

@@ -63,7 +63,7 @@ fn a_viewer_stuck_in_slow_queries_neither_hangs_nor_delays_ingest() {
             while !stop.load(Ordering::Relaxed) {
                 let r = http(addr, "GET", "/api/v1/hosts?limit=100", Some(&token), None);
                 answered.fetch_add(1, Ordering::Relaxed);
-                if r.status == 503 && r.body.contains("\"timeout\"") {
+                if r.status == 504 && r.body.contains("\"timeout\"") {
                     timeouts.fetch_add(1, Ordering::Relaxed);
                 } else {
                     eprintln!("viewer: {} {}", r.status, r.body);
