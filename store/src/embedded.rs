@@ -165,7 +165,12 @@ impl Cluster {
         }
         let password_file = dir.join(PASSWORD_FILE);
         if !c.pgdata.join("PG_VERSION").exists() {
-            c.password = new_password(&password_file)?;
+            // A password file left by an initdb that failed is ours (read() checks it): reused.
+            c.password = match crate::private_files::read(&password_file) {
+                Ok(p) => p.trim().to_string(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_password(&password_file)?,
+                Err(e) => return Err(err(e.to_string())),
+            };
             c.initdb(&dir)?;
         } else {
             c.trusts = c.hba_trusts()?;
@@ -369,17 +374,18 @@ impl Cluster {
 
     /// Stops the cluster if this process started it.
     pub fn stop(&mut self) {
-        if !self.owned {
-            return;
+        if self.owned {
+            self.owned = false;
+            if let Ok(p) = find_program("pg_ctl") {
+                let mut c = self.command(&p);
+                c.arg("-D").arg(&self.pgdata).args(["-m", "fast", "-w", "stop"]);
+                if let Err(e) = self.run(c, "pg_ctl stop") {
+                    tracing::warn!(error = %e, "stopping the embedded PostgreSQL");
+                }
+            }
         }
-        self.owned = false;
-        let Ok(p) = find_program("pg_ctl") else { return };
-        let mut c = self.command(&p);
-        c.arg("-D").arg(&self.pgdata).args(["-m", "fast", "-w", "stop"]);
-        if let Err(e) = self.run(c, "pg_ctl stop") {
-            tracing::warn!(error = %e, "stopping the embedded PostgreSQL");
-        }
-        if self.temp_socket_dir {
+        // Ours (made by this start): empty once the server is gone; a failed start leaves none.
+        if std::mem::take(&mut self.temp_socket_dir) {
             let _ = std::fs::remove_dir(&self.socket_dir);
         }
     }
