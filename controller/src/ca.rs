@@ -12,7 +12,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::Digest;
-use wirewatch_store::Store;
+use wirewatch_store::{Store, private_files};
 
 /// CA failures.
 #[derive(Debug, thiserror::Error)]
@@ -50,17 +50,16 @@ pub fn sha256(der: &[u8]) -> Vec<u8> {
     sha2::Sha256::digest(der).to_vec()
 }
 
-fn write(path: &Path, data: &str, private: bool) -> Result<(), CaError> {
-    let e = |source| CaError::Io { path: path.display().to_string(), source };
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(e)?;
-    }
-    std::fs::write(path, data).map_err(e)?;
-    if private {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(e)?;
-    }
-    Ok(())
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> CaError + '_ {
+    move |source| CaError::Io { path: path.display().to_string(), source }
+}
+
+/// Replaces a file of a directory of ours (the data dir's `ca/`, the demo's identity): 0600,
+/// never through a link (see `wirewatch_store::private_files`).
+fn replace(dir: &Path, name: &str, data: &str) -> Result<(), CaError> {
+    private_files::private_dir(dir).map_err(io_error(dir))?;
+    let path = dir.join(name);
+    private_files::replace(&path, data.as_bytes()).map_err(io_error(&path))
 }
 
 impl Ca {
@@ -98,8 +97,8 @@ impl Ca {
             }
         };
         if std::fs::read_to_string(&crt).ok().as_deref() != Some(ca.cert_pem.as_str()) {
-            write(&crt, &ca.cert_pem, false)?;
-            write(&key, &ca.key_pem, true)?;
+            replace(&dir, "ca.key", &ca.key_pem)?;
+            replace(&dir, "ca.crt", &ca.cert_pem)?;
         }
         Ok(ca)
     }
@@ -153,10 +152,22 @@ impl Ca {
     }
 }
 
-/// Writes a probe identity directory: probe.crt, probe.key (0600), ca.crt.
+/// Writes a probe identity into a new private directory (0700; an existing one only when it
+/// is an empty directory of ours): probe.crt, probe.key, ca.crt, each a new 0600 file (never
+/// written through a link, never over an existing file).
 pub fn write_identity(dir: &Path, leaf: &Leaf, ca: &Ca) -> Result<(), CaError> {
-    write(&dir.join("probe.crt"), &leaf.cert_pem, false)?;
-    write(&dir.join("probe.key"), &leaf.key_pem, true)?;
-    write(&dir.join("ca.crt"), &ca.cert_pem, false)?;
+    private_files::fresh_dir(dir).map_err(io_error(dir))?;
+    for (name, data) in [("probe.key", &leaf.key_pem), ("probe.crt", &leaf.cert_pem), ("ca.crt", &ca.cert_pem)] {
+        let path = dir.join(name);
+        private_files::write_new(&path, data.as_bytes()).map_err(io_error(&path))?;
+    }
     Ok(())
+}
+
+/// Replaces the identity in a directory of ours that is re-used (the demo's probe, under the
+/// data dir): the same files, renamed over the old ones.
+pub fn replace_identity(dir: &Path, leaf: &Leaf, ca: &Ca) -> Result<(), CaError> {
+    replace(dir, "probe.key", &leaf.key_pem)?;
+    replace(dir, "probe.crt", &leaf.cert_pem)?;
+    replace(dir, "ca.crt", &ca.cert_pem)
 }

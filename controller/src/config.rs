@@ -61,6 +61,58 @@ pub struct Config {
     pub api: wirewatch_mobile_api::ApiConfig,
     /// The Python engine and its script pages (`[python]` table; `WIREWATCH_PYTHON_<KEY>`).
     pub python: wirewatch_python::PythonConfig,
+    /// Connection pools and read limits (`[database]` table; `WIREWATCH_DATABASE_<KEY>`).
+    pub database: DatabaseConfig,
+}
+
+/// The controller's connection pools: ingest writers, readers (API and Python pages) and jobs
+/// each have their own, so a viewer's heavy queries cannot take the connections a probe's
+/// batch needs to commit; reads are bounded in time.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Connections of the ingest writers (nobody else uses them); 0: `writers` + 2.
+    pub ingest_connections: u32,
+    /// Connections shared by API requests and Python pages.
+    pub read_connections: u32,
+    /// Connections of the periodic jobs and start-up work (migrations, CA, revocations).
+    pub job_connections: u32,
+    /// A statement of an API request or a Python page running longer is cancelled (ms).
+    pub read_statement_timeout_ms: u64,
+    /// A reader's transaction left idle this long is ended (ms).
+    pub read_idle_in_transaction_timeout_ms: u64,
+    /// Longest window of a query over raw samples (top talkers), in hours; 0: no cap.
+    pub raw_window_max_hours: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            ingest_connections: 0,
+            read_connections: 8,
+            job_connections: 4,
+            read_statement_timeout_ms: 5_000,
+            read_idle_in_transaction_timeout_ms: 30_000,
+            raw_window_max_hours: 24,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    pub fn ingest_pool(&self, writers: usize) -> u32 {
+        if self.ingest_connections > 0 { self.ingest_connections } else { writers as u32 + 2 }
+    }
+
+    pub fn read_limits(&self) -> wirewatch_store::ReadLimits {
+        wirewatch_store::ReadLimits {
+            statement_timeout: Duration::from_millis(self.read_statement_timeout_ms),
+            idle_in_transaction_timeout: Duration::from_millis(self.read_idle_in_transaction_timeout_ms),
+        }
+    }
+
+    pub fn raw_window_max(&self) -> Option<Duration> {
+        (self.raw_window_max_hours > 0).then(|| Duration::from_secs(self.raw_window_max_hours * 3600))
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -108,6 +160,7 @@ impl Default for Config {
             retention_daily_days: 0,
             api: wirewatch_mobile_api::ApiConfig::default(),
             python: wirewatch_python::PythonConfig::default(),
+            database: DatabaseConfig::default(),
         }
     }
 }
@@ -183,8 +236,17 @@ impl Config {
             "grace_secs",
             "max_output_bytes",
         ];
+        const DATABASE_KEYS: &[&str] = &[
+            "ingest_connections",
+            "read_connections",
+            "job_connections",
+            "read_statement_timeout_ms",
+            "read_idle_in_transaction_timeout_ms",
+            "raw_window_max_hours",
+        ];
         f = f
             .merge(Env::prefixed("WIREWATCH_").only(KEYS))
+            .merge(Env::prefixed("WIREWATCH_DATABASE_").only(DATABASE_KEYS).map(|k| format!("database.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_API_").only(API_KEYS).map(|k| format!("api.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_PYTHON_").only(PYTHON_KEYS).map(|k| format!("python.{k}").into()))
             .merge(Env::raw().only(&["DATABASE_URL"]));
@@ -197,6 +259,14 @@ impl Config {
         );
         anyhow::ensure!(c.python.workers > 0 && c.python.queue > 0, "python workers and queue must be at least 1");
         anyhow::ensure!(c.python.timeout_secs > 0.0, "python timeout_secs must be positive");
+        anyhow::ensure!(
+            c.database.read_connections > 0 && c.database.job_connections > 0,
+            "database read_connections and job_connections must be at least 1"
+        );
+        anyhow::ensure!(
+            c.database.read_statement_timeout_ms > 0 && c.database.read_idle_in_transaction_timeout_ms > 0,
+            "database read timeouts must be positive (a read without a limit can hold a connection forever)"
+        );
         Ok(c)
     }
 

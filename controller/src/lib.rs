@@ -27,8 +27,11 @@ pub use config::Config;
 /// The database a controller command works on: the configured server, or the embedded
 /// cluster (started if needed; stopped when this is dropped if this process started it).
 pub struct Database {
+    /// The jobs' and start-up work's pool (and the CLI's).
     pub store: Store,
     pub cluster: Option<Cluster>,
+    /// How to reach the database (for the other pools of a server).
+    pub options: wirewatch_store::ConnectOptions,
 }
 
 impl Database {
@@ -36,18 +39,16 @@ impl Database {
     pub async fn open(cfg: &Config) -> anyhow::Result<Database> {
         let (opts, cluster) = if cfg.database_url.is_empty() {
             let dir = cfg.data_dir.clone();
-            let cluster = tokio::task::spawn_blocking(move || Cluster::start(&dir)).await??;
+            let mut cluster = tokio::task::spawn_blocking(move || Cluster::start(&dir)).await??;
             let opts = cluster.database().await?;
             (opts, Some(cluster))
         } else {
             (wirewatch_store::parse_url(&cfg.database_url)?, None)
         };
-        let store = Store::connect(opts, (cfg.writers as u32 + 4).max(8))
-            .await
-            .context("connecting to PostgreSQL")?
-            .with_limits(cfg.ingest_limits());
+        let store =
+            Store::connect(opts.clone(), cfg.database.job_connections).await.context("connecting to PostgreSQL")?;
         store.migrate().await.context("applying migrations")?;
-        Ok(Database { store, cluster })
+        Ok(Database { store, cluster, options: opts })
     }
 
     pub async fn close(mut self) {
@@ -73,6 +74,8 @@ pub struct Running {
     shutdown: CancellationToken,
     tasks: tokio::task::JoinSet<()>,
     db: Option<Database>,
+    /// The ingest and read pools (closed at shutdown, before the database stops).
+    pools: Vec<Store>,
 }
 
 fn hostname() -> String {
@@ -87,6 +90,13 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     let db = Database::open(&cfg).await?;
     let store = db.store.clone();
+    // Pools of their own: ingest writers (nobody else waits on their connections), and readers
+    // (API, Python pages) whose statements and idle transactions are time-limited.
+    let ingest_store =
+        Store::connect_lazy(db.options.clone(), cfg.database.ingest_pool(cfg.writers)).with_limits(cfg.ingest_limits());
+    let reads =
+        Store::connect_lazy(cfg.database.read_limits().apply(db.options.clone()), cfg.database.read_connections)
+            .with_raw_window_max(cfg.database.raw_window_max());
     let ca = ca::Ca::load_or_create(&cfg.data_dir, &store).await?;
     let (chain, key) = ca.server_cert(&cfg.server_names)?;
     let revoked: tls::Revoked = Arc::new(RwLock::new(store.revoked_certs().await?.into_iter().collect::<HashSet<_>>()));
@@ -97,7 +107,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let name = if cfg.name.is_empty() { format!("{}:{}", hostname(), quic_addr.port()) } else { cfg.name.clone() };
     let metrics = metrics::Metrics::new();
     let ingest = ingest::Ingest::start(
-        store.clone(),
+        ingest_store.clone(),
         name.clone(),
         cfg.max_frame_bytes,
         cfg.writers,
@@ -140,7 +150,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     .await
     .context("creating the first admin")?;
     let api = wirewatch_mobile_api::ApiState::new(
-        store.clone(),
+        reads.clone(),
         cfg.api.clone(),
         Arc::new(LiveProbes(ingest.clone())),
         name.clone(),
@@ -158,7 +168,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             spool_path: cfg.data_dir.join("python-spool"),
             controller: name.clone(),
         };
-        let engine = wirewatch_python::Engine::start(store.clone(), api.geo.clone(), info, cfg.python.clone())
+        let engine = wirewatch_python::Engine::start(reads.clone(), api.geo.clone(), info, cfg.python.clone())
             .context("starting the Python engine")?;
         api.scripts = Some(Arc::new(engine));
     }
@@ -215,6 +225,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         shutdown,
         tasks,
         db: Some(db),
+        pools: vec![ingest_store, reads],
     })
 }
 
@@ -285,6 +296,9 @@ impl Running {
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
+        for p in self.pools.drain(..) {
+            p.close().await;
+        }
         if let Some(db) = self.db.take() {
             db.close().await;
         }

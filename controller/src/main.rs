@@ -119,6 +119,10 @@ enum ProbeCmd {
         /// Re-enrol an existing probe (its older certificates are revoked).
         #[arg(long)]
         force: bool,
+        /// With --force: allow re-enrolling into another site than the probe's; all its stored
+        /// history (totals, samples, rollups) moves to the new site.
+        #[arg(long, requires = "force")]
+        move_site: bool,
     },
     /// Revoke a probe: its certificates are refused at the handshake from now on.
     Revoke { name: String },
@@ -170,12 +174,22 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn enroll(cfg: &Config, name: &str, site: &str, out: &std::path::Path, force: bool) -> anyhow::Result<()> {
+async fn enroll(
+    cfg: &Config,
+    name: &str,
+    site: &str,
+    out: &std::path::Path,
+    force: bool,
+    move_site: bool,
+) -> anyhow::Result<()> {
+    // The identity's directory first: a refused one must not leave an enrolled certificate
+    // nobody holds.
+    wirewatch_store::private_files::fresh_dir(out)?;
     let db = Database::open(cfg).await?;
     let result = async {
         let ca = ca::Ca::load_or_create(&cfg.data_dir, &db.store).await?;
         let leaf = ca.sign_probe(name, site)?;
-        db.store.enroll(name, site, &leaf.sha256, force).await?;
+        db.store.enroll_into(name, site, &leaf.sha256, force, move_site).await?;
         ca::write_identity(out, &leaf, &ca)?;
         anyhow::Ok(())
     }
@@ -280,8 +294,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!("shutting down");
             running.shutdown().await;
         }
-        Cmd::Probe { cmd: ProbeCmd::Enroll { name, site, out, force } } => {
-            enroll(&cfg, &name, &site, &out, force).await?;
+        Cmd::Probe { cmd: ProbeCmd::Enroll { name, site, out, force, move_site } } => {
+            enroll(&cfg, &name, &site, &out, force, move_site).await?;
             println!("probe {name} (site {site}) enrolled; identity written to {}", out.display());
         }
         Cmd::Probe { cmd: ProbeCmd::Revoke { name } } => {
@@ -361,7 +375,7 @@ async fn demo(
     let ca = ca::Ca::load_or_create(&cfg.data_dir, &running.store).await?;
     let leaf = ca.sign_probe("demo", "lab")?;
     running.store.enroll("demo", "lab", &leaf.sha256, true).await?;
-    ca::write_identity(&identity_dir, &leaf, &ca)?;
+    ca::replace_identity(&identity_dir, &leaf, &ca)?;
     let identity = Identity::load(&identity_dir)?;
     let spool_dir = identity_dir.join("spool");
     let _ = std::fs::remove_dir_all(&spool_dir);

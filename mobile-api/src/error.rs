@@ -59,6 +59,11 @@ impl From<wirewatch_store::StoreError> for ApiError {
             E::NotFound(what) => ApiError::not_found(what),
             E::Exists(what) => ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists")),
             E::Invalid(m) => ApiError::bad_request(m),
+            E::Timeout => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "the query ran past this server's read time limit and was cancelled; narrow it",
+            ),
             e if e.is_transient() => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database unavailable; retry later")

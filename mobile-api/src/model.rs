@@ -400,7 +400,8 @@ pub struct HostHistory {
 pub struct TopParams {
     pub site: Option<String>,
     pub probe: Option<String>,
-    /// Window length in seconds (60–2678400, default 3600).
+    /// Window length in seconds (60–2678400, default 3600); longer than the server's cap on
+    /// raw-sample windows (`[database] raw_window_max_hours`, default 24 h) is a 400.
     #[param(minimum = 60, maximum = 2678400)]
     pub window: Option<i64>,
     /// End of the window (RFC 3339); default: the newest sample in scope.

@@ -618,6 +618,7 @@ impl Store {
         by_packets: bool,
         limit: i64,
     ) -> Result<Vec<Talker>> {
+        self.check_raw_window(from, to)?;
         let order = if by_packets { "t.tx_packets + t.rx_packets" } else { "t.tx_bytes + t.rx_bytes" };
         let q = format!(
             "SELECT p.name AS probe, t.interface_id, i.name AS interface, host(t.ip) AS ip, h.mac::text AS mac,

@@ -13,6 +13,7 @@ pub mod embedded;
 mod fold;
 pub mod ingest;
 pub mod jobs;
+pub mod private_files;
 pub mod probes;
 pub mod snapshot;
 pub mod totals;
@@ -43,6 +44,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("embedded PostgreSQL: {0}")]
     Embedded(String),
+    /// A statement ran past the connection's `statement_timeout` (the read pool's limit):
+    /// narrow the question (a shorter window, a smaller page).
+    #[error("the query took longer than the read limit of this connection and was cancelled")]
+    Timeout,
 }
 
 impl StoreError {
@@ -65,7 +70,13 @@ impl From<sqlx::Error> for StoreError {
                 // Class 08 (connection exception), 57P01-03 (admin shutdown, crash, cannot
                 // connect now), 53 (insufficient resources), 40001/40P01 (serialisation, deadlock).
                 let code = d.code().map(|c| c.to_string()).unwrap_or_default();
-                if code.starts_with("08") || code.starts_with("57P") || code.starts_with("53") || code.starts_with("40")
+                if code == "57014" {
+                    // query_canceled: statement_timeout (or an administrator's cancel).
+                    StoreError::Timeout
+                } else if code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code.starts_with("40")
                 {
                     StoreError::Unavailable(e)
                 } else if code.starts_with("22") {
@@ -92,6 +103,8 @@ pub struct Store {
     clock: Clock,
     /// What a batch may claim (checked before anything is written).
     limits: ingest::Limits,
+    /// Longest window a query over raw samples may span (top talkers); `None`: no limit.
+    raw_window_max: Option<chrono::Duration>,
 }
 
 /// The clock the store stamps arrivals with and judges retention by: the system clock, or a
@@ -122,6 +135,26 @@ impl Clock {
     }
 }
 
+/// Session limits of a pool whose connections serve readers (API requests, Python pages): a
+/// statement running longer is cancelled, a transaction left idle is ended, so no viewer holds
+/// a connection or locks for long. Ingest and the jobs use pools of their own without them.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadLimits {
+    pub statement_timeout: Duration,
+    pub idle_in_transaction_timeout: Duration,
+}
+
+impl ReadLimits {
+    /// `opts` with these limits set on every connection (as startup parameters: no round trip,
+    /// and a pooled connection cannot lose them).
+    pub fn apply(&self, opts: PgConnectOptions) -> PgConnectOptions {
+        opts.options([
+            ("statement_timeout", self.statement_timeout.as_millis().max(1).to_string()),
+            ("idle_in_transaction_session_timeout", self.idle_in_transaction_timeout.as_millis().max(1).to_string()),
+        ])
+    }
+}
+
 impl Store {
     /// Connects (the pool reconnects by itself after an outage).
     pub async fn connect(opts: PgConnectOptions, max_connections: u32) -> Result<Store> {
@@ -130,7 +163,13 @@ impl Store {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(opts)
             .await?;
-        Ok(Store { pool, partitions: Default::default(), clock: Clock::default(), limits: Default::default() })
+        Ok(Store {
+            pool,
+            partitions: Default::default(),
+            clock: Clock::default(),
+            limits: Default::default(),
+            raw_window_max: None,
+        })
     }
 
     /// Connects without waiting for the database (connections are made on first use).
@@ -139,7 +178,13 @@ impl Store {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(opts);
-        Store { pool, partitions: Default::default(), clock: Clock::default(), limits: Default::default() }
+        Store {
+            pool,
+            partitions: Default::default(),
+            clock: Clock::default(),
+            limits: Default::default(),
+            raw_window_max: None,
+        }
     }
 
     /// Applies the migrations in `migrations/` (forward only; concurrent controllers serialise
@@ -167,6 +212,29 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// This handle with a cap on the window of queries over raw samples.
+    pub fn with_raw_window_max(mut self, max: Option<Duration>) -> Store {
+        self.raw_window_max = max.and_then(|d| chrono::Duration::from_std(d).ok());
+        self
+    }
+
+    /// Refuses a window over raw samples longer than the cap.
+    pub(crate) fn check_raw_window(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        match self.raw_window_max {
+            Some(max) if to - from > max => Err(StoreError::Invalid(format!(
+                "window of {} s is longer than the {} s this server reads from raw samples \
+                 (config [database] raw_window_max_hours); ask for a shorter window",
+                (to - from).num_seconds(),
+                max.num_seconds()
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -117,6 +117,20 @@ impl Store {
     /// `replace`, an existing probe of that name gets the new certificate and every older one
     /// is revoked.
     pub async fn enroll(&self, name: &str, site: &str, cert_sha256: &[u8], replace: bool) -> Result<ProbeIdentity> {
+        self.enroll_into(name, site, cert_sha256, replace, false).await
+    }
+
+    /// [`Store::enroll`], and with `move_site` a re-enrolment may name another site than the
+    /// probe's: its history (samples, totals, rollups are the probe's) moves with it. Without
+    /// it such a re-enrolment is refused, so a typo cannot hand one site's history to another.
+    pub async fn enroll_into(
+        &self,
+        name: &str,
+        site: &str,
+        cert_sha256: &[u8],
+        replace: bool,
+        move_site: bool,
+    ) -> Result<ProbeIdentity> {
         let mut tx = self.pool.begin().await?;
         let site_id: i64 = sqlx::query_scalar(
             "INSERT INTO sites (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
@@ -136,6 +150,17 @@ impl Store {
             .await?;
         let id = match existing {
             Some(_) if !replace => return Err(StoreError::Exists(format!("probe {name:?}"))),
+            Some((_, old_site)) if old_site != site_id && !move_site => {
+                let old: String = sqlx::query_scalar("SELECT name FROM sites WHERE id = $1")
+                    .bind(old_site)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                return Err(StoreError::Invalid(format!(
+                    "probe {name:?} belongs to site {old:?}: re-enrolling it into site {site:?} would move all its \
+                     stored history (totals, samples, rollups) to {site:?}, out of sight of {old:?}'s viewers; \
+                     add --move-site to do that, or enrol it under a new name"
+                )));
+            }
             Some((id, _)) => {
                 sqlx::query("UPDATE probe_certs SET revoked_at = now() WHERE probe_id = $1 AND revoked_at IS NULL")
                     .bind(id)

@@ -304,9 +304,20 @@ impl Controller {
     }
 }
 
+impl Controller {
+    /// SIGTERM, a clean stop (an embedded cluster the controller started stops with it); waits.
+    pub fn terminate(&mut self) -> Option<i32> {
+        kill(&mut self.child, "-TERM");
+        self.child.try_wait().ok().flatten().and_then(|s| s.code())
+    }
+}
+
 impl Drop for Controller {
     fn drop(&mut self) {
-        kill(&mut self.child, "-KILL");
+        // Not a PID of someone else: only a child not yet reaped is signalled.
+        if let Ok(None) = self.child.try_wait() {
+            kill(&mut self.child, "-KILL");
+        }
     }
 }
 

@@ -6,6 +6,10 @@
 //! Two phases: *saturated* (every probe sends its batches back to back: the ingest ceiling)
 //! and *paced* (one batch per probe per interval, as real probes do: the lag from an
 //! interval's end to its acknowledgement must stay under one interval).
+//!
+//! `--viewers N` (off by default) runs only a third measurement: the commit latency of paced
+//! batches (send → commit → ack, p50/p99/max) without viewers, then with N viewer threads
+//! asking heavy reads over and over (top talkers over a day of raw samples, 1,000-host pages).
 #![allow(clippy::unwrap_used)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -187,7 +191,114 @@ fn copy_floor(pg: &Pg, probes: usize, hosts: u32) -> Result<(f64, f64)> {
     Ok((psql_copy(pg, "floor_text", &text_stmt, &text, rows)?, psql_copy(pg, "floor_binary", &bin_stmt, &bin, rows)?))
 }
 
+fn percentiles(lags: &[Duration]) -> (f64, f64, f64) {
+    let mut l: Vec<f64> = lags.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    l.sort_by(f64::total_cmp);
+    let pct = |q: f64| l.get(((l.len().max(1) - 1) as f64 * q) as usize).copied().unwrap_or(0.0);
+    (pct(0.5), pct(0.99), pct(1.0))
+}
+
+/// `--viewers N`: ingest commit latency without and with N viewers running heavy queries.
+fn viewer_bench(viewers: usize) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let probes = arg("--probes", 4) as usize;
+    let hosts = arg("--hosts", 2_000) as u32;
+    let batches = arg("--paced-batches", 30);
+    let interval = Duration::from_millis(arg("--interval-ms", 500));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pg = Pg::start();
+    let url = pg.create_db("ww");
+    let dir = scratch();
+    let c = Controller::start(
+        &dir.path().join("c"),
+        &url,
+        "bench",
+        free_udp_port(),
+        &[
+            ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("WIREWATCH_ROLLUP_EVERY_SECS", "3600"),
+            ("WIREWATCH_DATABASE_READ_CONNECTIONS", &arg("--read-connections", 8).to_string()),
+            ("WIREWATCH_LOG", &std::env::var("BENCH_CONTROLLER_LOG").unwrap_or_else(|_| "warn".into())),
+        ],
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let ids: Vec<quinn::ClientConfig> = rt.block_on(async {
+        let store = wirewatch_store::Store::connect(wirewatch_store::parse_url(&url)?, 2).await?;
+        let ca = wirewatch_controller::ca::Ca::load_or_create(&dir.path().join("c"), &store).await?;
+        let mut v = Vec::new();
+        for i in 0..probes {
+            let leaf = ca.sign_probe(&format!("bench{i}"), "bench")?;
+            store.enroll(&format!("bench{i}"), "bench", &leaf.sha256, false).await?;
+            let d = dir.path().join(format!("id{i}"));
+            wirewatch_controller::ca::write_identity(&d, &leaf, &ca)?;
+            v.push(client_config(&Identity::load(&d)?)?);
+        }
+        anyhow::Ok(v)
+    })?;
+    let phase = |first_seq: u64| -> Result<Vec<Duration>> {
+        let start = Instant::now();
+        rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for id in &ids {
+                set.spawn(probe(id.clone(), c.quic, batches, hosts, first_seq, Some((start, interval))));
+            }
+            let mut all = Vec::new();
+            while let Some(r) = set.join_next().await {
+                all.extend(r??);
+            }
+            anyhow::Ok(all)
+        })
+    };
+    println!(
+        "bench-ingest --viewers {viewers}: {probes} probes, one batch of {hosts} hosts each every {} ms, {batches} batches per phase",
+        interval.as_millis()
+    );
+    // A first phase fills the raw samples the viewers will read.
+    let (p50, p99, max) = percentiles(&phase(0)?);
+    println!("no viewer:   commit latency (send → commit → ack) p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms");
+    let token = login(c.http, "admin", ADMIN_PASSWORD);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut threads = Vec::new();
+    for v in 0..viewers {
+        let (stop, done, failed, token, addr) = (stop.clone(), done.clone(), failed.clone(), token.clone(), c.http);
+        threads.push(std::thread::spawn(move || {
+            let paths =
+                ["/api/v1/top-talkers?window=86400&limit=100", "/api/v1/hosts?limit=1000&sort=bytes&order=desc"];
+            let mut k = v;
+            while !stop.load(Ordering::Relaxed) {
+                let r = http(addr, "GET", paths[k % paths.len()], Some(&token), None);
+                k += 1;
+                if r.status == 200 { &done } else { &failed }.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let t = Instant::now();
+    let lags = phase(batches)?;
+    let secs = t.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let (p50, p99, max) = percentiles(&lags);
+    println!(
+        "{viewers} viewers: commit latency p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms; viewers meanwhile: {} reads answered, {} refused or cancelled ({:.1} reads/s)",
+        done.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+        (done.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed)) as f64 / secs
+    );
+    let rows = 2 * probes as u64 * batches * u64::from(hosts);
+    let stored = pg.scalar("ww", "SELECT count(*) FROM host_samples") as u64;
+    anyhow::ensure!(stored == rows, "stored {stored} sample rows of {rows}");
+    drop(c);
+    Ok(())
+}
+
 fn main() -> Result<()> {
+    let viewers = arg("--viewers", 0) as usize;
+    if viewers > 0 {
+        return viewer_bench(viewers);
+    }
     let probes = arg("--probes", 100) as usize;
     let hosts = arg("--hosts", 10_000) as u32;
     let batches = arg("--batches", 2);
