@@ -140,7 +140,7 @@ fn validate(b: &Batch, limits: &Limits, now: chrono::DateTime<chrono::Utc>) -> R
     if b.interval_start_ns > b.interval_end_ns {
         return Err(StoreError::Invalid(format!("batch {}: interval ends before it starts", b.seq)));
     }
-    if b.interval_end_ns - b.interval_start_ns > limits.max_interval.as_nanos() as u64 {
+    if b.interval_end_ns - b.interval_start_ns > u64::try_from(limits.max_interval.as_nanos()).unwrap_or(u64::MAX) {
         return Err(StoreError::Invalid(format!(
             "batch {}: interval of {} s is longer than {} s",
             b.seq,
@@ -148,7 +148,8 @@ fn validate(b: &Batch, limits: &Limits, now: chrono::DateTime<chrono::Utc>) -> R
             limits.max_interval.as_secs()
         )));
     }
-    let latest = now.timestamp_nanos_opt().unwrap_or(i64::MAX) as u64 + limits.max_future.as_nanos() as u64;
+    let latest = (now.timestamp_nanos_opt().unwrap_or(i64::MAX).max(0) as u64)
+        .saturating_add(u64::try_from(limits.max_future.as_nanos()).unwrap_or(u64::MAX));
     if b.interval_end_ns > latest {
         return Err(StoreError::Invalid(format!(
             "batch {}: interval ends at {} (ns), after the controller's clock plus {} s",
