@@ -719,3 +719,15 @@ pub fn two_sites(db: &str, capture_a: &str, capture_b: &str, extra_env: &[(&str,
     let admin = login(c.http, "admin", ADMIN_PASSWORD);
     TwoSites { pg, c, dir, admin }
 }
+
+/// The Hello a hand-driven test probe sends first (`name` as its software and hostname).
+pub fn test_hello(name: &str) -> wirewatch_wire::ProbeMessage {
+    wirewatch_wire::ProbeMessage::Hello(wirewatch_wire::Hello {
+        software_version: name.into(),
+        os: "test".into(),
+        hostname: name.into(),
+        uptime_secs: 0,
+        interfaces: vec![],
+        spool: wirewatch_wire::SpoolStatus::default(),
+    })
+}

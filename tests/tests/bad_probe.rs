@@ -84,14 +84,7 @@ fn a_probe_past_every_bound_is_refused_while_others_fold_and_stay() {
         &rogue,
         c.quic,
         vec![
-            ProbeMessage::Hello(Hello {
-                software_version: "rogue".into(),
-                os: "test".into(),
-                hostname: "rogue".into(),
-                uptime_secs: 0,
-                interfaces: vec![],
-                spool: SpoolStatus::default(),
-            }),
+            test_hello("rogue"),
             // i64::MAX bytes in 10 s; a far-future interval; an interval of ten years; and,
             // as a control, an honest batch, which is stored.
             rogue_batch(0, now - 10 * s, now, i64::MAX as u64),

@@ -11,7 +11,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use wirewatch_e2e::*;
 use wirewatch_probe::uplink::{Identity, client_config};
-use wirewatch_wire::{ControllerMessage, Hello, ProbeMessage, SpoolStatus, close};
+use wirewatch_wire::{ControllerMessage, close};
 
 fn ca_of(identity: &Path) -> Vec<CertificateDer<'static>> {
     CertificateDer::pem_file_iter(identity.join("ca.crt")).expect("ca.crt").collect::<Result<_, _>>().expect("PEM")
@@ -33,14 +33,7 @@ async fn connect(cfg: quinn::ClientConfig, addr: SocketAddr) -> Result<quinn::Co
 /// Connects and sends a Hello; Ok(Welcome) only if the controller accepted the probe.
 async fn hello(cfg: quinn::ClientConfig, addr: SocketAddr) -> Result<ControllerMessage, String> {
     let conn = connect(cfg, addr).await?;
-    let h = ProbeMessage::Hello(Hello {
-        software_version: "test".into(),
-        os: "test".into(),
-        hostname: "test".into(),
-        uptime_secs: 0,
-        interfaces: vec![],
-        spool: SpoolStatus::default(),
-    });
+    let h = test_hello("test");
     let frame = wirewatch_wire::encode(&h).map_err(|e| e.to_string())?;
     let go = async {
         let (mut s, mut r) = conn.open_bi().await.map_err(|e| e.to_string())?;

@@ -15,7 +15,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use wirewatch_e2e::*;
 use wirewatch_probe::uplink::{Identity, client_config};
-use wirewatch_wire::{Batch, ControllerMessage, Hello, ProbeMessage, SpoolStatus, close};
+use wirewatch_wire::{Batch, ControllerMessage, ProbeMessage, SpoolStatus, close};
 
 fn committed(pg: &Pg, probe: &str) -> i64 {
     pg.scalar(
@@ -89,14 +89,7 @@ fn a_batch_sent_after_the_revocation_is_not_committed() {
         let ep = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).expect("endpoint");
         let cfg = client_config(&Identity::load(&id).expect("identity")).expect("config");
         let conn = ep.connect_with(cfg, c.quic, "127.0.0.1").expect("connect").await.expect("handshake");
-        let hello = ProbeMessage::Hello(Hello {
-            software_version: "test".into(),
-            os: "test".into(),
-            hostname: "test".into(),
-            uptime_secs: 0,
-            interfaces: vec![],
-            spool: SpoolStatus::default(),
-        });
+        let hello = test_hello("test");
         assert!(matches!(send(&conn, &hello).await, Ok(ControllerMessage::Welcome(_))));
         let now = chrono::Utc::now().timestamp_nanos_opt().expect("now") as u64;
         let batch = |seq| {

@@ -222,19 +222,7 @@ fn viewer_bench(viewers: usize) -> Result<()> {
         ],
     );
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let ids: Vec<quinn::ClientConfig> = rt.block_on(async {
-        let store = wirewatch_store::Store::connect(wirewatch_store::parse_url(&url)?, 2).await?;
-        let ca = wirewatch_controller::ca::Ca::load_or_create(&dir.path().join("c"), &store).await?;
-        let mut v = Vec::new();
-        for i in 0..probes {
-            let leaf = ca.sign_probe(&format!("bench{i}"), "bench")?;
-            store.enroll(&format!("bench{i}"), "bench", &leaf.sha256, false).await?;
-            let d = dir.path().join(format!("id{i}"));
-            wirewatch_controller::ca::write_identity(&d, &leaf, &ca)?;
-            v.push(client_config(&Identity::load(&d)?)?);
-        }
-        anyhow::Ok(v)
-    })?;
+    let ids = rt.block_on(enroll_simulated(&url, dir.path(), probes))?;
     let phase = |first_seq: u64| -> Result<Vec<Duration>> {
         let start = Instant::now();
         rt.block_on(async {
@@ -323,20 +311,7 @@ fn main() -> Result<()> {
         ],
     );
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    // Enrol the simulated probes directly (as `probe enroll` does, without a process each).
-    let ids: Vec<quinn::ClientConfig> = rt.block_on(async {
-        let store = wirewatch_store::Store::connect(wirewatch_store::parse_url(&url)?, 2).await?;
-        let ca = wirewatch_controller::ca::Ca::load_or_create(&dir.path().join("c"), &store).await?;
-        let mut v = Vec::new();
-        for i in 0..probes {
-            let leaf = ca.sign_probe(&format!("bench{i}"), "bench")?;
-            store.enroll(&format!("bench{i}"), "bench", &leaf.sha256, false).await?;
-            let d = dir.path().join(format!("id{i}"));
-            wirewatch_controller::ca::write_identity(&d, &leaf, &ca)?;
-            v.push(client_config(&Identity::load(&d)?)?);
-        }
-        anyhow::Ok(v)
-    })?;
+    let ids = rt.block_on(enroll_simulated(&url, dir.path(), probes))?;
     let ids = Arc::new(ids);
     println!("bench-ingest: {probes} probes × {hosts} hosts per batch; controller writers={writers}");
 
@@ -416,4 +391,20 @@ fn main() -> Result<()> {
     );
     drop(c);
     Ok(())
+}
+
+/// Enrols `probes` simulated probes directly in the database (as `probe enroll` does, without a
+/// process each) and returns their QUIC client configurations.
+async fn enroll_simulated(url: &str, dir: &std::path::Path, probes: usize) -> Result<Vec<quinn::ClientConfig>> {
+    let store = wirewatch_store::Store::connect(wirewatch_store::parse_url(url)?, 2).await?;
+    let ca = wirewatch_controller::ca::Ca::load_or_create(&dir.join("c"), &store).await?;
+    let mut v = Vec::new();
+    for i in 0..probes {
+        let leaf = ca.sign_probe(&format!("bench{i}"), "bench")?;
+        store.enroll(&format!("bench{i}"), "bench", &leaf.sha256, false).await?;
+        let d = dir.join(format!("id{i}"));
+        wirewatch_controller::ca::write_identity(&d, &leaf, &ca)?;
+        v.push(client_config(&Identity::load(&d)?)?);
+    }
+    Ok(v)
 }
