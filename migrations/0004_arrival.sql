@@ -74,7 +74,9 @@ BEGIN
         EXECUTE format('CREATE TABLE interface_samples_a%s PARTITION OF interface_samples FOR VALUES FROM (%L) TO (%L)',
                        to_char(d, 'YYYYMMDD'), d, d + 1);
     END LOOP;
-    FOR d IN SELECT DISTINCT date_trunc('month', received_at AT TIME ZONE 'UTC')::date FROM batches LOOP
+    -- The months of arrival, and this month (old hourly rows with no batch left count as now).
+    FOR d IN SELECT date_trunc('month', received_at AT TIME ZONE 'UTC')::date FROM batches
+             UNION SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date LOOP
         EXECUTE format('CREATE TABLE host_hourly_a%s PARTITION OF host_hourly FOR VALUES FROM (%L) TO (%L)',
                        to_char(d, 'YYYYMM'), d, (d + interval '1 month')::date);
     END LOOP;
@@ -86,11 +88,13 @@ FROM host_samples_by_packet_time s JOIN batches b ON b.probe_id = s.probe_id AND
 INSERT INTO interface_samples
 SELECT s.*, (b.received_at AT TIME ZONE 'UTC')::date
 FROM interface_samples_by_packet_time s JOIN batches b ON b.probe_id = s.probe_id AND b.seq = s.seq;
--- The old hourly rows had no arrival: they count as arrived in the oldest month known.
+-- The old hourly rows had no arrival: they count as arrived in the oldest month known (this
+-- month when no batch is left).
 INSERT INTO host_hourly (probe_id, interface_id, ip, ts, arrived, tx_packets, tx_bytes, rx_packets, rx_bytes,
                          peak_thpt_tx, peak_thpt_rx)
 SELECT h.probe_id, h.interface_id, h.ip, h.ts,
-       (SELECT min(date_trunc('month', received_at AT TIME ZONE 'UTC'))::date FROM batches),
+       coalesce((SELECT min(date_trunc('month', received_at AT TIME ZONE 'UTC'))::date FROM batches),
+                date_trunc('month', now() AT TIME ZONE 'UTC')::date),
        h.tx_packets, h.tx_bytes, h.rx_packets, h.rx_bytes, h.peak_thpt_tx, h.peak_thpt_rx
 FROM host_hourly_by_packet_time h;
 

@@ -3,7 +3,8 @@
 Makes the process-wide parts of Python per script run, so that concurrent scripts do not see
 each other: sys.stdout (print goes to the run's page), sys.stdin (the request body, for the cgi
 module), os.environ (the run's CGI variables over an allow-list of the process environment:
-never the controller's secrets such as DATABASE_URL or WIREWATCH_ADMIN_PASSWORD). Each worker thread
+not the controller's secrets such as DATABASE_URL or WIREWATCH_ADMIN_PASSWORD; a script is trusted
+code in the controller's process and could still read /proc/self/environ). Each worker thread
 has one run at a time; threads a script starts itself print to the controller's log.
 """
 

@@ -114,18 +114,21 @@ impl Bounds {
         }
     }
 
-    fn check(&self, v: u64, bytes: bool, what: &dyn std::fmt::Display) -> Result<()> {
+    /// `what` names the counter's owner, formatted only when the value is refused (this runs
+    /// for every counter of every host of every batch).
+    fn check(&self, v: u64, bytes: bool, what: &dyn Fn() -> String) -> Result<()> {
         let bound = if bytes { self.bytes } else { self.packets };
         if v > bound {
             return Err(StoreError::Invalid(format!(
-                "{what}: {v} {} in one interval is past the bound of {bound} (ingest limits)",
+                "{}: {v} {} in one interval is past the bound of {bound} (ingest limits)",
+                what(),
                 if bytes { "bytes" } else { "packets" }
             )));
         }
         Ok(())
     }
 
-    fn traffic(&self, t: &Traffic, what: &dyn std::fmt::Display) -> Result<()> {
+    fn traffic(&self, t: &Traffic, what: &dyn Fn() -> String) -> Result<()> {
         self.check(t.tx_packets, false, what)?;
         self.check(t.tx_bytes, true, what)?;
         self.check(t.rx_packets, false, what)?;
@@ -165,7 +168,7 @@ fn validate(b: &Batch, limits: &Limits, now: chrono::DateTime<chrono::Utc>) -> R
             return Err(StoreError::Invalid(format!("interface {:?} twice in batch {}", i.name, b.seq)));
         }
         let c = &i.counters;
-        let what = format!("interface {:?}", i.name);
+        let what = || format!("interface {:?}", i.name);
         for v in [c.packets, c.undecoded_packets, c.pcap_drops, c.if_drops, c.flows_total, c.flows_expired] {
             bounds.check(v, false, &what)?;
         }
@@ -183,7 +186,7 @@ fn validate(b: &Batch, limits: &Limits, now: chrono::DateTime<chrono::Utc>) -> R
             if !ips.insert(h.ip) {
                 return Err(StoreError::Invalid(format!("host {} twice on {:?} in batch {}", h.ip, i.name, b.seq)));
             }
-            let what = format!("host {} on {:?}", h.ip, i.name);
+            let what = || format!("host {} on {:?}", h.ip, i.name);
             for t in std::iter::once(&h.traffic).chain(h.l4.iter()) {
                 bounds.traffic(t, &what)?;
             }
@@ -203,7 +206,7 @@ fn validate(b: &Batch, limits: &Limits, now: chrono::DateTime<chrono::Utc>) -> R
             if !macs.insert(m.mac) {
                 return Err(StoreError::Invalid(format!("MAC {} twice in batch {}", mac_text(&m.mac), b.seq)));
             }
-            bounds.traffic(&m.traffic, &format!("MAC {}", mac_text(&m.mac)))?;
+            bounds.traffic(&m.traffic, &|| format!("MAC {}", mac_text(&m.mac)))?;
         }
     }
     Ok(())

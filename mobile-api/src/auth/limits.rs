@@ -61,6 +61,9 @@ struct Failures {
     pairs: std::collections::HashMap<(String, IpAddr), Pair>,
     users: std::collections::HashMap<String, Level>,
     full_warned: bool,
+    /// When the maps were last pruned: at most one prune per `PRUNE_EVERY`, so a flood of new
+    /// (name, address) pairs cannot make every attempt scan the maps under the lock.
+    last_prune: Option<std::time::Instant>,
 }
 
 /// Sign-in limits (per controller process):
@@ -122,6 +125,7 @@ impl Drop for Attempt<'_> {
 
 impl LoginLimits {
     const PRUNE_AT: usize = 10_000;
+    const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
     /// Entries kept at most per map; past it new (user, address) pairs are not tracked (the
     /// per-address attempt limit still holds) and a warning is logged once.
     const MAX: usize = 200_000;
@@ -189,7 +193,11 @@ impl LoginLimits {
             }
         }
         // Charge the attempt now (refunded on success).
-        if f.pairs.len() >= Self::PRUNE_AT && !f.pairs.contains_key(&key) {
+        if f.pairs.len() >= Self::PRUNE_AT
+            && !f.pairs.contains_key(&key)
+            && f.last_prune.is_none_or(|t| now.saturating_duration_since(t) >= Self::PRUNE_EVERY)
+        {
+            f.last_prune = Some(now);
             let backoff = self.backoff;
             f.pairs.retain(|_, p| {
                 p.in_flight > 0
