@@ -274,6 +274,10 @@ async fn jobs(store: Store, name: String, cfg: Config, metrics: Arc<metrics::Met
                     // Probes whose batches were refused or quarantined, for the operator.
                     match store.bad_batches().await {
                         Ok(rows) => {
+                            // Anew each time: a probe whose counts went back to zero (enrolled
+                            // again) leaves the gauges.
+                            metrics.refused_batches.clear();
+                            metrics.quarantined_batches.clear();
                             for (probe, refused, quarantined) in rows {
                                 let label = metrics::ProbeLabel { probe };
                                 metrics.refused_batches.get_or_create(&label).set(refused);

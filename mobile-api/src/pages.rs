@@ -57,3 +57,9 @@ pub enum ScriptError {
 pub trait Scripts: Send + Sync {
     fn run(&self, req: ScriptRequest) -> BoxFuture<'_, Result<ScriptReply, ScriptError>>;
 }
+
+/// Text made safe inside HTML elements and double-quoted attributes (error pages, the sign-in
+/// form, ntop's `printFlagedWarning`).
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

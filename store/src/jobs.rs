@@ -148,7 +148,7 @@ async fn rollup(tx: &mut Transaction<'_, Postgres>, now: chrono::DateTime<chrono
         // will not cure, probe by probe, then batch by batch, so one probe's bad data stops
         // nobody else.
         sqlx::query("SAVEPOINT fold_round").execute(&mut **tx).await?;
-        match fold_todo(tx, "TRUE").await {
+        match fold_todo(tx, None, None).await {
             Ok(()) => {
                 sqlx::query("RELEASE SAVEPOINT fold_round").execute(&mut **tx).await?;
             }
@@ -178,12 +178,17 @@ async fn rollup(tx: &mut Transaction<'_, Postgres>, now: chrono::DateTime<chrono
     Ok(format!("rolled up {batches} batches"))
 }
 
-/// Folds the round's batches matching `filter` (over `rollup_round`'s columns) into the totals
-/// and rollups.
-async fn fold_todo(tx: &mut Transaction<'_, Postgres>, filter: &str) -> Result<()> {
+/// Folds the round's batches (all, one probe's, or one batch) into the totals and rollups.
+async fn fold_todo(tx: &mut Transaction<'_, Postgres>, probe: Option<i64>, seq: Option<i64>) -> Result<()> {
     sqlx::query("DROP TABLE IF EXISTS rollup_todo").execute(&mut **tx).await?;
-    let q = format!("CREATE TEMP TABLE rollup_todo ON COMMIT DROP AS SELECT * FROM rollup_round WHERE {filter}");
-    sqlx::query(AssertSqlSafe(q)).execute(&mut **tx).await?;
+    sqlx::query(
+        "CREATE TEMP TABLE rollup_todo ON COMMIT DROP AS SELECT * FROM rollup_round
+         WHERE ($1::bigint IS NULL OR probe_id = $1) AND ($2::bigint IS NULL OR seq = $2)",
+    )
+    .bind(probe)
+    .bind(seq)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("ANALYZE rollup_todo").execute(&mut **tx).await?;
     // Totals first (hosts, services), then the rollups, all from the same samples.
     sqlx::query(AssertSqlSafe(crate::fold::FOLD_HOSTS.as_str())).execute(&mut **tx).await?;
@@ -233,7 +238,7 @@ async fn fold_apart(tx: &mut Transaction<'_, Postgres>, now: chrono::DateTime<ch
         sqlx::query_scalar("SELECT DISTINCT probe_id FROM rollup_round ORDER BY 1").fetch_all(&mut **tx).await?;
     let mut quarantined = 0;
     for probe in probes {
-        if try_fold(tx, &format!("probe_id = {probe}")).await?.is_none() {
+        if try_fold(tx, probe, None).await?.is_none() {
             continue;
         }
         let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM rollup_round WHERE probe_id = $1 ORDER BY seq")
@@ -241,7 +246,7 @@ async fn fold_apart(tx: &mut Transaction<'_, Postgres>, now: chrono::DateTime<ch
             .fetch_all(&mut **tx)
             .await?;
         for seq in seqs {
-            let Some(reason) = try_fold(tx, &format!("probe_id = {probe} AND seq = {seq}")).await? else { continue };
+            let Some(reason) = try_fold(tx, probe, Some(seq)).await? else { continue };
             tracing::error!(probe_id = probe, seq, reason = %reason, "batch quarantined: the fold cannot take it");
             let reason = format!("fold: {reason}").chars().take(500).collect::<String>();
             sqlx::query("UPDATE batches SET quarantined = $3 WHERE probe_id = $1 AND seq = $2")
@@ -265,11 +270,12 @@ async fn fold_apart(tx: &mut Transaction<'_, Postgres>, now: chrono::DateTime<ch
     Ok(quarantined)
 }
 
-/// Folds the batches matching `filter` under a savepoint: `None` if they folded, the reason if
-/// they could not (and nothing of them stays). A transient failure ends the run.
-async fn try_fold(tx: &mut Transaction<'_, Postgres>, filter: &str) -> Result<Option<String>> {
+/// Folds one probe's batches of the round (or one of them) under a savepoint: `None` if they
+/// folded, the reason if they could not (and nothing of them stays). A transient failure ends
+/// the run.
+async fn try_fold(tx: &mut Transaction<'_, Postgres>, probe: i64, seq: Option<i64>) -> Result<Option<String>> {
     sqlx::query("SAVEPOINT fold_part").execute(&mut **tx).await?;
-    match fold_todo(tx, filter).await {
+    match fold_todo(tx, Some(probe), seq).await {
         Ok(()) => {
             sqlx::query("RELEASE SAVEPOINT fold_part").execute(&mut **tx).await?;
             Ok(None)

@@ -13,6 +13,7 @@
 //! `wirewatch.csp_nonce()`), `nosniff`, a same-origin referrer policy, no framing. Sign-in and
 //! page POSTs made by a browser from another site are refused ([`cross_site`]).
 
+use crate::pages::html_escape as escape;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -132,10 +133,6 @@ fn url_escape(s: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn error_page(status: StatusCode, title: &str, body: &str, json: bool) -> Response {

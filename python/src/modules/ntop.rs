@@ -5,13 +5,10 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use wirewatch_mobile_api::pages::html_escape;
 
 use super::preferences::{Forbidden, get_preference, set_preference};
 use crate::run::{self, with_run};
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 /// ntop's MIME codes (1 = HTML, 12 = JSON), or a MIME type string.
 #[pyfunction]
