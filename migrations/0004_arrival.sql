@@ -74,9 +74,12 @@ BEGIN
         EXECUTE format('CREATE TABLE interface_samples_a%s PARTITION OF interface_samples FOR VALUES FROM (%L) TO (%L)',
                        to_char(d, 'YYYYMMDD'), d, d + 1);
     END LOOP;
-    -- The months of arrival, and this month (old hourly rows with no batch left count as now).
+    -- The months of arrival; this month too when old hourly rows have no batch left (they
+    -- count as arrived now).
     FOR d IN SELECT date_trunc('month', received_at AT TIME ZONE 'UTC')::date FROM batches
-             UNION SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date LOOP
+             UNION SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date
+                   WHERE NOT EXISTS (SELECT 1 FROM batches)
+                     AND EXISTS (SELECT 1 FROM host_hourly_by_packet_time) LOOP
         EXECUTE format('CREATE TABLE host_hourly_a%s PARTITION OF host_hourly FOR VALUES FROM (%L) TO (%L)',
                        to_char(d, 'YYYYMM'), d, (d + interval '1 month')::date);
     END LOOP;
