@@ -64,32 +64,6 @@ fn stats_array<const N: usize>(now: [u64; N], before: [u64; N]) -> [u64; N] {
     out
 }
 
-fn bytes_stats(s: &InterfaceStats) -> [u64; 15] {
-    let b = &s.bytes_stats;
-    [
-        b.total,
-        b.ipv4,
-        b.fragmented,
-        b.tcp,
-        b.udp,
-        b.other_ip,
-        b.icmp,
-        b.stp,
-        b.ipsec,
-        b.netbios,
-        b.arp_rarp,
-        b.gre,
-        b.ipv6,
-        b.icmp6,
-        b.other,
-    ]
-}
-
-fn pkts_stats(s: &InterfaceStats) -> [u64; 11] {
-    let p = &s.pkts_stats;
-    [p.total, p.ethernet, p.broadcast, p.multicast, p.ip, p.syn, p.rst, p.rst_ack, p.syn_fin, p.fin_push_urg, p.null]
-}
-
 impl Interface {
     /// Starts keeping changes for [`Interface::take_delta`].
     pub fn track_changes(&mut self) {
@@ -114,8 +88,8 @@ impl Interface {
             host_evictions: self.hosts.evictions() - r.host_evictions,
             mac_evictions: self.macs.evictions() - r.mac_evictions,
             flow_evictions: self.flows.evictions() - r.flow_evictions,
-            bytes_stats: stats_array(bytes_stats(&s), bytes_stats(&r.stats)),
-            pkts_stats: stats_array(pkts_stats(&s), pkts_stats(&r.stats)),
+            bytes_stats: stats_array(s.bytes_stats.to_array(), r.stats.bytes_stats.to_array()),
+            pkts_stats: stats_array(s.pkts_stats.to_array(), r.stats.pkts_stats.to_array()),
         };
         self.reported = Reported {
             stats: s,

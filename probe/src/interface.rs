@@ -11,6 +11,7 @@ use crate::flows::{FlowKey, FlowPacket, FlowTable, Outcome};
 use crate::hosts::{HostTable, L4, Update};
 use crate::macs::MacTable;
 use crate::services;
+pub use wirewatch_model::stats::{BytesStats, PacketStats};
 
 /// Table bounds and timers.
 #[derive(Debug, Clone)]
@@ -45,43 +46,6 @@ impl Default for Limits {
             max_interfaces: 64,
         }
     }
-}
-
-/// ntop's bytesStats split (outermost header decides).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BytesStats {
-    pub total: u64,
-    pub ipv4: u64,
-    pub fragmented: u64,
-    pub tcp: u64,
-    pub udp: u64,
-    pub other_ip: u64,
-    pub icmp: u64,
-    pub stp: u64,
-    pub ipsec: u64,
-    pub netbios: u64,
-    pub arp_rarp: u64,
-    pub gre: u64,
-    pub ipv6: u64,
-    pub icmp6: u64,
-    pub other: u64,
-}
-
-/// ntop's pktsStats (subset meaningful here) and securityPkts TCP flag counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct PacketStats {
-    pub total: u64,
-    pub ethernet: u64,
-    pub broadcast: u64,
-    pub multicast: u64,
-    pub ip: u64,
-    pub syn: u64,
-    pub rst: u64,
-    pub rst_ack: u64,
-    pub syn_fin: u64,
-    pub fin_push_urg: u64,
-    pub null: u64,
 }
 
 /// Interface-level counters.
@@ -448,51 +412,6 @@ impl Interface {
         } else if self.last_tick_ns == 0 && end > self.stats.first_seen_ns {
             // The whole capture fit in one window.
             self.hosts.tick_throughput(end - self.stats.first_seen_ns);
-        }
-    }
-}
-
-impl BytesStats {
-    /// From the stored array (the order of the wire format's `bytes_stats`); negative or
-    /// missing values read as 0.
-    pub fn from_stored(v: &[i64]) -> BytesStats {
-        let g = |i: usize| v.get(i).and_then(|&x| u64::try_from(x).ok()).unwrap_or(0);
-        BytesStats {
-            total: g(0),
-            ipv4: g(1),
-            fragmented: g(2),
-            tcp: g(3),
-            udp: g(4),
-            other_ip: g(5),
-            icmp: g(6),
-            stp: g(7),
-            ipsec: g(8),
-            netbios: g(9),
-            arp_rarp: g(10),
-            gre: g(11),
-            ipv6: g(12),
-            icmp6: g(13),
-            other: g(14),
-        }
-    }
-}
-
-impl PacketStats {
-    /// From the stored array (the order of the wire format's `pkts_stats`).
-    pub fn from_stored(v: &[i64]) -> PacketStats {
-        let g = |i: usize| v.get(i).and_then(|&x| u64::try_from(x).ok()).unwrap_or(0);
-        PacketStats {
-            total: g(0),
-            ethernet: g(1),
-            broadcast: g(2),
-            multicast: g(3),
-            ip: g(4),
-            syn: g(5),
-            rst: g(6),
-            rst_ack: g(7),
-            syn_fin: g(8),
-            fin_push_urg: g(9),
-            null: g(10),
         }
     }
 }

@@ -148,29 +148,8 @@ pub struct MacReport {
     pub last_seen: String,
 }
 
-/// RFC 3339 UTC with as many fractional digits as needed.
-pub fn rfc3339(ts_ns: u64) -> String {
-    let secs = (ts_ns / 1_000_000_000) as i64;
-    let nanos = (ts_ns % 1_000_000_000) as u32;
-    match chrono::DateTime::from_timestamp(secs, nanos) {
-        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        None => ts_ns.to_string(),
-    }
-}
-
-pub fn mac_text(m: &[u8; 6]) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
-}
-
-/// Vendor of a MAC address from the embedded IEEE registry (locally administered and group
-/// addresses have none).
-pub fn vendor(m: &[u8; 6]) -> Option<String> {
-    if m[0] & 0x03 != 0 {
-        return None;
-    }
-    let hex = format!("{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}", m[0], m[1], m[2], m[3], m[4], m[5]);
-    oui_data::lookup(&hex).map(|d| d.organization().to_string())
-}
+pub use wirewatch_model::mac::{mac_text, vendor};
+pub use wirewatch_model::time::rfc3339;
 
 struct HostAcc<'a> {
     ip: IpAddr,
@@ -291,14 +270,8 @@ impl<'a> Merged<'a> {
 }
 
 fn host_row(a: &HostAcc<'_>) -> HostReport {
-    let secs = a.last.saturating_sub(a.first) as f64 / 1e9;
-    let avg = |b: u64| if secs > 0.0 { b as f64 / secs } else { 0.0 };
-    let mut role_names: Vec<&'static str> =
-        roles::NAMES.iter().filter(|(f, _)| a.roles & f != 0).map(|(_, n)| *n).collect();
-    // A workstation in ntop's sense: it opens TCP sessions and serves nothing.
-    if a.roles & roles::SERVER == 0 && a.syn_sent > 0 && a.roles & roles::WORKSTATION == 0 {
-        role_names.push("workstation");
-    }
+    let avg = |b: u64| wirewatch_model::time::average_thpt(b, a.first, a.last);
+    let role_names = roles::names(a.roles, a.syn_sent);
     HostReport {
         ip: a.ip.to_string(),
         mac: a.mac.map(|(m, _)| mac_text(&m)),
