@@ -215,21 +215,7 @@ pub enum Unit {
     Packets,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum HostSort {
-    #[default]
-    Bytes,
-    Packets,
-    SentBytes,
-    RcvdBytes,
-    SentPackets,
-    RcvdPackets,
-    FirstSeen,
-    LastSeen,
-    Ip,
-    Name,
-}
+pub use wirewatch_model::HostSort;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]

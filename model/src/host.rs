@@ -131,3 +131,46 @@ impl std::ops::Deref for Host {
         &self.summary
     }
 }
+
+/// What host lists can be sorted by (the API's `sort`, `wirewatch.hosts(sort=…)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum HostSort {
+    #[default]
+    Bytes,
+    Packets,
+    SentBytes,
+    RcvdBytes,
+    SentPackets,
+    RcvdPackets,
+    FirstSeen,
+    LastSeen,
+    Ip,
+    Name,
+}
+
+impl std::str::FromStr for HostSort {
+    type Err = String;
+    /// The API's names: bytes, packets, sent_bytes, rcvd_bytes, sent_packets, rcvd_packets,
+    /// first_seen, last_seen, ip, name.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "bytes" => HostSort::Bytes,
+            "packets" => HostSort::Packets,
+            "sent_bytes" => HostSort::SentBytes,
+            "rcvd_bytes" => HostSort::RcvdBytes,
+            "sent_packets" => HostSort::SentPackets,
+            "rcvd_packets" => HostSort::RcvdPackets,
+            "first_seen" => HostSort::FirstSeen,
+            "last_seen" => HostSort::LastSeen,
+            "ip" => HostSort::Ip,
+            "name" => HostSort::Name,
+            other => {
+                return Err(format!(
+                    "sort {other:?}: use bytes, packets, sent_bytes, rcvd_bytes, sent_packets, rcvd_packets, first_seen, last_seen, ip or name"
+                ));
+            }
+        })
+    }
+}

@@ -15,7 +15,7 @@ pub mod service;
 pub mod stats;
 pub mod time;
 
-pub use host::{Host, HostGauges, HostKey, HostSummary, L4, Thpt};
+pub use host::{Host, HostGauges, HostKey, HostSort, HostSummary, L4, Thpt};
 pub use mac::Mac;
 pub use service::Service;
 pub use stats::{BytesStats, PacketStats};

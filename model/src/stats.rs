@@ -79,6 +79,11 @@ impl BytesStats {
         ]
     }
 
+    /// From the values in [`BytesStats::KEYS`] order (the wire format's array).
+    pub fn from_array(a: [u64; 15]) -> BytesStats {
+        BytesStats::from_values(&a.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
+    }
+
     /// From the values in [`BytesStats::KEYS`] order; negative or missing values read as 0.
     pub fn from_values(v: &[i64]) -> BytesStats {
         let g = |i: usize| v.get(i).and_then(|&x| u64::try_from(x).ok()).unwrap_or(0);
@@ -133,6 +138,11 @@ impl PacketStats {
             self.fin_push_urg,
             self.null,
         ]
+    }
+
+    /// From the values in [`PacketStats::KEYS`] order (the wire format's array).
+    pub fn from_array(a: [u64; 11]) -> PacketStats {
+        PacketStats::from_values(&a.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
     }
 
     /// From the values in [`PacketStats::KEYS`] order; negative or missing values read as 0.

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::net::IpAddr;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use wirewatch_mobile_api::auth::Role;
 use wirewatch_mobile_api::pages::{ScriptReply, ScriptRequest};
-use wirewatch_store::api::{HostRecord, InterfaceRow, ProbeRow};
+use wirewatch_model::Host;
+use wirewatch_store::api::{InterfaceRow, ProbeRow};
 use wirewatch_store::snapshot::Snapshot;
 
 use crate::context::RunEnv;
@@ -28,9 +30,9 @@ pub(crate) struct Cursor {
     pub device: usize,
     pub probe_id: i64,
     pub interface_id: i64,
-    pub buf: VecDeque<HostRecord>,
+    pub buf: VecDeque<Host>,
     /// The last address read.
-    pub after: Option<String>,
+    pub after: Option<IpAddr>,
     pub done: bool,
 }
 
@@ -47,7 +49,7 @@ pub(crate) struct Run {
     pub probes: Option<Arc<Vec<ProbeRow>>>,
     pub cursor: Option<Cursor>,
     /// The host ntop's `host` module reads.
-    pub current: Option<HostRecord>,
+    pub current: Option<Host>,
     pub request: Py<PyDict>,
 }
 
@@ -357,15 +359,15 @@ pub(crate) fn step(py: Python<'_>, device: i64, first: bool) -> PyResult<bool> {
             None => {
                 let (probe_id, interface_id, after) = with_run(|r| {
                     let c = r.cursor.as_ref().ok_or_else(no_run)?;
-                    Ok((c.probe_id, c.interface_id, c.after.clone()))
+                    Ok((c.probe_id, c.interface_id, c.after))
                 })?;
                 let rows = read(py, move |s| {
-                    Box::pin(async move { s.interface_hosts(probe_id, interface_id, after.as_deref(), PAGE).await })
+                    Box::pin(async move { s.interface_hosts(probe_id, interface_id, after, PAGE).await })
                 })?;
                 with_run(|r| {
                     let c = r.cursor.as_mut().ok_or_else(no_run)?;
                     c.done = i64::try_from(rows.len()).unwrap_or(i64::MAX) < PAGE;
-                    c.after = rows.last().map(|h| h.ip.clone());
+                    c.after = rows.last().map(|h| h.key.ip);
                     c.buf.extend(rows);
                     Ok(())
                 })?;
@@ -377,12 +379,11 @@ pub(crate) fn step(py: Python<'_>, device: i64, first: bool) -> PyResult<bool> {
 /// Positions ntop's cursor on one host (`findHostByNumIP`).
 pub(crate) fn find(py: Python<'_>, ip: &str, vlan: i64, device: i64) -> PyResult<bool> {
     let (_, iface) = device_at(py, device)?;
-    if ip.parse::<std::net::IpAddr>().is_err() {
+    let Ok(ip) = ip.parse::<IpAddr>() else {
         return Err(PyValueError::new_err(format!("not an IP address: {ip:?}")));
-    }
-    let ip = ip.to_string();
+    };
     let id = iface.id;
-    let found = read(py, move |s| Box::pin(async move { s.host(id, &ip).await }))?;
+    let found = read(py, move |s| Box::pin(async move { s.host(id, ip).await }))?;
     let host = found.map(|(h, _)| h).filter(|h| vlan <= 0 || i64::from(h.vlan) == vlan);
     let ok = host.is_some();
     with_run(|r| {
@@ -393,7 +394,7 @@ pub(crate) fn find(py: Python<'_>, ip: &str, vlan: i64, device: i64) -> PyResult
 }
 
 /// Reads the current host.
-pub(crate) fn current<T>(f: impl FnOnce(&HostRecord) -> T) -> PyResult<T> {
+pub(crate) fn current<T>(f: impl FnOnce(&Host) -> T) -> PyResult<T> {
     with_run(|r| match &r.current {
         Some(h) => Ok(f(h)),
         None => Err(pyo3::exceptions::PyLookupError::new_err(

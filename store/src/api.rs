@@ -1,13 +1,8 @@
-//! What the JSON API reads: sites, probes, interfaces, hosts (lists sorted and paged by keyset,
-//! one host exactly), history at three resolutions, top talkers over a window.
+//! What the JSON API reads besides hosts (those are `hosts`'): sites, probes, interfaces,
+//! history at three resolutions, top talkers over a window.
 //!
 //! Every read takes `allowed`: the sites the caller may see (`None`: all). An object of another
 //! site is filtered out in SQL, so it is "not found", never "forbidden".
-//!
-//! Host lists are ordered by the folded totals (`hosts`, what the indexes cover) and the page's
-//! rows then get the samples not folded yet added, so every figure shown is exact; a host that
-//! appeared after the last fold joins the lists at the next one (the rollup job, every minute by
-//! default), while its detail is there at once.
 
 use std::collections::HashMap;
 
@@ -15,6 +10,11 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
+
+use std::net::IpAddr;
+
+use wirewatch_model::{Mac, Traffic};
+use wirewatch_wire::{InterfaceCounters, InterfaceGauges};
 
 use crate::{Result, Store};
 
@@ -70,128 +70,10 @@ pub struct InterfaceRow {
     pub name: String,
     pub link_type: String,
     pub live: bool,
-    /// packets, bytes, undecoded packets, undecoded bytes, pcap drops, if drops, flows total,
-    /// flows expired, host/MAC/flow evictions, hosts, MACs, active flows, first/last seen (ns).
-    pub counters: [i64; 16],
-    pub bytes_stats: Vec<i64>,
-    pub pkts_stats: Vec<i64>,
-}
-
-/// One host on one interface, folded totals plus the samples not folded yet.
-#[derive(Debug, Clone)]
-pub struct HostRecord {
-    pub probe_id: i64,
-    pub interface_id: i64,
-    pub site: String,
-    pub probe: String,
-    pub interface: String,
-    pub ip: String,
-    pub mac: Option<String>,
-    pub names: Vec<String>,
-    pub vlan: i32,
-    pub first_seen_ns: i64,
-    pub last_seen_ns: i64,
-    /// tx/rx packets/bytes, then TCP, UDP, ICMP, other the same way.
-    pub traffic: [i64; 20],
-    pub syn_sent: i64,
-    pub tcp_sessions_total: i64,
-    pub udp_flows: i64,
-    pub peers_sent: i64,
-    pub peers_rcvd: i64,
-    pub tcp_sessions_active: i64,
-    /// actual tx/rx, peak tx/rx (bytes/s)
-    pub thpt: [f32; 4],
-    pub roles: i32,
-    gauges_seq: i64,
-}
-
-/// What host lists can be sorted by (the API's allow-list maps onto this).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostSort {
-    Bytes,
-    Packets,
-    SentBytes,
-    RcvdBytes,
-    SentPackets,
-    RcvdPackets,
-    FirstSeen,
-    LastSeen,
-    Ip,
-    Name,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum KeyKind {
-    Int,
-    Inet,
-    Text,
-}
-
-impl std::str::FromStr for HostSort {
-    type Err = String;
-    /// The API's names: bytes, packets, sent_bytes, rcvd_bytes, sent_packets, rcvd_packets,
-    /// first_seen, last_seen, ip, name.
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        Ok(match s {
-            "bytes" => HostSort::Bytes,
-            "packets" => HostSort::Packets,
-            "sent_bytes" => HostSort::SentBytes,
-            "rcvd_bytes" => HostSort::RcvdBytes,
-            "sent_packets" => HostSort::SentPackets,
-            "rcvd_packets" => HostSort::RcvdPackets,
-            "first_seen" => HostSort::FirstSeen,
-            "last_seen" => HostSort::LastSeen,
-            "ip" => HostSort::Ip,
-            "name" => HostSort::Name,
-            other => {
-                return Err(format!(
-                    "sort {other:?}: use bytes, packets, sent_bytes, rcvd_bytes, sent_packets, rcvd_packets, first_seen, last_seen, ip or name"
-                ));
-            }
-        })
-    }
-}
-
-impl HostSort {
-    fn key(self) -> (&'static str, KeyKind) {
-        match self {
-            HostSort::Bytes => ("(h.tx_bytes + h.rx_bytes)", KeyKind::Int),
-            HostSort::Packets => ("(h.tx_packets + h.rx_packets)", KeyKind::Int),
-            HostSort::SentBytes => ("h.tx_bytes", KeyKind::Int),
-            HostSort::RcvdBytes => ("h.rx_bytes", KeyKind::Int),
-            HostSort::SentPackets => ("h.tx_packets", KeyKind::Int),
-            HostSort::RcvdPackets => ("h.rx_packets", KeyKind::Int),
-            HostSort::FirstSeen => ("h.first_seen_ns", KeyKind::Int),
-            HostSort::LastSeen => ("h.last_seen_ns", KeyKind::Int),
-            HostSort::Ip => ("h.ip", KeyKind::Inet),
-            HostSort::Name => ("coalesce(h.names[1], '')", KeyKind::Text),
-        }
-    }
-}
-
-/// Where the previous page ended (opaque to clients; the API encodes it).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct HostCursor {
-    pub key: String,
-    pub probe_id: i64,
-    pub interface_id: i64,
-    pub ip: String,
-}
-
-/// A host list request (already validated by the caller).
-#[derive(Debug, Clone)]
-pub struct HostQuery {
-    pub site: Option<String>,
-    pub probe: Option<String>,
-    pub interface_id: Option<i64>,
-    /// A CIDR the address must be in (validated: it is cast to `cidr` in SQL).
-    pub cidr: Option<String>,
-    /// Matches the start of the address, the start of the MAC, or part of a name.
-    pub search: Option<String>,
-    pub sort: HostSort,
-    pub descending: bool,
-    pub after: Option<HostCursor>,
-    pub limit: i64,
+    /// Totals since the probe started counting (the sum of its deltas).
+    pub counters: InterfaceCounters,
+    /// The latest values.
+    pub gauges: InterfaceGauges,
 }
 
 /// History resolution.
@@ -215,8 +97,7 @@ pub struct Span {
 #[derive(Debug, Clone)]
 pub struct HostPoint {
     pub ts: DateTime<Utc>,
-    /// tx packets, tx bytes, rx packets, rx bytes
-    pub traffic: [i64; 4],
+    pub traffic: Traffic,
 }
 
 /// One point of an interface's history.
@@ -234,15 +115,10 @@ pub struct Talker {
     pub probe: String,
     pub interface_id: i64,
     pub interface: String,
-    pub ip: String,
-    pub mac: Option<String>,
+    pub ip: IpAddr,
+    pub mac: Option<Mac>,
     pub names: Vec<String>,
-    /// tx packets, tx bytes, rx packets, rx bytes
-    pub traffic: [i64; 4],
-}
-
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    pub traffic: Traffic,
 }
 
 pub(crate) const IFACE_COLS: &str = "i.id, p.name AS probe, s.name AS site, i.name, i.link_type, i.live, i.packets, i.bytes, \
@@ -251,9 +127,16 @@ pub(crate) const IFACE_COLS: &str = "i.id, p.name AS probe, s.name AS site, i.na
     i.last_seen_ns, i.bytes_stats, i.pkts_stats";
 
 pub(crate) fn interface_row(r: &PgRow) -> Result<InterfaceRow> {
-    let mut counters = [0i64; 16];
-    for (k, c) in counters.iter_mut().enumerate() {
-        *c = r.try_get(6 + k)?;
+    let n = |k: usize| -> Result<u64> { Ok(u64::try_from(r.try_get::<i64, _>(k)?).unwrap_or(0)) };
+    let stats = |name: &str| -> Result<Vec<i64>> { Ok(r.try_get(name)?) };
+    let array = |v: Vec<i64>| -> Vec<u64> { v.into_iter().map(|x| u64::try_from(x).unwrap_or(0)).collect() };
+    let mut bytes_stats = [0u64; 15];
+    for (d, v) in bytes_stats.iter_mut().zip(array(stats("bytes_stats")?)) {
+        *d = v;
+    }
+    let mut pkts_stats = [0u64; 11];
+    for (d, v) in pkts_stats.iter_mut().zip(array(stats("pkts_stats")?)) {
+        *d = v;
     }
     Ok(InterfaceRow {
         id: r.try_get("id")?,
@@ -262,9 +145,28 @@ pub(crate) fn interface_row(r: &PgRow) -> Result<InterfaceRow> {
         name: r.try_get("name")?,
         link_type: r.try_get("link_type")?,
         live: r.try_get("live")?,
-        counters,
-        bytes_stats: r.try_get("bytes_stats")?,
-        pkts_stats: r.try_get("pkts_stats")?,
+        counters: InterfaceCounters {
+            packets: n(6)?,
+            bytes: n(7)?,
+            undecoded_packets: n(8)?,
+            undecoded_bytes: n(9)?,
+            pcap_drops: n(10)?,
+            if_drops: n(11)?,
+            flows_total: n(12)?,
+            flows_expired: n(13)?,
+            host_evictions: n(14)?,
+            mac_evictions: n(15)?,
+            flow_evictions: n(16)?,
+            bytes_stats,
+            pkts_stats,
+        },
+        gauges: InterfaceGauges {
+            hosts: n(17)?,
+            macs: n(18)?,
+            flows_active: n(19)?,
+            first_seen_ns: n(20)?,
+            last_seen_ns: n(21)?,
+        },
     })
 }
 
@@ -307,129 +209,6 @@ fn probe_row(r: &PgRow) -> Result<ProbeRow> {
         interfaces: Vec::new(),
     })
 }
-
-const HOST_COLS: &str = "h.probe_id, h.interface_id, s.name AS site, p.name AS probe, i.name AS interface, \
-    host(h.ip) AS ip_text, h.mac::text AS mac_text, h.names, h.vlan, h.first_seen_ns, h.last_seen_ns, \
-    h.syn_sent, h.tcp_sessions_total, h.udp_flows, h.peers_sent, h.peers_rcvd, h.tcp_sessions_active, \
-    h.thpt_actual_tx, h.thpt_actual_rx, h.thpt_peak_tx, h.thpt_peak_rx, h.roles, h.gauges_seq";
-
-/// The named (non-traffic) columns of a host row.
-const HOST_NAMES: [&str; 23] = [
-    "probe_id",
-    "interface_id",
-    "site",
-    "probe",
-    "interface",
-    "ip_text",
-    "mac_text",
-    "names",
-    "vlan",
-    "first_seen_ns",
-    "last_seen_ns",
-    "syn_sent",
-    "tcp_sessions_total",
-    "udp_flows",
-    "peers_sent",
-    "peers_rcvd",
-    "tcp_sessions_active",
-    "thpt_actual_tx",
-    "thpt_actual_rx",
-    "thpt_peak_tx",
-    "thpt_peak_rx",
-    "roles",
-    "gauges_seq",
-];
-
-/// Where a host row's columns are, resolved by name once per result set (the queries that
-/// produce host rows order them differently) and then read by position: by name, each of the
-/// 43 columns was a hash lookup per row (a 100k-host walk spent most of its time there).
-struct HostColumns([usize; 43]);
-
-impl HostColumns {
-    fn of(r: &PgRow) -> Result<HostColumns> {
-        use sqlx::Column;
-        let mut at = [0usize; 43];
-        let traffic = crate::fold::traffic();
-        let names = HOST_NAMES.iter().copied().chain(traffic.iter().map(String::as_str));
-        for (slot, name) in at.iter_mut().zip(names) {
-            *slot = r.try_column(name)?.ordinal();
-        }
-        Ok(HostColumns(at))
-    }
-}
-
-fn host_record(r: &PgRow) -> Result<HostRecord> {
-    host_record_at(r, &HostColumns::of(r)?)
-}
-
-/// Every row of a result set as a host.
-fn host_records(rows: &[PgRow]) -> Result<Vec<HostRecord>> {
-    let Some(first) = rows.first() else { return Ok(Vec::new()) };
-    let cols = HostColumns::of(first)?;
-    rows.iter().map(|r| host_record_at(r, &cols)).collect()
-}
-
-fn host_record_at(r: &PgRow, c: &HostColumns) -> Result<HostRecord> {
-    let c = &c.0;
-    let mut traffic = [0i64; 20];
-    for (k, t) in traffic.iter_mut().enumerate() {
-        *t = r.try_get(c[23 + k])?;
-    }
-    Ok(HostRecord {
-        probe_id: r.try_get(c[0])?,
-        interface_id: r.try_get(c[1])?,
-        site: r.try_get(c[2])?,
-        probe: r.try_get(c[3])?,
-        interface: r.try_get(c[4])?,
-        ip: r.try_get(c[5])?,
-        mac: r.try_get(c[6])?,
-        names: r.try_get(c[7])?,
-        vlan: r.try_get(c[8])?,
-        first_seen_ns: r.try_get(c[9])?,
-        last_seen_ns: r.try_get(c[10])?,
-        traffic,
-        syn_sent: r.try_get(c[11])?,
-        tcp_sessions_total: r.try_get(c[12])?,
-        udp_flows: r.try_get(c[13])?,
-        peers_sent: r.try_get(c[14])?,
-        peers_rcvd: r.try_get(c[15])?,
-        tcp_sessions_active: r.try_get(c[16])?,
-        thpt: [r.try_get(c[17])?, r.try_get(c[18])?, r.try_get(c[19])?, r.try_get(c[20])?],
-        roles: r.try_get(c[21])?,
-        gauges_seq: r.try_get(c[22])?,
-    })
-}
-
-impl HostRecord {
-    /// Adds the aggregate of not-yet-folded samples (`p`, same shape) to the folded totals:
-    /// counters add up, the newer side gives the gauges and the MAC.
-    fn add_pending(&mut self, p: &HostRecord) {
-        for (a, b) in self.traffic.iter_mut().zip(p.traffic) {
-            *a += b;
-        }
-        self.syn_sent += p.syn_sent;
-        self.tcp_sessions_total += p.tcp_sessions_total;
-        self.udp_flows += p.udp_flows;
-        self.first_seen_ns = self.first_seen_ns.min(p.first_seen_ns);
-        self.last_seen_ns = self.last_seen_ns.max(p.last_seen_ns);
-        self.roles |= p.roles;
-        if p.gauges_seq >= self.gauges_seq {
-            self.gauges_seq = p.gauges_seq;
-            self.vlan = p.vlan;
-            self.peers_sent = p.peers_sent;
-            self.peers_rcvd = p.peers_rcvd;
-            self.tcp_sessions_active = p.tcp_sessions_active;
-            self.thpt = p.thpt;
-            if p.mac.is_some() {
-                self.mac.clone_from(&p.mac);
-            }
-        } else if self.mac.is_none() {
-            self.mac.clone_from(&p.mac);
-        }
-    }
-}
-
-type HostKey = (i64, i64, String);
 
 impl Store {
     pub async fn sites(&self, allowed: Option<&[String]>, name: Option<&str>) -> Result<Vec<SiteRow>> {
@@ -508,52 +287,14 @@ impl Store {
             .collect()
     }
 
-    /// One page of hosts. Returns the rows and, if there may be more, the cursor of the last.
-    pub async fn host_page(
-        &self,
-        allowed: Option<&[String]>,
-        q: &HostQuery,
-    ) -> Result<(Vec<HostRecord>, Option<HostCursor>)> {
-        host_page(&mut *self.pool.acquire().await?, allowed, q).await
-    }
-
-    /// For a host the caller may see: its probe, the canonical text of its address and when it
-    /// was last seen (ns; `None` until its first fold). `None` if there is no such host.
-    pub async fn host_key(
-        &self,
-        allowed: Option<&[String]>,
-        interface_id: i64,
-        ip: &str,
-    ) -> Result<Option<(i64, String, Option<i64>)>> {
-        let q = format!(
-            "SELECT i.probe_id, host($3::inet), h.last_seen_ns FROM interfaces i JOIN probes p ON p.id = i.probe_id \
-             JOIN sites s ON s.id = p.site_id \
-             LEFT JOIN hosts h ON h.probe_id = i.probe_id AND h.interface_id = i.id AND h.ip = $3::inet \
-             WHERE {ALLOWED} AND i.id = $2 AND (h.ip IS NOT NULL OR EXISTS \
-               (SELECT 1 FROM host_samples x WHERE x.probe_id = i.probe_id AND x.interface_id = i.id AND x.ip = $3::inet))"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(q))
-            .bind(allowed)
-            .bind(interface_id)
-            .bind(ip)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).transpose()
-    }
-
-    /// One host on one interface (folded plus pending), with its services, if the caller may
-    /// see it.
-    pub async fn host(
-        &self,
-        allowed: Option<&[String]>,
-        interface_id: i64,
-        ip: &str,
-    ) -> Result<Option<(HostRecord, Vec<(String, [i64; 4])>)>> {
-        host(&mut *self.pool.acquire().await?, allowed, interface_id, ip).await
-    }
-
     /// A host's history (oldest first). Raw points are the probe's intervals.
-    pub async fn host_history(&self, probe_id: i64, interface_id: i64, ip: &str, span: Span) -> Result<Vec<HostPoint>> {
+    pub async fn host_history(
+        &self,
+        probe_id: i64,
+        interface_id: i64,
+        ip: IpAddr,
+        span: Span,
+    ) -> Result<Vec<HostPoint>> {
         let Span { res, from, to, limit } = span;
         let table = match res {
             Resolution::Raw => "host_samples",
@@ -562,7 +303,7 @@ impl Store {
         };
         let sql = format!(
             "SELECT ts, sum(tx_packets)::bigint, sum(tx_bytes)::bigint, sum(rx_packets)::bigint, sum(rx_bytes)::bigint \
-             FROM {table} WHERE probe_id = $1 AND interface_id = $2 AND ip = $3::inet AND ts >= $4 AND ts < $5 \
+             FROM {table} WHERE probe_id = $1 AND interface_id = $2 AND ip = $3 AND ts >= $4 AND ts < $5 \
              GROUP BY ts ORDER BY ts LIMIT $6"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -574,14 +315,7 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(HostPoint {
-                    ts: r.try_get(0)?,
-                    traffic: [r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?],
-                })
-            })
-            .collect()
+        rows.iter().map(|r| Ok(HostPoint { ts: r.try_get(0)?, traffic: crate::hosts::traffic(r, 1)? })).collect()
     }
 
     /// The newest sample time in a scope (the default end of a top-talkers window: for a live
@@ -621,7 +355,7 @@ impl Store {
         self.check_raw_window(from, to)?;
         let order = if by_packets { "t.tx_packets + t.rx_packets" } else { "t.tx_bytes + t.rx_bytes" };
         let q = format!(
-            "SELECT p.name AS probe, t.interface_id, i.name AS interface, host(t.ip) AS ip, h.mac::text AS mac,
+            "SELECT p.name AS probe, t.interface_id, i.name AS interface, t.ip, h.mac,
                     coalesce(h.names, '{{}}') AS names, t.tx_packets, t.tx_bytes, t.rx_packets, t.rx_bytes
              FROM (SELECT x.probe_id, x.interface_id, x.ip, sum(x.tx_packets)::bigint AS tx_packets,
                           sum(x.tx_bytes)::bigint AS tx_bytes, sum(x.rx_packets)::bigint AS rx_packets,
@@ -650,14 +384,9 @@ impl Store {
                     interface_id: r.try_get("interface_id")?,
                     interface: r.try_get("interface")?,
                     ip: r.try_get("ip")?,
-                    mac: r.try_get("mac")?,
+                    mac: r.try_get::<Option<crate::hosts::PgMac>, _>("mac")?.map(|m| m.0),
                     names: r.try_get("names")?,
-                    traffic: [
-                        r.try_get("tx_packets")?,
-                        r.try_get("tx_bytes")?,
-                        r.try_get("rx_packets")?,
-                        r.try_get("rx_bytes")?,
-                    ],
+                    traffic: crate::hosts::traffic(r, 6)?,
                 })
             })
             .collect()
@@ -722,238 +451,4 @@ pub(crate) async fn probe_rows(
         p.interfaces = by_probe.remove(&p.id).unwrap_or_default();
     }
     Ok(probes)
-}
-
-/// One interface's hosts in address order after `after` (ntop's host cursor): a range scan of
-/// the primary key, so walking every host costs one index pass whatever the interface's size.
-/// Folded totals plus the page's pending samples, as [`host_page`].
-pub(crate) async fn interface_hosts(
-    c: &mut PgConnection,
-    allowed: Option<&[String]>,
-    probe_id: i64,
-    interface_id: i64,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Vec<HostRecord>> {
-    let sql = format!(
-        // The interface's names come from a one-row subquery (not a join per host row).
-        "SELECT {cols}, {traffic}, EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up) AS any_pending
-         FROM (SELECT s.name AS site, p.name AS probe, i.name AS interface FROM interfaces i
-               JOIN probes p ON p.id = i.probe_id JOIN sites s ON s.id = p.site_id
-               WHERE {ALLOWED} AND p.id = $2 AND i.id = $3) x
-         CROSS JOIN hosts h
-         WHERE h.probe_id = $2 AND h.interface_id = $3 AND ($4::inet IS NULL OR h.ip > $4::inet)
-         ORDER BY h.ip LIMIT $5",
-        cols =
-            HOST_COLS.replace("s.name AS site, p.name AS probe, i.name AS interface", "x.site, x.probe, x.interface"),
-        traffic = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(allowed)
-        .bind(probe_id)
-        .bind(interface_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await?;
-    let any_pending = match rows.first() {
-        Some(r) => r.try_get::<bool, _>("any_pending")?,
-        None => false,
-    };
-    let mut out = host_records(&rows)?;
-    if any_pending {
-        add_pending(c, &mut out).await?;
-    }
-    Ok(out)
-}
-
-/// [`Store::host_page`] on a given connection (a snapshot's transaction, or the pool's).
-pub(crate) async fn host_page(
-    c: &mut PgConnection,
-    allowed: Option<&[String]>,
-    q: &HostQuery,
-) -> Result<(Vec<HostRecord>, Option<HostCursor>)> {
-    let (key, kind) = q.sort.key();
-    let cast = match kind {
-        KeyKind::Int => "bigint",
-        KeyKind::Inet => "inet",
-        KeyKind::Text => "text",
-    };
-    let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
-    let key_text = match kind {
-        KeyKind::Inet => format!("host({key})"),
-        _ => format!("{key}::text"),
-    };
-    let sql = format!(
-        "SELECT {HOST_COLS}, {traffic}, {key_text} AS sort_key,
-                EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up) AS any_pending
-         FROM hosts h JOIN probes p ON p.id = h.probe_id JOIN sites s ON s.id = p.site_id
-         JOIN interfaces i ON i.id = h.interface_id
-         WHERE {SCOPE}
-           AND ($4::bigint IS NULL OR h.interface_id = $4) AND ($5::cidr IS NULL OR h.ip <<= $5::cidr)
-           AND ($6::text IS NULL OR host(h.ip) LIKE $6 || '%' OR h.mac::text LIKE lower($6) || '%'
-                OR array_to_string(h.names, ' ') ILIKE '%' || $6 || '%')
-           AND ($7::text IS NULL OR ({key}, h.probe_id, h.interface_id, h.ip) {cmp} ($7::{cast}, $8, $9, $10::inet))
-         ORDER BY {key} {dir}, h.probe_id {dir}, h.interface_id {dir}, h.ip {dir}
-         LIMIT $11",
-        traffic = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
-    );
-    let after = q.after.as_ref();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(allowed)
-        .bind(&q.site)
-        .bind(&q.probe)
-        .bind(q.interface_id)
-        .bind(&q.cidr)
-        .bind(q.search.as_deref().map(like_escape))
-        .bind(after.map(|c| c.key.clone()))
-        .bind(after.map(|c| c.probe_id))
-        .bind(after.map(|c| c.interface_id))
-        .bind(after.map(|c| c.ip.clone()))
-        .bind(q.limit)
-        .fetch_all(&mut *c)
-        .await?;
-    let out = host_records(&rows)?;
-    let any_pending = match rows.first() {
-        Some(r) => r.try_get::<bool, _>("any_pending")?,
-        None => false,
-    };
-    let cursor = match (rows.last(), out.last()) {
-        (Some(r), Some(h)) => Some(HostCursor {
-            key: r.try_get("sort_key")?,
-            probe_id: h.probe_id,
-            interface_id: h.interface_id,
-            ip: h.ip.clone(),
-        }),
-        _ => None,
-    };
-    let mut out = out;
-    // Folded totals are the whole story unless some batch awaits the fold (the same
-    // statement said so: no extra round trip in the common case).
-    if any_pending {
-        add_pending(c, &mut out).await?;
-    }
-    let more = i64::try_from(out.len()).unwrap_or(i64::MAX) >= q.limit;
-    Ok((out, if more { cursor } else { None }))
-}
-
-/// The not-yet-folded samples of these hosts, added to them.
-async fn add_pending(c: &mut PgConnection, hosts: &mut [HostRecord]) -> Result<()> {
-    if hosts.is_empty() {
-        return Ok(());
-    }
-    let pending =
-        pending(c, &hosts.iter().map(|h| (h.probe_id, h.interface_id, h.ip.clone())).collect::<Vec<_>>()).await?;
-    for h in hosts.iter_mut() {
-        if let Some(p) = pending.get(&(h.probe_id, h.interface_id, h.ip.clone())) {
-            h.add_pending(p);
-        }
-    }
-    Ok(())
-}
-
-async fn pending(c: &mut PgConnection, keys: &[HostKey]) -> Result<HashMap<HostKey, HostRecord>> {
-    let probes: Vec<i64> = keys.iter().map(|k| k.0).collect();
-    // Usually the fold has caught up: one probe of the small partial index says so.
-    let any: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM batches WHERE NOT rolled_up AND probe_id = ANY($1))")
-            .bind(&probes)
-            .fetch_one(&mut *c)
-            .await?;
-    if !any {
-        return Ok(HashMap::new());
-    }
-    let ifaces: Vec<i64> = keys.iter().map(|k| k.1).collect();
-    let ips: Vec<String> = keys.iter().map(|k| k.2.clone()).collect();
-    let agg = crate::fold::HOSTS
-        .replace("{todo}", "(SELECT probe_id, seq FROM batches WHERE NOT rolled_up AND probe_id = ANY($1))")
-        .replace(
-            "{where}",
-            "WHERE (s.probe_id, s.interface_id, s.ip) IN \
-             (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]::inet[]))",
-        );
-    let sql = format!(
-        "SELECT x.*, host(x.ip) AS ip_text, x.\"coalesce\"::text AS mac_text, '{{}}'::text[] AS names,
-                '' AS site, '' AS probe, '' AS interface
-         FROM ({agg}) x"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&probes).bind(&ifaces).bind(&ips).fetch_all(&mut *c).await?;
-    Ok(host_records(&rows)?.into_iter().map(|h| ((h.probe_id, h.interface_id, h.ip.clone()), h)).collect())
-}
-
-/// One host on one interface (folded plus pending), with its services, if the caller may
-/// see it.
-pub(crate) async fn host(
-    c: &mut PgConnection,
-    allowed: Option<&[String]>,
-    interface_id: i64,
-    ip: &str,
-) -> Result<Option<(HostRecord, Vec<(String, [i64; 4])>)>> {
-    let iface = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT i.probe_id, i.name, p.name AS probe, s.name AS site, host($3::inet) AS canonical \
-         FROM interfaces i JOIN probes p ON p.id = i.probe_id \
-         JOIN sites s ON s.id = p.site_id WHERE {ALLOWED} AND i.id = $2"
-    )))
-    .bind(allowed)
-    .bind(interface_id)
-    .bind(ip)
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(iface) = iface else { return Ok(None) };
-    let probe_id: i64 = iface.try_get("probe_id")?;
-    let canonical: String = iface.try_get("canonical")?;
-    let sql = format!(
-        "SELECT {HOST_COLS}, {traffic} FROM hosts h JOIN probes p ON p.id = h.probe_id \
-         JOIN sites s ON s.id = p.site_id JOIN interfaces i ON i.id = h.interface_id \
-         WHERE h.probe_id = $1 AND h.interface_id = $2 AND h.ip = $3::inet",
-        traffic = crate::fold::traffic().iter().map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", "),
-    );
-    let folded = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(probe_id)
-        .bind(interface_id)
-        .bind(ip)
-        .fetch_optional(&mut *c)
-        .await?
-        .as_ref()
-        .map(host_record)
-        .transpose()?;
-    let key = (probe_id, interface_id, canonical.clone());
-    let pending = pending(c, std::slice::from_ref(&key)).await?.remove(&key);
-    let host = match (folded, pending) {
-        (Some(mut f), Some(p)) => {
-            f.add_pending(&p);
-            f
-        }
-        (Some(f), None) => f,
-        (None, Some(mut p)) => {
-            p.site = iface.try_get("site")?;
-            p.probe = iface.try_get("probe")?;
-            p.interface = iface.try_get("name")?;
-            p
-        }
-        (None, None) => return Ok(None),
-    };
-    let pending_services = crate::fold::SERVICES
-        .replace("{todo}", "(SELECT probe_id, seq FROM batches WHERE NOT rolled_up AND probe_id = $1)")
-        .replace("{where}", "WHERE s.probe_id = $1 AND s.interface_id = $2 AND s.ip = $3::inet");
-    let sql = format!(
-        "SELECT service, sum(a)::bigint, sum(b)::bigint, sum(c)::bigint, sum(d)::bigint FROM (
-            SELECT service, tx_packets AS a, tx_bytes AS b, rx_packets AS c, rx_bytes AS d FROM host_services
-            WHERE probe_id = $1 AND interface_id = $2 AND ip = $3::inet
-            UNION ALL
-            SELECT p.service, p.tx_packets, p.tx_bytes, p.rx_packets, p.rx_bytes
-            FROM ({pending_services}) AS p (probe_id, interface_id, ip, service, tx_packets, tx_bytes, rx_packets, rx_bytes)
-         ) v GROUP BY service ORDER BY sum(b) + sum(d) DESC, service"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(probe_id)
-        .bind(interface_id)
-        .bind(&canonical)
-        .fetch_all(&mut *c)
-        .await?;
-    let services = rows
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, [r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?])))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Some((host, services)))
 }

@@ -1,6 +1,8 @@
-//! The aggregate that turns host samples into totals, shared by the fold job (which writes it
-//! into `hosts` and `host_services`) and by readers (which add the not-yet-folded samples to
-//! the folded totals). One definition, so both always agree.
+//! What a batch adds to the host totals (`hosts`, `host_services`): the aggregate of its host
+//! samples, upserted by ingest in the transaction that commits the batch (so the totals every
+//! reader sees are exact at every moment), and by migration 0006 for the batches an earlier
+//! release left to its fold. One definition of the rule: counters add up, the sample with the
+//! higher sequence number gives the gauges and the MAC.
 
 use std::sync::LazyLock;
 
@@ -47,6 +49,9 @@ pub(crate) fn columns() -> Vec<String> {
     c.extend(GAUGES.iter().map(|g| g.to_string()));
     c
 }
+
+/// The one batch a statement adds.
+const BATCH: &str = "(SELECT $1::bigint AS probe_id, $2::bigint AS seq)";
 
 /// `SELECT <aggregate per host> FROM host_samples s JOIN {todo} t ON (probe_id, seq) {where}
 /// GROUP BY host` — `{todo}` and `{where}` are filled in by the caller. Sums in one hash
@@ -101,8 +106,8 @@ pub(crate) const SERVICES: &str = "SELECT s.probe_id, s.interface_id, s.ip, s.se
     {where}
     GROUP BY 1, 2, 3, 4";
 
-/// The fold: the aggregate of the batches in `rollup_todo` added to `hosts`.
-pub(crate) static FOLD_HOSTS: LazyLock<String> = LazyLock::new(|| {
+/// The batch `($1 probe, $2 seq)`, whose samples arrived on day `$3`, added to `hosts`.
+pub(crate) static ADD_HOSTS: LazyLock<String> = LazyLock::new(|| {
     let cols = columns();
     let newer = "excluded.gauges_seq >= h.gauges_seq";
     let mut sets = vec![
@@ -121,18 +126,19 @@ pub(crate) static FOLD_HOSTS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO hosts AS h ({}) {} ON CONFLICT (probe_id, interface_id, ip) DO UPDATE SET {}",
         cols.join(", "),
-        HOSTS.replace("{todo}", "rollup_todo").replace("{where}", ""),
+        HOSTS.replace("{todo}", BATCH).replace("{where}", "WHERE s.arrived = $3"),
         sets.join(", ")
     )
 });
 
-pub(crate) static FOLD_SERVICES: LazyLock<String> = LazyLock::new(|| {
+/// The batch `($1 probe, $2 seq, $3 arrival day)` added to `host_services`.
+pub(crate) static ADD_SERVICES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO host_services AS v (probe_id, interface_id, ip, service, tx_packets, tx_bytes, rx_packets, rx_bytes)
          {}
          ON CONFLICT (probe_id, interface_id, ip, service) DO UPDATE SET
            tx_packets = v.tx_packets + excluded.tx_packets, tx_bytes = v.tx_bytes + excluded.tx_bytes,
            rx_packets = v.rx_packets + excluded.rx_packets, rx_bytes = v.rx_bytes + excluded.rx_bytes",
-        SERVICES.replace("{todo}", "rollup_todo").replace("{where}", "")
+        SERVICES.replace("{todo}", BATCH).replace("{where}", "WHERE s.arrived = $3")
     )
 });

@@ -1,8 +1,8 @@
 //! A batch into the database: one transaction holding the ledger row (probe, seq), the
-//! interval's host samples (one `COPY` for all of them: no round trip, no upsert per host),
-//! the MAC and interface totals. Committed means all of it; a (probe, seq) already in the
-//! ledger is recognised and nothing is counted again. The fold job (see `jobs`) later adds the
-//! samples to the host totals, many intervals at a time.
+//! interval's host samples (one `COPY` for all of them), the host, service, MAC and interface
+//! totals (one upsert statement each, from the copied samples). Committed means all of it; a
+//! (probe, seq) already in the ledger is recognised and nothing is counted again. The fold job
+//! (see `jobs`) later rolls the samples up by hour and day, many intervals at a time.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -391,6 +391,20 @@ impl Store {
             let t = std::time::Instant::now();
             copy_samples(&mut tx, &samples).await?;
             tracing::debug!(rows = host_rows, ms = t.elapsed().as_millis() as u64, "host samples copied");
+            // The batch's hosts and services join the totals in this transaction: every reader
+            // sees them the moment the batch commits (and a duplicate never gets here).
+            let t = std::time::Instant::now();
+            let seq = int(b.seq, "seq")?;
+            for stmt in [crate::fold::ADD_HOSTS.as_str(), crate::fold::ADD_SERVICES.as_str()] {
+                sqlx::query(sqlx::AssertSqlSafe(stmt))
+                    .bind(probe_id)
+                    .bind(seq)
+                    .bind(day)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(totals_refusal)?;
+            }
+            tracing::debug!(rows = host_rows, ms = t.elapsed().as_millis() as u64, "host totals updated");
         }
         if !macs.0.is_empty() {
             let [a, bb, c, d] = macs.4;
@@ -429,6 +443,15 @@ impl Store {
         tx.commit().await?;
         tracing::debug!(ms = t.elapsed().as_millis() as u64, "batch committed");
         Ok(Committed::New { host_rows, mac_rows })
+    }
+}
+
+/// A batch whose counters would take a host's totals past PostgreSQL's `bigint` is refused
+/// (the probe is told not to send it again); other failures keep their kind.
+fn totals_refusal(e: sqlx::Error) -> StoreError {
+    match e.as_database_error().and_then(|d| d.code()).as_deref() {
+        Some("22003") => StoreError::Invalid(format!("the host totals cannot take this batch: {e}")),
+        _ => StoreError::from(e),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Periodic jobs: the fold (raw samples → host totals, hourly and daily rollups, each batch
-//! exactly once; many intervals of a host become one upsert) and retention
+//! Periodic jobs: the fold (raw samples → hourly and daily rollups, each batch exactly once;
+//! many intervals of a host become one upsert; the host totals are kept by ingest) and retention
 //! (drop sample and hourly partitions past their age). A job runs inside a transaction that
 //! holds its `jobs` row `FOR UPDATE SKIP LOCKED` and only when its period has passed, so with
 //! several controllers on one database each period's run happens on exactly one of them.
@@ -178,7 +178,7 @@ async fn rollup(tx: &mut Transaction<'_, Postgres>, now: chrono::DateTime<chrono
     Ok(format!("rolled up {batches} batches"))
 }
 
-/// Folds the round's batches (all, one probe's, or one batch) into the totals and rollups.
+/// Folds the round's batches (all, one probe's, or one batch) into the hourly and daily rollups.
 async fn fold_todo(tx: &mut Transaction<'_, Postgres>, probe: Option<i64>, seq: Option<i64>) -> Result<()> {
     sqlx::query("DROP TABLE IF EXISTS rollup_todo").execute(&mut **tx).await?;
     sqlx::query(
@@ -190,9 +190,7 @@ async fn fold_todo(tx: &mut Transaction<'_, Postgres>, probe: Option<i64>, seq: 
     .execute(&mut **tx)
     .await?;
     sqlx::query("ANALYZE rollup_todo").execute(&mut **tx).await?;
-    // Totals first (hosts, services), then the rollups, all from the same samples.
-    sqlx::query(AssertSqlSafe(crate::fold::FOLD_HOSTS.as_str())).execute(&mut **tx).await?;
-    sqlx::query(AssertSqlSafe(crate::fold::FOLD_SERVICES.as_str())).execute(&mut **tx).await?;
+    // The hourly and daily rollups (the totals were added at ingest).
     let q = "INSERT INTO host_hourly AS r (probe_id, interface_id, ip, ts, arrived, tx_packets, tx_bytes, rx_packets, rx_bytes, peak_thpt_tx, peak_thpt_rx)
              SELECT s.probe_id, s.interface_id, s.ip, date_trunc('hour', s.ts, 'UTC'), t.arrived, sum(s.tx_packets), sum(s.tx_bytes),
                     sum(s.rx_packets), sum(s.rx_bytes), max(s.thpt_actual_tx), max(s.thpt_actual_rx)

@@ -1,7 +1,8 @@
 //! Storage: the only code that writes SQL. One module per aggregate — probes (enrolment,
 //! certificates, hello/status), ingest (a batch in one transaction), jobs (rollups, retention,
-//! the lease that makes each run happen on exactly one controller), totals (what the `hosts`
-//! command and later the API read) — plus `embedded`, the private PostgreSQL cluster the
+//! the lease that makes each run happen on exactly one controller), hosts (the one host reader:
+//! lists, cursors, one host), api (sites, probes, interfaces, history, top talkers), totals
+//! (everything of a scope, for the CLI) — plus `embedded`, the private PostgreSQL cluster the
 //! controller starts when no database URL is given.
 //!
 //! Every statement is keyed by probe (and through it, site), so a later move to a distributed
@@ -11,6 +12,7 @@ pub mod accounts;
 pub mod api;
 pub mod embedded;
 mod fold;
+pub mod hosts;
 pub mod ingest;
 pub mod jobs;
 pub mod private_files;

@@ -5,7 +5,12 @@
 
 use sqlx::{Postgres, Transaction};
 
-use crate::api::{self, HostCursor, HostQuery, HostRecord, ProbeRow};
+use std::net::IpAddr;
+
+use wirewatch_model::Host;
+
+use crate::api::{self, ProbeRow};
+use crate::hosts::{self, HostCursor, HostQuery, Services};
 use crate::{Result, Store};
 
 /// A read-only transaction scoped to the sites `allowed` (`None`: all).
@@ -31,9 +36,9 @@ impl Snapshot {
         Ok(probes)
     }
 
-    /// A page of hosts (see [`Store::host_page`]).
-    pub async fn host_page(&mut self, q: &HostQuery) -> Result<(Vec<HostRecord>, Option<HostCursor>)> {
-        api::host_page(&mut self.tx, self.allowed.as_deref(), q).await
+    /// A page of hosts with every counter (`wirewatch.hosts()`).
+    pub async fn host_page(&mut self, q: &HostQuery) -> Result<(Vec<Host>, Option<HostCursor>)> {
+        hosts::hosts(&mut self.tx, self.allowed.as_deref(), q).await
     }
 
     /// One interface's hosts in address order after `after` (ntop's cursor).
@@ -41,15 +46,15 @@ impl Snapshot {
         &mut self,
         probe_id: i64,
         interface_id: i64,
-        after: Option<&str>,
+        after: Option<IpAddr>,
         limit: i64,
-    ) -> Result<Vec<HostRecord>> {
-        api::interface_hosts(&mut self.tx, self.allowed.as_deref(), probe_id, interface_id, after, limit).await
+    ) -> Result<Vec<Host>> {
+        hosts::interface_hosts(&mut self.tx, self.allowed.as_deref(), probe_id, interface_id, after, limit).await
     }
 
     /// One host with its services (see [`Store::host`]).
-    pub async fn host(&mut self, interface_id: i64, ip: &str) -> Result<Option<(HostRecord, Vec<(String, [i64; 4])>)>> {
-        api::host(&mut self.tx, self.allowed.as_deref(), interface_id, ip).await
+    pub async fn host(&mut self, interface_id: i64, ip: IpAddr) -> Result<Option<(Host, Services)>> {
+        hosts::one(&mut self.tx, self.allowed.as_deref(), interface_id, ip).await
     }
 }
 

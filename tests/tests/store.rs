@@ -134,13 +134,18 @@ async fn scenario(pg: &Pg, db: &str, url: &str, now: chrono::DateTime<chrono::Ut
     assert_eq!(pg.scalar(db, "SELECT count(*) FROM batches"), 2);
     assert_eq!(pg.scalar(db, "SELECT count(*) FROM host_samples"), 3);
     assert_eq!(pg.scalar(db, "SELECT refused_batches FROM probes"), 1, "a refusal is counted on its probe");
-    // Not folded yet: readers add the samples to the (empty) folded totals.
-    assert_eq!(pg.scalar(db, "SELECT count(*) FROM hosts"), 0);
+    // Not folded yet, and the totals are already there: ingest keeps them.
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM hosts"), 2);
+    assert_eq!(pg.scalar(db, "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 150);
     let scope = wirewatch_store::totals::Scope { site: None, probe: Some("p".into()) };
     let before = store.totals(&scope).await.expect("totals");
-    let h = before.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").expect("host");
-    assert_eq!((h.traffic[1], h.last_seen_ns, h.mac), (150, 2_000, Some([2, 0, 0, 0, 0, 1])));
-    assert_eq!(h.services, vec![("http".to_string(), [2, 150, 0, 0])]);
+    let (h, services) = before.hosts.iter().find(|(h, _)| h.key.ip.to_string() == "192.0.2.1").expect("host");
+    assert_eq!(
+        (h.traffic.tx_bytes, h.last_seen_ns, h.mac),
+        (150, 2_000, Some(wirewatch_model::Mac([2, 0, 0, 0, 0, 1])))
+    );
+    let http = wirewatch_model::Traffic { tx_packets: 2, tx_bytes: 150, rx_packets: 0, rx_bytes: 0 };
+    assert_eq!(services, &vec![("http".to_string(), http)]);
 
     // Rollup: once per period, whoever asks first.
     let r = store.run_job("rollup", Duration::from_secs(3600), "a", Retention::default()).await.expect("rollup");
@@ -151,12 +156,12 @@ async fn scenario(pg: &Pg, db: &str, url: &str, now: chrono::DateTime<chrono::Ut
     );
     assert_eq!(pg.scalar(db, "SELECT sum(tx_bytes)::bigint FROM host_daily"), 157);
     assert_eq!(pg.scalar(db, "SELECT sum(tx_bytes)::bigint FROM host_hourly"), 157);
-    // Folded: the same totals, now in the tables.
+    // Folded: the totals did not move (the fold only rolls up).
     assert_eq!(pg.scalar(db, "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 150);
     assert_eq!(pg.scalar(db, "SELECT tx_bytes FROM host_services WHERE ip = '192.0.2.1' AND service = 'http'"), 150);
     let after = store.totals(&scope).await.expect("totals");
-    let h2 = after.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").expect("host");
-    assert_eq!((h2.traffic, h2.services.clone()), (h.traffic, h.services.clone()));
+    let found = after.hosts.iter().find(|(h, _)| h.key.ip.to_string() == "192.0.2.1").expect("host");
+    assert_eq!((&found.0, &found.1), (h, services));
 
     // Retention (7 days): the samples that arrived 30 days ago go (their day's partitions are
     // dropped), and the hourly partition of their month of arrival if that whole month is
@@ -184,7 +189,10 @@ async fn scenario(pg: &Pg, db: &str, url: &str, now: chrono::DateTime<chrono::Ut
     let late = batch(3, replay, vec![host("192.0.2.1", 1)]);
     store.write_batch(p.id, "t", &late).await.expect("late batch");
     let t = store.totals(&scope).await.expect("totals");
-    assert_eq!(t.hosts.iter().find(|h| h.ip.to_string() == "192.0.2.1").map(|h| h.traffic[1]), Some(151));
+    assert_eq!(
+        t.hosts.iter().find(|(h, _)| h.key.ip.to_string() == "192.0.2.1").map(|(h, _)| h.traffic.tx_bytes),
+        Some(151)
+    );
     let t =
         store.totals(&wirewatch_store::totals::Scope { site: Some("s".into()), probe: None }).await.expect("totals");
     assert_eq!(t.hosts.len(), 2);
@@ -245,7 +253,7 @@ fn embedded_database_demo_starts_and_stops_its_cluster() {
 }
 
 #[test]
-fn a_batch_the_fold_cannot_take_is_quarantined_and_the_others_fold() {
+fn batches_the_totals_or_the_fold_cannot_take_are_refused_or_quarantined_and_the_others_go_on() {
     let pg = Pg::start();
     let url = pg.create_db("q");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -260,19 +268,30 @@ fn a_batch_the_fold_cannot_take_is_quarantined_and_the_others_fold() {
         let r = store.run_job("rollup", Duration::ZERO, "c", Retention::default()).await.expect("rollup");
         assert_eq!(r.as_deref(), Some("rolled up 2 batches"));
         // Probe a's host has (somehow) come close to the largest bigint: its next interval
-        // cannot be added. Every ingest bound holds, so only the fold can notice.
+        // cannot be added to the totals. Every ingest bound holds, so only the upsert notices:
+        // the batch is refused for good, counted on its probe, and nothing of it stays.
         pg.psql("q", "UPDATE hosts SET tx_bytes = 9223372036854775800 WHERE ip = '192.0.2.1'").expect("update");
+        let e = store.write_batch(a.id, "t", &batch(1, now, vec![host("192.0.2.1", 100)])).await.expect_err("a1");
+        assert!(matches!(e, wirewatch_store::StoreError::Invalid(_)) && !e.is_transient(), "{e}");
+        assert!(e.to_string().contains("out of range"), "{e}");
+        assert_eq!(pg.scalar("q", "SELECT count(*) FROM batches WHERE probe_id = 1"), 1);
+        assert_eq!(pg.scalar("q", "SELECT refused_batches FROM probes WHERE name = 'a'"), 1);
+        store.write_batch(b.id, "t", &batch(1, now, vec![host("192.0.2.2", 50)])).await.expect("b1 goes on");
+        // Now the hourly rollup of that host is the one near the limit: the batch commits (its
+        // totals fit) and the fold cannot take it.
+        pg.psql("q", "UPDATE hosts SET tx_bytes = 100 WHERE ip = '192.0.2.1'").expect("update");
+        pg.psql("q", "UPDATE host_hourly SET tx_bytes = 9223372036854775800 WHERE ip = '192.0.2.1'").expect("update");
         store.write_batch(a.id, "t", &batch(1, now, vec![host("192.0.2.1", 100)])).await.expect("a1");
         store.write_batch(a.id, "t", &batch(2, now, vec![host("192.0.2.3", 5)])).await.expect("a2");
-        store.write_batch(b.id, "t", &batch(1, now, vec![host("192.0.2.2", 50)])).await.expect("b1");
         let r = store.run_job("rollup", Duration::ZERO, "c", Retention::default()).await.expect("rollup");
         assert_eq!(r.as_deref(), Some("rolled up 2 batches; quarantined 1"));
         // The other probe folded, and so did the probe's other batch.
         assert_eq!(pg.scalar("q", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.2'"), 100);
         assert_eq!(pg.scalar("q", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.3'"), 5);
-        assert_eq!(pg.scalar("q", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 9_223_372_036_854_775_800);
+        assert_eq!(pg.scalar("q", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 200);
         assert_eq!(pg.scalar("q", "SELECT sum(tx_bytes)::bigint FROM host_hourly WHERE ip = '192.0.2.2'"), 100);
-        // The bad batch is kept, marked, counted on its probe; no reader sees it.
+        assert_eq!(pg.scalar("q", "SELECT sum(tx_bytes)::bigint FROM host_hourly WHERE ip = '192.0.2.3'"), 5);
+        // The bad batch is kept, marked, counted on its probe.
         assert_eq!(pg.scalar("q", "SELECT seq FROM batches WHERE quarantined IS NOT NULL"), 1);
         assert_eq!(pg.scalar("q", "SELECT count(*) FROM host_samples WHERE seq = 1 AND ip = '192.0.2.1'"), 1);
         assert_eq!(pg.scalar("q", "SELECT quarantined_batches FROM probes WHERE name = 'a'"), 1);
@@ -283,8 +302,8 @@ fn a_batch_the_fold_cannot_take_is_quarantined_and_the_others_fold() {
         assert_eq!(t.hosts.len(), 3);
         let listed = store.probe_rows(None, None, None).await.expect("probes");
         let pa = listed.iter().find(|p| p.name == "a").expect("a");
-        assert_eq!(pa.quarantined.batches, 1);
-        assert_eq!(store.bad_batches().await.expect("bad"), vec![("a".to_string(), 0, 1)]);
+        assert_eq!((pa.refused.batches, pa.quarantined.batches), (1, 1));
+        assert_eq!(store.bad_batches().await.expect("bad"), vec![("a".to_string(), 1, 1)]);
         // Nothing is left for the fold.
         let r = store.run_job("rollup", Duration::ZERO, "c", Retention::default()).await.expect("rollup");
         assert_eq!(r.as_deref(), Some("rolled up 0 batches"));

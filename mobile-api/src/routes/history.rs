@@ -60,7 +60,7 @@ pub(super) async fn interface_history(
     Query(q): Query<HistoryParams>,
 ) -> ApiResult<Json<InterfaceHistory>> {
     let i = st.store.interface(p.allowed(), id).await?.ok_or_else(|| ApiError::not_found("interface"))?;
-    let w = window(&q, ns_time(i.counters[15]))?;
+    let w = window(&q, ns_time(i.gauges.last_seen_ns))?;
     let probe_id = st.store.probe_id(p.allowed(), &i.probe).await?.ok_or_else(|| ApiError::not_found("interface"))?;
     let pts = st.store.interface_history(probe_id, id, w.span()).await?;
     Ok(Json(InterfaceHistory {
@@ -86,13 +86,13 @@ pub(super) async fn host_history(
     Query(q): Query<HistoryParams>,
 ) -> ApiResult<Json<HostHistory>> {
     let ip = parse_ip(&ip)?;
-    let (probe_id, ip, last_seen) =
-        st.store.host_key(p.allowed(), id, &ip.to_string()).await?.ok_or_else(|| ApiError::not_found("host"))?;
-    let w = window(&q, last_seen.and_then(ns_time))?;
-    let pts = st.store.host_history(probe_id, id, &ip, w.span()).await?;
+    let (probe_id, last_seen) =
+        st.store.host_seen(p.allowed(), id, ip).await?.ok_or_else(|| ApiError::not_found("host"))?;
+    let w = window(&q, ns_time(last_seen))?;
+    let pts = st.store.host_history(probe_id, id, ip, w.span()).await?;
     Ok(Json(HostHistory {
         interface_id: id,
-        ip,
+        ip: ip.to_string(),
         resolution: w.res,
         from: w.from,
         to: w.to,

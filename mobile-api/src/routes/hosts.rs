@@ -6,10 +6,9 @@ use std::net::IpAddr;
 use axum::extract::State;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use wirewatch_probe::services::roles;
-use wirewatch_store::api::{self as store_api, HostCursor, HostQuery, HostRecord};
+use wirewatch_store::hosts::{HostCursor, HostQuery};
 
-use super::convert::{ns_time, traffic};
+use super::convert::{n, ns_time, traffic};
 use super::extract::{Json, Path, Query, S, parse_ip};
 use crate::ApiState;
 use crate::auth::Principal;
@@ -27,30 +26,26 @@ fn share(part: i64, total: i64) -> f64 {
     if total > 0 { (part as f64 * 1000.0 / total as f64).round() / 10.0 } else { 0.0 }
 }
 
-fn summary(st: &ApiState, h: &HostRecord, unit: Unit) -> HostSummary {
+fn summary(st: &ApiState, h: &wirewatch_model::HostSummary, unit: Unit) -> HostSummary {
     let t = &h.traffic;
     let (sent, rcvd) = match unit {
-        Unit::Bytes => (t[1], t[3]),
-        Unit::Packets => (t[0], t[2]),
+        Unit::Bytes => (n(t.tx_bytes), n(t.rx_bytes)),
+        Unit::Packets => (n(t.tx_packets), n(t.rx_packets)),
     };
-    let ip: Option<IpAddr> = h.ip.parse().ok();
-    let place = ip.and_then(|ip| st.geo.as_ref().and_then(|g| g.lookup(ip)));
-    let name = h.names.first().cloned().or_else(|| ip.and_then(|ip| st.names.as_ref().and_then(|n| n.request(ip))));
+    let ip = h.key.ip;
+    let place = st.geo.as_ref().and_then(|g| g.lookup(ip));
+    let name = h.names.first().cloned().or_else(|| st.names.as_ref().and_then(|n| n.request(ip)));
     HostSummary {
-        href: format!("/api/v1/interfaces/{}/hosts/{}", h.interface_id, h.ip),
+        href: format!("/api/v1/interfaces/{}/hosts/{}", h.key.interface_id, ip),
         site: h.site.clone(),
         probe: h.probe.clone(),
-        interface_id: h.interface_id,
+        interface_id: h.key.interface_id,
         interface: h.interface.clone(),
-        ip: h.ip.clone(),
-        mac: h.mac.clone(),
-        vendor: h
-            .mac
-            .as_deref()
-            .and_then(wirewatch_store::totals::parse_mac)
-            .and_then(|m| wirewatch_probe::report::vendor(&m)),
+        ip: ip.to_string(),
+        mac: h.mac.map(|m| m.to_string()),
+        vendor: h.vendor(),
         name,
-        vlan: h.vlan,
+        vlan: i32::from(h.vlan),
         country_code: place.as_ref().and_then(|p| p.country_code.clone()),
         city: place.and_then(|p| p.city),
         first_seen: ns_time(h.first_seen_ns),
@@ -61,24 +56,8 @@ fn summary(st: &ApiState, h: &HostRecord, unit: Unit) -> HostSummary {
         total: sent + rcvd,
         outbound_share: share(sent, sent + rcvd),
         inbound_share: share(rcvd, sent + rcvd),
-        bytes: Counter { sent: t[1], rcvd: t[3] },
-        packets: Counter { sent: t[0], rcvd: t[2] },
-    }
-}
-
-fn store_sort(s: HostSort) -> store_api::HostSort {
-    use store_api::HostSort as H;
-    match s {
-        HostSort::Bytes => H::Bytes,
-        HostSort::Packets => H::Packets,
-        HostSort::SentBytes => H::SentBytes,
-        HostSort::RcvdBytes => H::RcvdBytes,
-        HostSort::SentPackets => H::SentPackets,
-        HostSort::RcvdPackets => H::RcvdPackets,
-        HostSort::FirstSeen => H::FirstSeen,
-        HostSort::LastSeen => H::LastSeen,
-        HostSort::Ip => H::Ip,
-        HostSort::Name => H::Name,
+        bytes: Counter { sent: n(t.tx_bytes), rcvd: n(t.rx_bytes) },
+        packets: Counter { sent: n(t.tx_packets), rcvd: n(t.rx_packets) },
     }
 }
 
@@ -125,7 +104,7 @@ pub(super) async fn hosts(State(st): S, p: Principal, Query(q): Query<HostsParam
         interface_id: q.interface,
         cidr,
         search: q.q,
-        sort: store_sort(sort),
+        sort,
         descending: order == Order::Desc,
         after,
         limit,
@@ -150,38 +129,35 @@ pub(super) async fn host(
     Query(q): Query<UnitParam>,
 ) -> ApiResult<Json<HostDetail>> {
     let ip = parse_ip(&ip)?;
-    let (h, services) =
-        st.store.host(p.allowed(), id, &ip.to_string()).await?.ok_or_else(|| ApiError::not_found("host"))?;
-    let t = h.traffic;
-    let life = ((h.last_seen_ns - h.first_seen_ns) as f64 / 1e9).max(1.0);
-    let mut role_names: Vec<String> =
-        roles::NAMES.iter().filter(|(bit, _)| h.roles as u32 & bit != 0).map(|(_, n)| n.to_string()).collect();
+    let (h, services) = st.store.host(p.allowed(), id, ip).await?.ok_or_else(|| ApiError::not_found("host"))?;
+    let g = &h.gauges;
+    let mut role_names: Vec<String> = h.role_names().into_iter().map(String::from).collect();
     role_names.sort();
     Ok(Json(HostDetail {
         names: h.names.clone(),
-        geo: st.geo.as_ref().and_then(|g| g.lookup(ip)),
+        geo: st.geo.as_ref().and_then(|geo| geo.lookup(ip)),
         protocols: Protocols {
-            tcp: traffic(&t[4..8]),
-            udp: traffic(&t[8..12]),
-            icmp: traffic(&t[12..16]),
-            other: traffic(&t[16..20]),
+            tcp: traffic(&h.l4.tcp),
+            udp: traffic(&h.l4.udp),
+            icmp: traffic(&h.l4.icmp),
+            other: traffic(&h.l4.other),
         },
         services: services.into_iter().map(|(s, v)| ServiceTraffic { service: s, traffic: traffic(&v) }).collect(),
-        peers_sent: h.peers_sent,
-        peers_rcvd: h.peers_rcvd,
-        tcp_sessions_active: h.tcp_sessions_active,
-        tcp_sessions_total: h.tcp_sessions_total,
-        syn_sent: h.syn_sent,
-        udp_flows: h.udp_flows,
+        peers_sent: n(g.peers_sent),
+        peers_rcvd: n(g.peers_rcvd),
+        tcp_sessions_active: n(g.tcp_sessions_active),
+        tcp_sessions_total: n(h.tcp_sessions_total),
+        syn_sent: n(h.syn_sent),
+        udp_flows: n(h.udp_flows),
         throughput_sent: Throughput {
-            actual: f64::from(h.thpt[0]),
-            average: t[1] as f64 / life,
-            peak: f64::from(h.thpt[2]),
+            actual: f64::from(g.thpt.actual_tx),
+            average: h.average_thpt_tx(),
+            peak: f64::from(g.thpt.peak_tx),
         },
         throughput_rcvd: Throughput {
-            actual: f64::from(h.thpt[1]),
-            average: t[3] as f64 / life,
-            peak: f64::from(h.thpt[3]),
+            actual: f64::from(g.thpt.actual_rx),
+            average: h.average_thpt_rx(),
+            peak: f64::from(g.thpt.peak_rx),
         },
         roles: role_names,
         summary: summary(&st, &h, q.unit.unwrap_or_default()),
@@ -229,8 +205,8 @@ pub(super) async fn top_talkers(State(st): S, p: Principal, Query(q): Query<TopP
                 probe: r.probe,
                 interface_id: r.interface_id,
                 interface: r.interface,
-                ip: r.ip,
-                mac: r.mac,
+                ip: r.ip.to_string(),
+                mac: r.mac.map(|m| m.to_string()),
                 traffic: traffic(&r.traffic),
             })
             .collect(),

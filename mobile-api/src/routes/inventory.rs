@@ -3,10 +3,10 @@
 
 use axum::extract::State;
 use chrono::Utc;
-use wirewatch_probe::interface::{BytesStats, PacketStats};
+use wirewatch_model::{BytesStats, PacketStats};
 use wirewatch_store::api as store_api;
 
-use super::convert::ns_time;
+use super::convert::{n, ns_time};
 use super::extract::{Json, Path, Query, S};
 use crate::ApiState;
 use crate::auth::Principal;
@@ -29,6 +29,7 @@ fn online(st: &ApiState, p: &store_api::ProbeRow, connected: &[String]) -> bool 
 
 fn interface_model(i: store_api::InterfaceRow) -> Interface {
     let c = i.counters;
+    let g = i.gauges;
     Interface {
         id: i.id,
         probe: i.probe,
@@ -36,24 +37,24 @@ fn interface_model(i: store_api::InterfaceRow) -> Interface {
         name: i.name,
         link_type: i.link_type,
         live: i.live,
-        packets: c[0],
-        bytes: c[1],
-        undecoded_packets: c[2],
-        undecoded_bytes: c[3],
-        pcap_drops: c[4],
-        if_drops: c[5],
-        flows_total: c[6],
-        flows_expired: c[7],
-        host_evictions: c[8],
-        mac_evictions: c[9],
-        flow_evictions: c[10],
-        hosts: c[11],
-        macs: c[12],
-        flows_active: c[13],
-        first_seen: ns_time(c[14]),
-        last_seen: ns_time(c[15]),
-        bytes_stats: serde_json::to_value(BytesStats::from_stored(&i.bytes_stats)).unwrap_or_default(),
-        pkts_stats: serde_json::to_value(PacketStats::from_stored(&i.pkts_stats)).unwrap_or_default(),
+        packets: n(c.packets),
+        bytes: n(c.bytes),
+        undecoded_packets: n(c.undecoded_packets),
+        undecoded_bytes: n(c.undecoded_bytes),
+        pcap_drops: n(c.pcap_drops),
+        if_drops: n(c.if_drops),
+        flows_total: n(c.flows_total),
+        flows_expired: n(c.flows_expired),
+        host_evictions: n(c.host_evictions),
+        mac_evictions: n(c.mac_evictions),
+        flow_evictions: n(c.flow_evictions),
+        hosts: n(g.hosts),
+        macs: n(g.macs),
+        flows_active: n(g.flows_active),
+        first_seen: ns_time(g.first_seen_ns),
+        last_seen: ns_time(g.last_seen_ns),
+        bytes_stats: serde_json::to_value(BytesStats::from_array(c.bytes_stats)).unwrap_or_default(),
+        pkts_stats: serde_json::to_value(PacketStats::from_array(c.pkts_stats)).unwrap_or_default(),
     }
 }
 
@@ -122,9 +123,9 @@ async fn site_models(st: &ApiState, p: &Principal, name: Option<&str>) -> ApiRes
                 site.last_batch_at = site.last_batch_at.max(pr.last_batch_at);
                 for i in &pr.interfaces {
                     site.interfaces += 1;
-                    site.packets += i.counters[0];
-                    site.bytes += i.counters[1];
-                    site.hosts += i.counters[11];
+                    site.packets += n(i.counters.packets);
+                    site.bytes += n(i.counters.bytes);
+                    site.hosts += n(i.gauges.hosts);
                 }
             }
             site

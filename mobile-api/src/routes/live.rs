@@ -6,7 +6,9 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::convert::ns_time;
+use wirewatch_model::Mac;
+
+use super::convert::{ns_time, traffic};
 use super::extract::{Json, Path, Query, S, visible_probe};
 use crate::LiveError;
 use crate::auth::{Principal, Role};
@@ -49,24 +51,16 @@ pub(super) async fn live_top_talkers(
     })?;
     let hosts = rows
         .into_iter()
-        .map(|(iface, h)| {
-            let c = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-            LiveHost {
-                interface: iface,
-                ip: h.ip.to_string(),
-                mac: h.mac.map(|m| wirewatch_probe::report::mac_text(&m)),
-                vendor: h.mac.and_then(|m| wirewatch_probe::report::vendor(&m)),
-                first_seen: ns_time(c(h.first_seen_ns)),
-                last_seen: ns_time(c(h.last_seen_ns)),
-                traffic: Traffic {
-                    sent_packets: c(h.traffic.tx_packets),
-                    sent_bytes: c(h.traffic.tx_bytes),
-                    rcvd_packets: c(h.traffic.rx_packets),
-                    rcvd_bytes: c(h.traffic.rx_bytes),
-                },
-                throughput_sent: f64::from(h.gauges.thpt_actual_tx),
-                throughput_rcvd: f64::from(h.gauges.thpt_actual_rx),
-            }
+        .map(|(iface, h)| LiveHost {
+            interface: iface,
+            ip: h.ip.to_string(),
+            mac: h.mac.map(|m| Mac(m).to_string()),
+            vendor: h.mac.and_then(|m| Mac(m).vendor()),
+            first_seen: ns_time(h.first_seen_ns),
+            last_seen: ns_time(h.last_seen_ns),
+            traffic: traffic(&h.traffic),
+            throughput_sent: f64::from(h.gauges.thpt_actual_tx),
+            throughput_rcvd: f64::from(h.gauges.thpt_actual_rx),
         })
         .collect();
     Ok(Json(LiveTopTalkers { probe, controller: st.controller.clone(), hosts }))

@@ -1,29 +1,19 @@
-//! Python values derived from a host row or an address, shared by the `host` and `_wirewatch`
-//! modules so both show the same figures: seconds alive, the `{actual, average, peak}`
-//! throughput dict, the GeoIP dict. Must not register functions or use its sibling modules.
+//! Python values derived from a host or an address, shared by the `host` and `_wirewatch`
+//! modules so both show the same figures: the `{actual, average, peak}` throughput dict, the
+//! GeoIP dict. Must not register functions or use its sibling modules.
 
 use std::net::IpAddr;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use wirewatch_store::api::HostRecord;
 
 use crate::run::with_run;
 
-pub(super) fn seconds_alive(h: &HostRecord) -> f64 {
-    ((h.last_seen_ns - h.first_seen_ns) as f64 / 1e9).max(1.0)
-}
-
-pub(super) fn thpt<'py>(
-    py: Python<'py>,
-    actual: f32,
-    bytes: i64,
-    peak: f32,
-    life: f64,
-) -> PyResult<Bound<'py, PyDict>> {
+/// ntop's `{actual, average, peak}` throughput dict (bytes/s).
+pub(super) fn thpt<'py>(py: Python<'py>, actual: f32, average: f64, peak: f32) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("actual", f64::from(actual))?;
-    d.set_item("average", bytes as f64 / life)?;
+    d.set_item("average", average)?;
     d.set_item("peak", f64::from(peak))?;
     Ok(d)
 }

@@ -6,30 +6,30 @@ use std::hash::{Hash, Hasher};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use wirewatch_probe::services::roles;
+use wirewatch_model::roles;
 
-use super::derived::{geo_dict, seconds_alive, thpt};
+use super::derived::{geo_dict, thpt};
 use crate::run::current;
 
 #[pyfunction]
 fn serial() -> PyResult<String> {
-    current(|h| format!("{}-{}-{}", h.probe_id, h.interface_id, h.ip))
+    current(|h| format!("{}-{}-{}", h.key.probe_id, h.key.interface_id, h.key.ip))
 }
 #[pyfunction]
 #[pyo3(name = "ethAddress")]
 fn eth_address() -> PyResult<String> {
-    current(|h| h.mac.clone().unwrap_or_default())
+    current(|h| h.mac.map(|m| m.to_string()).unwrap_or_default())
 }
 #[pyfunction]
 #[pyo3(name = "ipAddress")]
 fn ip_address() -> PyResult<String> {
-    current(|h| h.ip.clone())
+    current(|h| h.key.ip.to_string())
 }
 /// The DNS name, or the address itself when none is known (ntop's numeric name).
 #[pyfunction]
 #[pyo3(name = "hostResolvedName")]
 fn host_resolved_name() -> PyResult<String> {
-    current(|h| h.names.first().cloned().unwrap_or_else(|| h.ip.clone()))
+    current(|h| h.names.first().cloned().unwrap_or_else(|| h.key.ip.to_string()))
 }
 /// A stable bucket number for the host (ntop's hash bucket).
 #[pyfunction]
@@ -37,7 +37,7 @@ fn host_resolved_name() -> PyResult<String> {
 fn host_traffic_bucket() -> PyResult<u32> {
     current(|h| {
         let mut s = std::collections::hash_map::DefaultHasher::new();
-        (h.interface_id, &h.ip).hash(&mut s);
+        (h.key.interface_id, h.key.ip.to_string()).hash(&mut s);
         (s.finish() % 65_521) as u32
     })
 }
@@ -45,11 +45,11 @@ fn host_traffic_bucket() -> PyResult<u32> {
 #[pyfunction]
 #[pyo3(name = "numHostSessions")]
 fn num_host_sessions() -> PyResult<String> {
-    current(|h| h.tcp_sessions_active.to_string())
+    current(|h| h.gauges.tcp_sessions_active.to_string())
 }
 #[pyfunction]
 #[pyo3(name = "vlanId")]
-fn vlan_id() -> PyResult<i32> {
+fn vlan_id() -> PyResult<u16> {
     current(|h| h.vlan)
 }
 /// Bits of the host's local network mask; 0 (ntop: not a local host), as wirewatch has no
@@ -62,13 +62,7 @@ fn network_mask() -> PyResult<u32> {
 #[pyfunction]
 #[pyo3(name = "hwModel")]
 fn hw_model() -> PyResult<String> {
-    current(|h| {
-        h.mac
-            .as_deref()
-            .and_then(wirewatch_store::totals::parse_mac)
-            .and_then(|m| wirewatch_probe::report::vendor(&m))
-            .unwrap_or_default()
-    })
+    current(|h| h.vendor().unwrap_or_default())
 }
 /// ntop's name types: 19 numeric (IP), 29 DNS name.
 #[pyfunction]
@@ -83,7 +77,7 @@ macro_rules! role_functions {
             #[pyfunction]
             #[pyo3(name = $name)]
             fn $f() -> PyResult<bool> {
-                current(|h| (h.roles as u32) & ($mask) != 0)
+                current(|h| h.roles() & ($mask) != 0)
             }
         )*
         $(
@@ -135,12 +129,12 @@ role_functions! {
 #[pyfunction]
 #[pyo3(name = "totContactedSentPeers")]
 fn tot_contacted_sent_peers() -> PyResult<String> {
-    current(|h| h.peers_sent.to_string())
+    current(|h| h.gauges.peers_sent.to_string())
 }
 #[pyfunction]
 #[pyo3(name = "totContactedRcvdPeers")]
 fn tot_contacted_rcvd_peers() -> PyResult<String> {
-    current(|h| h.peers_rcvd.to_string())
+    current(|h| h.gauges.peers_rcvd.to_string())
 }
 /// ntop's OS fingerprint string; "" (ntop's "unknown"): the probe takes no OS fingerprints.
 #[pyfunction]
@@ -149,47 +143,47 @@ fn fingerprint() -> PyResult<String> {
 }
 #[pyfunction]
 #[pyo3(name = "synPktsSent")]
-fn syn_pkts_sent() -> PyResult<i64> {
+fn syn_pkts_sent() -> PyResult<u64> {
     current(|h| h.syn_sent)
 }
 #[pyfunction]
 #[pyo3(name = "pktSent")]
-fn pkt_sent() -> PyResult<i64> {
-    current(|h| h.traffic[0])
+fn pkt_sent() -> PyResult<u64> {
+    current(|h| h.traffic.tx_packets)
 }
 #[pyfunction]
 #[pyo3(name = "pktRcvd")]
-fn pkt_rcvd() -> PyResult<i64> {
-    current(|h| h.traffic[2])
+fn pkt_rcvd() -> PyResult<u64> {
+    current(|h| h.traffic.rx_packets)
 }
 #[pyfunction]
 #[pyo3(name = "bytesSent")]
-fn bytes_sent() -> PyResult<i64> {
-    current(|h| h.traffic[1])
+fn bytes_sent() -> PyResult<u64> {
+    current(|h| h.traffic.tx_bytes)
 }
 #[pyfunction]
 #[pyo3(name = "bytesRcvd")]
-fn bytes_rcvd() -> PyResult<i64> {
-    current(|h| h.traffic[3])
+fn bytes_rcvd() -> PyResult<u64> {
+    current(|h| h.traffic.rx_bytes)
 }
 /// `{actual, average, peak}` bytes/s sent.
 #[pyfunction]
 #[pyo3(name = "sendThpt")]
 fn send_thpt(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let (a, b, p, life) = current(|h| (h.thpt[0], h.traffic[1], h.thpt[2], seconds_alive(h)))?;
-    thpt(py, a, b, p, life)
+    let (a, avg, p) = current(|h| (h.gauges.thpt.actual_tx, h.average_thpt_tx(), h.gauges.thpt.peak_tx))?;
+    thpt(py, a, avg, p)
 }
 #[pyfunction]
 #[pyo3(name = "receiveThpt")]
 fn receive_thpt(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let (a, b, p, life) = current(|h| (h.thpt[1], h.traffic[3], h.thpt[3], seconds_alive(h)))?;
-    thpt(py, a, b, p, life)
+    let (a, avg, p) = current(|h| (h.gauges.thpt.actual_rx, h.average_thpt_rx(), h.gauges.thpt.peak_rx))?;
+    thpt(py, a, avg, p)
 }
 /// `{country_code, country_name, region, city, latitude, longitude}`; empty when unknown.
 #[pyfunction]
 #[pyo3(name = "geoIP")]
 fn geo_ip(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let ip = current(|h| h.ip.clone())?;
+    let ip = current(|h| h.key.ip.to_string())?;
     geo_dict(py, &ip)
 }
 

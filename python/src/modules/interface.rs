@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use wirewatch_probe::interface::{BytesStats, PacketStats};
+use wirewatch_model::{BytesStats, PacketStats};
 use wirewatch_store::api::{Resolution, Span};
 
 use crate::run;
@@ -34,8 +34,8 @@ fn human_name(py: Python<'_>, ifindex: i64) -> PyResult<String> {
 }
 #[pyfunction]
 #[pyo3(name = "numHosts")]
-fn num_hosts(py: Python<'_>, ifindex: i64) -> PyResult<i64> {
-    Ok(run::device_at(py, ifindex)?.1.counters[11])
+fn num_hosts(py: Python<'_>, ifindex: i64) -> PyResult<u64> {
+    Ok(run::device_at(py, ifindex)?.1.gauges.hosts)
 }
 /// `{startTime, firstSeen, lastSeen}` in seconds since the epoch (startTime: when the probe
 /// started, as of its last report).
@@ -43,26 +43,26 @@ fn num_hosts(py: Python<'_>, ifindex: i64) -> PyResult<i64> {
 fn time(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
     let (p, i) = run::device_at(py, ifindex)?;
     let d = PyDict::new(py);
-    let first = i.counters[14] / 1_000_000_000;
+    let first = (i.gauges.first_seen_ns / 1_000_000_000) as i64;
     let start = match (p.last_hello_at, p.uptime_secs) {
         (Some(at), Some(up)) => at.timestamp() - up,
         _ => first,
     };
     d.set_item("startTime", start)?;
     d.set_item("firstSeen", first)?;
-    d.set_item("lastSeen", i.counters[15] / 1_000_000_000)?;
+    d.set_item("lastSeen", i.gauges.last_seen_ns / 1_000_000_000)?;
     Ok(d)
 }
 #[pyfunction]
 #[pyo3(name = "pktsStats")]
 fn pkts_stats(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
     let (_, i) = run::device_at(py, ifindex)?;
-    let s = PacketStats::from_stored(&i.pkts_stats);
+    let s = PacketStats::from_array(i.counters.pkts_stats);
     let d = PyDict::new(py);
     d.set_item("total", s.total)?;
     // The probe processes every packet libpcap hands it (undecodable ones are counted apart).
     d.set_item("ntopDrops", 0)?;
-    d.set_item("pcapDrops", i.counters[4])?;
+    d.set_item("pcapDrops", i.counters.pcap_drops)?;
     d.set_item("initialPcapDrops", 0)?;
     d.set_item("ethernet", s.ethernet)?;
     d.set_item("broadcast", s.broadcast)?;
@@ -74,7 +74,7 @@ fn pkts_stats(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
 #[pyo3(name = "bytesStats")]
 fn bytes_stats(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
     let (_, i) = run::device_at(py, ifindex)?;
-    let s = BytesStats::from_stored(&i.bytes_stats);
+    let s = BytesStats::from_array(i.counters.bytes_stats);
     let d = PyDict::new(py);
     for (k, v) in [
         ("total", s.total),
@@ -102,7 +102,7 @@ fn bytes_stats(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
 #[pyo3(name = "securityPkts")]
 fn security_pkts(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
     let (_, i) = run::device_at(py, ifindex)?;
-    let s = PacketStats::from_stored(&i.pkts_stats);
+    let s = PacketStats::from_array(i.counters.pkts_stats);
     let d = PyDict::new(py);
     d.set_item("synPkts", s.syn)?;
     d.set_item("rstPkts", s.rst)?;
@@ -120,7 +120,7 @@ fn security_pkts(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
 #[pyo3(name = "throughputStats")]
 fn throughput_stats(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
     let (p, i) = run::device_at(py, ifindex)?;
-    let last_ns = i.counters[15];
+    let last_ns = i64::try_from(i.gauges.last_seen_ns).unwrap_or(i64::MAX);
     let to = DateTime::<Utc>::from_timestamp_nanos(last_ns) + ChronoDuration::seconds(1);
     let span = Span { res: Resolution::Raw, from: to - ChronoDuration::hours(1), to, limit: 10_000 };
     let (pid, iid) = (p.id, i.id);

@@ -9,50 +9,48 @@ use chrono::{DateTime, Utc};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use wirewatch_probe::services::roles;
-use wirewatch_store::api::{HostQuery, HostRecord, HostSort, Resolution, Span};
+use wirewatch_model::{Host, HostSort};
+use wirewatch_store::api::{Resolution, Span};
+use wirewatch_store::hosts::{HostCursor, HostQuery};
 
-use super::derived::{geo_dict, seconds_alive, thpt};
+use super::derived::{geo_dict, thpt};
 use super::preferences::{Forbidden, get_preference, read_scopes, set_preference};
 use crate::run::{self, with_run};
 
 /// Everything about a host, for `wirewatch.Host`.
-fn host_dict<'py>(py: Python<'py>, device: Option<usize>, h: &HostRecord) -> PyResult<Bound<'py, PyDict>> {
+fn host_dict<'py>(py: Python<'py>, device: Option<usize>, h: &Host) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     let t = &h.traffic;
-    let life = seconds_alive(h);
+    let g = &h.gauges;
     d.set_item("device", device)?;
     d.set_item("site", &h.site)?;
     d.set_item("probe", &h.probe)?;
     d.set_item("interface", &h.interface)?;
-    d.set_item("interface_id", h.interface_id)?;
-    d.set_item("ip", &h.ip)?;
-    d.set_item("mac", &h.mac)?;
+    d.set_item("interface_id", h.key.interface_id)?;
+    d.set_item("ip", h.key.ip.to_string())?;
+    d.set_item("mac", h.mac.map(|m| m.to_string()))?;
     d.set_item("names", &h.names)?;
     d.set_item("vlan", h.vlan)?;
     d.set_item("first_seen", h.first_seen_ns as f64 / 1e9)?;
     d.set_item("last_seen", h.last_seen_ns as f64 / 1e9)?;
-    d.set_item("pkts_sent", t[0])?;
-    d.set_item("bytes_sent", t[1])?;
-    d.set_item("pkts_rcvd", t[2])?;
-    d.set_item("bytes_rcvd", t[3])?;
+    d.set_item("pkts_sent", t.tx_packets)?;
+    d.set_item("bytes_sent", t.tx_bytes)?;
+    d.set_item("pkts_rcvd", t.rx_packets)?;
+    d.set_item("bytes_rcvd", t.rx_bytes)?;
     let proto = PyDict::new(py);
-    for (k, name) in ["tcp", "udp", "icmp", "other"].iter().enumerate() {
-        let b = 4 + 4 * k;
-        proto.set_item(*name, (t[b], t[b + 1], t[b + 2], t[b + 3]))?;
+    for (name, p) in h.l4.named() {
+        proto.set_item(name, (p.tx_packets, p.tx_bytes, p.rx_packets, p.rx_bytes))?;
     }
     d.set_item("protocols", proto)?;
     d.set_item("syn_sent", h.syn_sent)?;
-    d.set_item("tcp_sessions_active", h.tcp_sessions_active)?;
+    d.set_item("tcp_sessions_active", g.tcp_sessions_active)?;
     d.set_item("tcp_sessions_total", h.tcp_sessions_total)?;
     d.set_item("udp_flows", h.udp_flows)?;
-    d.set_item("peers_sent", h.peers_sent)?;
-    d.set_item("peers_rcvd", h.peers_rcvd)?;
-    d.set_item("thpt_sent", thpt(py, h.thpt[0], t[1], h.thpt[2], life)?)?;
-    d.set_item("thpt_rcvd", thpt(py, h.thpt[1], t[3], h.thpt[3], life)?)?;
-    let names: Vec<&str> =
-        roles::NAMES.iter().filter(|(bit, _)| (h.roles as u32) & bit != 0).map(|(_, n)| *n).collect();
-    d.set_item("roles", names)?;
+    d.set_item("peers_sent", g.peers_sent)?;
+    d.set_item("peers_rcvd", g.peers_rcvd)?;
+    d.set_item("thpt_sent", thpt(py, g.thpt.actual_tx, h.average_thpt_tx(), g.thpt.peak_tx)?)?;
+    d.set_item("thpt_rcvd", thpt(py, g.thpt.actual_rx, h.average_thpt_rx(), g.thpt.peak_rx)?)?;
+    d.set_item("roles", h.role_names())?;
     Ok(d)
 }
 
@@ -80,11 +78,11 @@ fn devices(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         d.set_item("site", &p.site)?;
         d.set_item("link_type", &i.link_type)?;
         d.set_item("live", i.live)?;
-        d.set_item("packets", i.counters[0])?;
-        d.set_item("bytes", i.counters[1])?;
-        d.set_item("hosts", i.counters[11])?;
-        d.set_item("first_seen", i.counters[14] as f64 / 1e9)?;
-        d.set_item("last_seen", i.counters[15] as f64 / 1e9)?;
+        d.set_item("packets", i.counters.packets)?;
+        d.set_item("bytes", i.counters.bytes)?;
+        d.set_item("hosts", i.gauges.hosts)?;
+        d.set_item("first_seen", i.gauges.first_seen_ns as f64 / 1e9)?;
+        d.set_item("last_seen", i.gauges.last_seen_ns as f64 / 1e9)?;
         d.set_item("probe_version", &p.software_version)?;
         d.set_item("probe_os", &p.os)?;
         d.set_item("probe_last_batch", p.last_batch_at.map(|t| t.timestamp()))?;
@@ -96,7 +94,7 @@ fn devices(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 /// A host-list cursor as Python sees it: (sort key, probe id, interface id, ip).
 type CursorTuple = (String, i64, i64, String);
 /// (ts, pkts_sent, bytes_sent, pkts_rcvd, bytes_rcvd)
-type HostPointTuple = (f64, i64, i64, i64, i64);
+type HostPointTuple = (f64, u64, u64, u64, u64);
 
 /// One page of hosts: (list of host dicts, cursor for the next page or None).
 #[pyfunction]
@@ -127,12 +125,12 @@ fn hosts<'py>(
         search,
         sort,
         descending,
-        after: after.map(|(key, probe_id, interface_id, ip)| wirewatch_store::api::HostCursor {
-            key,
-            probe_id,
-            interface_id,
-            ip,
-        }),
+        after: after
+            .map(|(key, probe_id, interface_id, ip)| {
+                let ip = ip.parse().map_err(|_| PyValueError::new_err(format!("cursor: not an IP address: {ip:?}")))?;
+                Ok::<_, PyErr>(HostCursor { key, probe_id, interface_id, ip })
+            })
+            .transpose()?,
         limit: limit.clamp(1, 100_000),
     };
     let (rows, more) = run::read(py, move |s| Box::pin(async move { s.host_page(&q).await }))?;
@@ -140,25 +138,24 @@ fn hosts<'py>(
     for h in &rows {
         out.append(host_dict(py, idx, h)?)?;
     }
-    Ok((out, more.map(|c| (c.key, c.probe_id, c.interface_id, c.ip))))
+    Ok((out, more.map(|c| (c.key, c.probe_id, c.interface_id, c.ip.to_string()))))
 }
 
 /// One host on a device, with its services, or None.
 #[pyfunction]
 fn host_detail<'py>(py: Python<'py>, ip: &str, device: i64) -> PyResult<Option<Bound<'py, PyDict>>> {
     let (_, iface) = run::device_at(py, device)?;
-    if ip.parse::<IpAddr>().is_err() {
+    let Ok(addr) = ip.parse::<IpAddr>() else {
         return Err(PyValueError::new_err(format!("not an IP address: {ip:?}")));
-    }
-    let ip_owned = ip.to_string();
+    };
     let id = iface.id;
-    let Some((h, services)) = run::read(py, move |s| Box::pin(async move { s.host(id, &ip_owned).await }))? else {
+    let Some((h, services)) = run::read(py, move |s| Box::pin(async move { s.host(id, addr).await }))? else {
         return Ok(None);
     };
     let d = host_dict(py, usize::try_from(device).ok(), &h)?;
     let sv = PyDict::new(py);
     for (name, v) in services {
-        sv.set_item(name, (v[0], v[1], v[2], v[3]))?;
+        sv.set_item(name, (v.tx_packets, v.tx_bytes, v.rx_packets, v.rx_bytes))?;
     }
     d.set_item("services", sv)?;
     Ok(Some(d))
@@ -201,12 +198,15 @@ fn host_history(
 ) -> PyResult<Vec<HostPointTuple>> {
     let (p, i) = run::device_at(py, device)?;
     let span = span(resolution, start, end, limit)?;
-    let ip = ip.to_string();
+    let ip: IpAddr = ip.parse().map_err(|_| PyValueError::new_err(format!("not an IP address: {ip:?}")))?;
     let (pid, iid) = (p.id, i.id);
-    let pts = run::on_pool(py, move |s| Box::pin(async move { s.host_history(pid, iid, &ip, span).await }))?;
+    let pts = run::on_pool(py, move |s| Box::pin(async move { s.host_history(pid, iid, ip, span).await }))?;
     Ok(pts
         .iter()
-        .map(|p| (p.ts.timestamp_millis() as f64 / 1000.0, p.traffic[0], p.traffic[1], p.traffic[2], p.traffic[3]))
+        .map(|p| {
+            let t = &p.traffic;
+            (p.ts.timestamp_millis() as f64 / 1000.0, t.tx_packets, t.tx_bytes, t.rx_packets, t.rx_bytes)
+        })
         .collect())
 }
 
