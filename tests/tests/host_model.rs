@@ -11,8 +11,10 @@ use serde_json::Value;
 use wirewatch_e2e::*;
 
 const CAPTURE: &str = "1kxun.pcap";
+/// One interface, and a host that opens TCP sessions and serves nothing (a workstation).
+const FOLLOWED: &str = "netflix.pcap";
 
-/// A controller whose fold is held off, one probe (`p`) that replayed [`CAPTURE`], and a
+/// A controller whose fold is held off, one probe (`p`) that replayed a capture, and a
 /// directory of extra scripts.
 struct Fx {
     pg: Pg,
@@ -22,7 +24,7 @@ struct Fx {
     _dir: tempfile::TempDir,
 }
 
-fn replayed(db: &str) -> Fx {
+fn replayed(db: &str, capture: &str) -> Fx {
     let pg = Pg::start();
     let url = pg.create_db(db);
     let dir = scratch();
@@ -43,7 +45,7 @@ fn replayed(db: &str) -> Fx {
     // The fold ran "just now": the next run is an hour away.
     pg.psql(db, "UPDATE jobs SET last_run_at = now() WHERE name = 'rollup'").expect("hold the fold");
     let id = c.enroll("p", "lab", dir.path());
-    let mut p = Probe::replay(&[c.quic], &id, &[pcaps().join(CAPTURE)], "max", 10);
+    let mut p = Probe::replay(&[c.quic], &id, &[pcaps().join(capture)], "max", 10);
     assert_eq!(p.wait(Duration::from_secs(120)), Some(0));
     let admin = login(c.http, "admin", ADMIN_PASSWORD);
     Fx { pg, c, admin, scripts, _dir: dir }
@@ -135,7 +137,7 @@ fn every_reader_is_exact(fx: &Fx, oracle: &BTreeMap<String, [i64; 4]>, when: &st
 
 #[test]
 fn every_reader_is_exact_before_and_after_the_fold() {
-    let fx = replayed("exact_now");
+    let fx = replayed("exact_now", CAPTURE);
     let batches = fx.pg.scalar("exact_now", "SELECT count(*) FROM batches");
     assert!(batches > 0);
     assert_eq!(fx.unfolded(), batches, "no fold has run");
@@ -217,7 +219,8 @@ fn follow(fx: &Fx, ip: &str, from_capture: &Seen, when: &str) {
     let item = list.get(ip).expect("listed");
     let iface = item["interface_id"].as_i64().expect("interface");
     let d: Value = serde_json::from_str(&fx.page(&format!("/api/v1/interfaces/{iface}/hosts/{ip}"))).expect("JSON");
-    let s = &d["summary"];
+    // The detail carries the list item's fields (flattened).
+    let s = &d;
     let i = |a: &str, b: &str| s[a][b].as_u64().expect(b);
     let f = |a: &str, b: &str| d[a][b].as_f64().expect(b);
     let api = Seen {
@@ -291,10 +294,10 @@ fn follow(fx: &Fx, ip: &str, from_capture: &Seen, when: &str) {
 
 #[test]
 fn one_host_has_the_same_numbers_and_names_in_every_layer() {
-    let fx = replayed("follow");
-    let read = read_json(&[pcaps().join(CAPTURE)]);
+    let fx = replayed("follow", FOLLOWED);
+    let read = read_json(&[pcaps().join(FOLLOWED)]);
     // The busiest host, and one that opens TCP sessions and serves nothing (a workstation).
-    let oracle = oracle_hosts(CAPTURE);
+    let oracle = oracle_hosts(FOLLOWED);
     let (busiest, _) = oracle.iter().max_by_key(|(_, v)| v[1] + v[3]).expect("a host");
     let workstation = read["hosts"]
         .as_array()
