@@ -11,18 +11,7 @@ use wirewatch_wire::{
 };
 
 use crate::hosts::{HostChanged, TxRx};
-use crate::interface::{Interface, InterfaceStats};
-
-/// Counters as of the previous delta.
-#[derive(Debug, Clone, Default)]
-pub struct Reported {
-    stats: InterfaceStats,
-    flows_total: u64,
-    flows_expired: u64,
-    host_evictions: u64,
-    mac_evictions: u64,
-    flow_evictions: u64,
-}
+use crate::interface::{Interface, Reported};
 
 pub fn traffic(t: &TxRx) -> Traffic {
     Traffic { tx_packets: t.tx.packets, tx_bytes: t.tx.bytes, rx_packets: t.rx.packets, rx_bytes: t.rx.bytes }

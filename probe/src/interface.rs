@@ -48,6 +48,17 @@ impl Default for Limits {
     }
 }
 
+/// Counters as of the previous uplink delta (`delta` diffs against them).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Reported {
+    pub(crate) stats: InterfaceStats,
+    pub(crate) flows_total: u64,
+    pub(crate) flows_expired: u64,
+    pub(crate) host_evictions: u64,
+    pub(crate) mac_evictions: u64,
+    pub(crate) flow_evictions: u64,
+}
+
 /// Interface-level counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct InterfaceStats {
@@ -88,7 +99,7 @@ pub struct Interface {
     next_tick_ns: u64,
     last_tick_ns: u64,
     /// Counters as of the last uplink delta (see `delta`).
-    pub(crate) reported: crate::delta::Reported,
+    pub(crate) reported: Reported,
 }
 
 impl Interface {

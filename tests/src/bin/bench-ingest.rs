@@ -307,6 +307,8 @@ fn main() -> Result<()> {
         &[
             ("WIREWATCH_WRITERS", &writers.to_string()),
             ("WIREWATCH_ROLLUP_EVERY_SECS", &fold_every.to_string()),
+            // Every simulated probe connects from 127.0.0.1.
+            ("WIREWATCH_MAX_CONNECTIONS_PER_ADDRESS", &(probes + 8).to_string()),
             ("WIREWATCH_LOG", &std::env::var("BENCH_CONTROLLER_LOG").unwrap_or_else(|_| "info".into())),
         ],
     );
