@@ -44,8 +44,8 @@ pub fn rebuild(t: &Totals) -> Rebuilt {
             flows_active: u(c[13]) as usize,
             first_seen: (c[0] > 0).then(|| rfc3339(u(c[14]))),
             last_seen: (c[0] > 0).then(|| rfc3339(u(c[15]))),
-            bytes_stats: BytesStats::from_stored(&i.bytes_stats),
-            pkts_stats: PacketStats::from_stored(&i.pkts_stats),
+            bytes_stats: BytesStats::from_values(&i.bytes_stats),
+            pkts_stats: PacketStats::from_values(&i.pkts_stats),
         };
         let hosts = t
             .hosts

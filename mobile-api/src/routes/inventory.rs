@@ -52,8 +52,8 @@ fn interface_model(i: store_api::InterfaceRow) -> Interface {
         flows_active: c[13],
         first_seen: ns_time(c[14]),
         last_seen: ns_time(c[15]),
-        bytes_stats: serde_json::to_value(BytesStats::from_stored(&i.bytes_stats)).unwrap_or_default(),
-        pkts_stats: serde_json::to_value(PacketStats::from_stored(&i.pkts_stats)).unwrap_or_default(),
+        bytes_stats: serde_json::to_value(BytesStats::from_values(&i.bytes_stats)).unwrap_or_default(),
+        pkts_stats: serde_json::to_value(PacketStats::from_values(&i.pkts_stats)).unwrap_or_default(),
     }
 }
 

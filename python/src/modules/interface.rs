@@ -57,7 +57,7 @@ fn time(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
 #[pyo3(name = "pktsStats")]
 fn pkts_stats(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
     let (_, i) = run::device_at(py, ifindex)?;
-    let s = PacketStats::from_stored(&i.pkts_stats);
+    let s = PacketStats::from_values(&i.pkts_stats);
     let d = PyDict::new(py);
     d.set_item("total", s.total)?;
     // The probe processes every packet libpcap hands it (undecodable ones are counted apart).
@@ -74,7 +74,7 @@ fn pkts_stats(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
 #[pyo3(name = "bytesStats")]
 fn bytes_stats(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
     let (_, i) = run::device_at(py, ifindex)?;
-    let s = BytesStats::from_stored(&i.bytes_stats);
+    let s = BytesStats::from_values(&i.bytes_stats);
     let d = PyDict::new(py);
     for (k, v) in [
         ("total", s.total),
@@ -102,7 +102,7 @@ fn bytes_stats(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
 #[pyo3(name = "securityPkts")]
 fn security_pkts(py: Python<'_>, ifindex: i64) -> PyResult<Bound<'_, PyDict>> {
     let (_, i) = run::device_at(py, ifindex)?;
-    let s = PacketStats::from_stored(&i.pkts_stats);
+    let s = PacketStats::from_values(&i.pkts_stats);
     let d = PyDict::new(py);
     d.set_item("synPkts", s.syn)?;
     d.set_item("rstPkts", s.rst)?;
