@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use axum::extract::State;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use wirewatch_probe::services::roles;
+use wirewatch_model::roles;
 use wirewatch_store::api::{self as store_api, HostCursor, HostQuery, HostRecord};
 
 use super::convert::{ns_time, traffic};
@@ -44,11 +44,7 @@ fn summary(st: &ApiState, h: &HostRecord, unit: Unit) -> HostSummary {
         interface: h.interface.clone(),
         ip: h.ip.clone(),
         mac: h.mac.clone(),
-        vendor: h
-            .mac
-            .as_deref()
-            .and_then(wirewatch_store::totals::parse_mac)
-            .and_then(|m| wirewatch_probe::report::vendor(&m)),
+        vendor: h.mac.as_deref().and_then(|m| m.parse::<wirewatch_model::Mac>().ok()).and_then(|m| m.vendor()),
         name,
         vlan: h.vlan,
         country_code: place.as_ref().and_then(|p| p.country_code.clone()),

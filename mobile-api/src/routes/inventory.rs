@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use chrono::Utc;
-use wirewatch_probe::interface::{BytesStats, PacketStats};
+use wirewatch_model::stats::{BytesStats, PacketStats};
 use wirewatch_store::api as store_api;
 
 use super::convert::ns_time;

@@ -54,8 +54,8 @@ pub(super) async fn live_top_talkers(
             LiveHost {
                 interface: iface,
                 ip: h.ip.to_string(),
-                mac: h.mac.map(|m| wirewatch_probe::report::mac_text(&m)),
-                vendor: h.mac.and_then(|m| wirewatch_probe::report::vendor(&m)),
+                mac: h.mac.map(|m| wirewatch_model::Mac(m).to_string()),
+                vendor: h.mac.and_then(|m| wirewatch_model::Mac(m).vendor()),
                 first_seen: ns_time(c(h.first_seen_ns)),
                 last_seen: ns_time(c(h.last_seen_ns)),
                 traffic: Traffic {

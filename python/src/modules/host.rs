@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use wirewatch_probe::services::roles;
+use wirewatch_model::roles;
 
 use super::derived::{geo_dict, seconds_alive, thpt};
 use crate::run::current;
@@ -65,8 +65,8 @@ fn hw_model() -> PyResult<String> {
     current(|h| {
         h.mac
             .as_deref()
-            .and_then(wirewatch_store::totals::parse_mac)
-            .and_then(|m| wirewatch_probe::report::vendor(&m))
+            .and_then(|m| m.parse::<wirewatch_model::Mac>().ok())
+            .and_then(|m| m.vendor())
             .unwrap_or_default()
     })
 }

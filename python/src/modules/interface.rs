@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use wirewatch_probe::interface::{BytesStats, PacketStats};
+use wirewatch_model::stats::{BytesStats, PacketStats};
 use wirewatch_store::api::{Resolution, Span};
 
 use crate::run;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use wirewatch_probe::services::roles;
+use wirewatch_model::roles;
 use wirewatch_store::api::{HostQuery, HostRecord, HostSort, Resolution, Span};
 
 use super::derived::{geo_dict, seconds_alive, thpt};
