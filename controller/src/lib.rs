@@ -3,10 +3,16 @@
 //! with the other controllers of the database, and exports Prometheus metrics.
 //!
 //! [`start`] is the whole server as a library call (the binary is flags → config → start →
-//! wait for a signal → shutdown), so tests can run it in-process as well as as a process.
+//! wait for a signal → shutdown), so tests can run it in-process as well as as a process. The
+//! command line's other commands are library calls too: [`admin`] (probes, users, stored
+//! totals) and [`demo`]; `/metrics` is [`metrics`]'s. Only this crate knows both the HTTP layer
+//! (`wirewatch-mobile-api`) and the script engine (`wirewatch-python`): [`start`] plugs the
+//! engine into the API's state.
 
+pub mod admin;
 pub mod ca;
 pub mod config;
+pub mod demo;
 pub mod ingest;
 pub mod metrics;
 pub mod report;
@@ -193,19 +199,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("listening on {}", cfg.metrics_listen))?;
     let metrics_addr = mlis.local_addr()?;
-    let m = metrics.clone();
-    let mapp = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let m = m.clone();
-            async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-                    m.encode(),
-                )
-            }
-        }),
-    );
+    let mapp = metrics::router(metrics.clone());
     {
         let s = shutdown.clone();
         tasks.spawn(async move {
@@ -307,4 +301,16 @@ impl Running {
             db.close().await;
         }
     }
+}
+
+/// Waits for SIGTERM or SIGINT.
+pub async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
 }

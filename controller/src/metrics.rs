@@ -1,4 +1,4 @@
-//! Prometheus metrics, served on a listener of their own (`metrics_listen`).
+//! Prometheus metrics, served at `/metrics` on a listener of their own (`metrics_listen`).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -109,4 +109,20 @@ impl Metrics {
         }
         s
     }
+}
+
+/// The metrics listener's router: `GET /metrics` in the OpenMetrics text format.
+pub fn router(metrics: Arc<Metrics>) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let m = metrics.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+                    m.encode(),
+                )
+            }
+        }),
+    )
 }

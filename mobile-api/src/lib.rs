@@ -4,12 +4,15 @@
 //!
 //! The controller builds an [`ApiState`] and mounts [`router`] on its HTTP listener; live
 //! queries reach probes through the [`Live`] trait the controller implements over its QUIC
-//! connections (this crate knows nothing of QUIC).
+//! connections (this crate knows nothing of QUIC), and `/python/…` pages through the
+//! [`Scripts`] engine the controller sets in [`ApiState::scripts`] (this crate does not link
+//! libpython). Roles, the caller's identity, the script engine's interface and GeoIP are the
+//! shared vocabulary's (`wirewatch_model`).
 //!
 //! Dependency order of the modules (each uses only those before it; `ApiState` and the `Live`
 //! trait of this file are used by all):
-//! - `error`, `geo`, `names`, `auth` (itself `account` ← `tokens`, `passwords`, `limits` ←
-//!   `principal`), `model`, `pages` (the script engine's interface, no HTTP);
+//! - `error`, `names`, `auth` (itself `account` ← `tokens`, `passwords`, `limits` ←
+//!   `principal`), `model`;
 //! - `sign_in` (the sign-in flow and token pairs, shared by the API and the sign-in form);
 //! - `routes::extract` (extractors, request parsing) and `routes::convert` (store values →
 //!   response pieces);
@@ -19,21 +22,20 @@
 
 pub mod auth;
 pub mod error;
-pub mod geo;
 pub mod model;
 pub mod names;
-pub mod pages;
 mod routes;
 mod sign_in;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use wirewatch_model::geo;
+pub use wirewatch_model::scripts::BoxFuture;
+use wirewatch_model::scripts::Scripts;
 use wirewatch_store::Store;
 
 /// The API and pages router, every response carrying the security headers
@@ -41,9 +43,6 @@ use wirewatch_store::Store;
 pub fn router(state: Arc<ApiState>) -> axum::Router {
     routes::router(state).layer(axum::middleware::from_fn(routes::pages::security_headers))
 }
-
-/// A boxed future (the [`Live`] trait is used as a trait object).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Why a live query failed.
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +211,7 @@ pub struct ApiState {
     pub names: Option<names::Names>,
     pub live: Arc<dyn Live>,
     /// The Python engine serving `/python/…` pages (`None`: disabled).
-    pub scripts: Option<Arc<dyn pages::Scripts>>,
+    pub scripts: Option<Arc<dyn Scripts>>,
     pub controller: String,
     pub config: ApiConfig,
     /// A valid argon2 hash to verify against when the user does not exist (so a wrong user

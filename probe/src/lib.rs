@@ -4,8 +4,13 @@
 //!
 //! Data flow: `capture` (frames) → `decode` (headers, pure) → `interface` (tables: `hosts`,
 //! `macs`, `flows`) → `report` (JSON / text). `engine` drives files through interfaces.
+//!
+//! [`run`] is the whole probe as a library call (capture or replay, spool, uplink; until
+//! delivered or stopped); the `wirewatch-probe` binary only parses its command line and
+//! configuration file ([`config`]) and calls it, as does the controller's `demo`.
 
 pub mod capture;
+pub mod config;
 pub mod decode;
 pub mod delta;
 pub mod engine;
@@ -24,3 +29,4 @@ pub mod uplink;
 pub use capture::LinkType;
 pub use engine::Engine;
 pub use interface::{Interface, Limits};
+pub use run::{RunConfig, RunError, RunOutcome, Source, run};

@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use wirewatch_probe::capture::live::{self, LiveOptions};
+use wirewatch_probe::config::ProbeConfig;
 use wirewatch_probe::engine::{Engine, NoProgress, Progress};
 use wirewatch_probe::interface::Limits;
 use wirewatch_probe::report;
+use wirewatch_probe::run::{RunConfig, Source};
 
 #[derive(Parser)]
 #[command(name = "wirewatch-probe", version, about = "wirewatch capture probe")]
@@ -185,119 +187,43 @@ struct RunArgs {
     tables: TableArgs,
 }
 
-/// The probe's configuration file.
-#[derive(serde::Deserialize, serde::Serialize, Debug)]
-#[serde(default, deny_unknown_fields)]
-struct ProbeConfig {
-    /// Controllers as HOST:PORT, tried in order.
-    controllers: Vec<String>,
-    /// Directory with probe.crt, probe.key, ca.crt.
-    identity: PathBuf,
-    /// Spool directory; empty: <identity>/spool.
-    spool_dir: PathBuf,
-    /// Spool bounds: a live probe drops its oldest batches past them (and reports how many).
-    spool_max_bytes: u64,
-    spool_max_age_secs: u64,
-    /// Seconds per batch.
-    interval_secs: u64,
-    /// Live interfaces and BPF filter.
-    interfaces: Vec<String>,
-    filter: String,
-    /// Each batch's encoded size stays under this many bytes; a larger interval is sent as
-    /// several batches. Keep it well under the controllers' `max_frame_bytes`.
-    max_batch_bytes: usize,
-}
-
-impl Default for ProbeConfig {
-    fn default() -> Self {
-        ProbeConfig {
-            controllers: vec!["127.0.0.1:4433".into()],
-            identity: PathBuf::from("/etc/wirewatch/probe"),
-            spool_dir: PathBuf::new(),
-            spool_max_bytes: 1 << 30,
-            spool_max_age_secs: 7 * 24 * 3600,
-            interval_secs: 10,
-            interfaces: Vec::new(),
-            filter: String::new(),
-            max_batch_bytes: wirewatch_wire::DEFAULT_MAX_BATCH,
-        }
-    }
-}
-
-fn load_config(path: Option<&PathBuf>) -> anyhow::Result<ProbeConfig> {
-    use figment::providers::{Env, Format as _, Serialized, Toml};
-    let mut f = figment::Figment::from(Serialized::defaults(ProbeConfig::default()));
-    if let Some(p) = path {
-        anyhow::ensure!(p.is_file(), "config file {} not found", p.display());
-        f = f.merge(Toml::file(p));
-    }
-    f = f.merge(Env::prefixed("WIREWATCH_PROBE_").split("__"));
-    f.extract().context("reading the probe configuration")
-}
-
 fn run_uplinked(a: RunArgs) -> anyhow::Result<ExitCode> {
-    use wirewatch_probe::run;
-    use wirewatch_probe::spool::{Bounds, Spool};
-    use wirewatch_probe::uplink::{self, Identity, Shared, UplinkOptions};
-    let cfg = load_config(a.config.as_ref())?;
-    let controllers = if a.controllers.is_empty() { cfg.controllers.clone() } else { a.controllers.clone() };
-    anyhow::ensure!(!controllers.is_empty(), "no controller: give --controller HOST:PORT");
-    let identity_dir = a.identity.clone().unwrap_or(cfg.identity.clone());
-    let identity = Identity::load(&identity_dir)?;
+    use wirewatch_probe::spool::Bounds;
+    let cfg = ProbeConfig::load(a.config.as_deref())?;
+    let identity = a.identity.clone().unwrap_or(cfg.identity.clone());
     let spool_dir = a.spool_dir.clone().unwrap_or_else(|| {
-        if cfg.spool_dir.as_os_str().is_empty() { identity_dir.join("spool") } else { cfg.spool_dir.clone() }
+        if cfg.spool_dir.as_os_str().is_empty() { identity.join("spool") } else { cfg.spool_dir.clone() }
     });
-    let bounds = Bounds { max_bytes: cfg.spool_max_bytes, max_age: Duration::from_secs(cfg.spool_max_age_secs) };
-    let spool = Spool::open(&spool_dir, bounds)?;
-    anyhow::ensure!(cfg.max_batch_bytes >= 4096, "max_batch_bytes must be at least 4096");
-    let shared = Shared::with_max_batch(spool, cfg.max_batch_bytes);
-    let interval = Duration::from_secs(a.interval_secs.unwrap_or(cfg.interval_secs).max(1));
+    let source = if a.read.is_empty() {
+        let interfaces = if a.interfaces.is_empty() { cfg.interfaces.clone() } else { a.interfaces.clone() };
+        let filter = a.filter.clone().or((!cfg.filter.is_empty()).then(|| cfg.filter.clone()));
+        Source::Live(LiveOptions { interfaces, filter, ..LiveOptions::default() })
+    } else {
+        Source::Replay { files: a.read.clone(), speed: a.replay_speed }
+    };
+    let config = RunConfig {
+        controllers: if a.controllers.is_empty() { cfg.controllers.clone() } else { a.controllers.clone() },
+        identity,
+        spool_dir,
+        spool_bounds: Bounds { max_bytes: cfg.spool_max_bytes, max_age: Duration::from_secs(cfg.spool_max_age_secs) },
+        max_batch_bytes: cfg.max_batch_bytes,
+        interval: Duration::from_secs(a.interval_secs.unwrap_or(cfg.interval_secs).max(1)),
+        limits: a.tables.limits(),
+        source,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handler")?;
     }
-    {
-        let (stop, shared) = (stop.clone(), shared.clone());
-        std::thread::Builder::new().name("signals".into()).spawn(move || {
-            while !stop.load(Ordering::Relaxed) && !shared.stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            shared.stop.store(true, Ordering::Relaxed);
-            stop.store(true, Ordering::Relaxed);
-        })?;
-    }
-    let client = uplink::client_config(&identity)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let up = rt.spawn(uplink::run(UplinkOptions::new(controllers), client, shared.clone()));
-    let limits = a.tables.limits();
-    let code = if !a.read.is_empty() {
-        let outcome = run::replay(&a.read, limits, interval, a.replay_speed, shared.clone())?;
-        for e in &outcome.read_errors {
-            eprintln!("error: {e}");
-        }
-        rt.block_on(up).context("uplink task")??;
-        if outcome.interrupted
-            || shared.stop.load(Ordering::Relaxed) && !shared.spool.lock().map(|s| s.is_empty()).unwrap_or(false)
-        {
-            eprintln!("stopped before every batch was acknowledged; the spool keeps the rest for the next start");
-            ExitCode::from(3)
-        } else if outcome.read_errors.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(2)
-        }
-    } else {
-        let interfaces = if a.interfaces.is_empty() { cfg.interfaces.clone() } else { a.interfaces.clone() };
-        anyhow::ensure!(!interfaces.is_empty(), "nothing to capture: give --read FILE or -i INTERFACE");
-        let filter = a.filter.clone().or((!cfg.filter.is_empty()).then(|| cfg.filter.clone()));
-        let opts = LiveOptions { interfaces, filter, ..LiveOptions::default() };
-        run::live(&opts, limits, interval, shared.clone(), stop.clone())?;
-        // Deliver what the last interval left, briefly, then leave the rest in the spool.
-        let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), up).await });
+    let outcome = wirewatch_probe::run(config, stop)?;
+    Ok(if outcome.incomplete {
+        eprintln!("stopped before every batch was acknowledged; the spool keeps the rest for the next start");
+        ExitCode::from(3)
+    } else if outcome.read_errors.is_empty() {
         ExitCode::SUCCESS
-    };
-    rt.shutdown_timeout(Duration::from_secs(1));
-    Ok(code)
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 fn print(engine: &Engine, format: Format, flows: bool) -> anyhow::Result<()> {

@@ -1,12 +1,15 @@
 //! `wirewatch-probe run`: capture (live, or replaying files) with an uplink to controllers.
-//! The capture side cuts a batch at the end of every interval and puts it in the spool; the
-//! uplink task (tokio, on its own runtime thread) delivers the spool. A replay paces itself to
-//! the capture's timing (`--replay-speed N`) or runs flat out (`max`), and numbers its batches
-//! so that a restarted probe resumes the same run without sending anything twice.
+//! [`run`] is the whole probe as a library call (the binary's `run` command and the
+//! controller's `demo` call it): it opens the identity and the spool, starts the uplink and
+//! captures until the replay is delivered or a stop is requested. The capture side cuts a batch
+//! at the end of every interval and puts it in the spool; the uplink task (tokio, on its own
+//! runtime thread) delivers the spool. A replay paces itself to the capture's timing
+//! (`--replay-speed N`) or runs flat out (`max`), and numbers its batches so that a restarted
+//! probe resumes the same run without sending anything twice.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -16,8 +19,8 @@ use crate::capture::live::{self, LiveOptions};
 use crate::delta::split_batch;
 use crate::engine::{Engine, Hooks, NoProgress};
 use crate::interface::{Interface, Limits};
-use crate::spool::SpoolError;
-use crate::uplink::{Query, Shared, serve_queries};
+use crate::spool::{Bounds, Spool, SpoolError};
+use crate::uplink::{self, Identity, Query, Shared, UplinkError, UplinkOptions, serve_queries};
 
 /// Replay pacing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -294,4 +297,138 @@ pub fn live(
     shared.new_batch.notify_one();
     std::mem::forget(engine);
     Ok(())
+}
+
+/// What a probe captures.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Replay capture files as one run, paced at `speed`.
+    Replay { files: Vec<PathBuf>, speed: Speed },
+    /// Capture live from these interfaces until stopped.
+    Live(LiveOptions),
+}
+
+/// Everything [`run`] needs, resolved (the binary merges its flags over the configuration
+/// file, [`crate::config::ProbeConfig`]).
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Controllers as HOST:PORT; the uplink fails over in order.
+    pub controllers: Vec<String>,
+    /// Directory with probe.crt, probe.key and ca.crt.
+    pub identity: PathBuf,
+    pub spool_dir: PathBuf,
+    pub spool_bounds: Bounds,
+    /// Each batch's encoded size stays under this (at least 4096).
+    pub max_batch_bytes: usize,
+    /// Batch interval (packet time when replaying, wall-clock time live); at least 1 s.
+    pub interval: Duration,
+    pub limits: Limits,
+    pub source: Source,
+}
+
+/// How a [`run`] ended.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Files that could not be read to the end (everything before the damage was sent); each
+    /// was printed to stderr when the replay finished reading.
+    pub read_errors: Vec<crate::capture::file::ReadError>,
+    /// The spool is empty: every batch was acknowledged.
+    pub delivered: bool,
+    /// A replay stopped (stop requested, or the spool failed) before every batch was
+    /// acknowledged; the spool keeps the rest for the next start. Never set by a live capture,
+    /// which ends only when stopped.
+    pub incomplete: bool,
+}
+
+/// Why a [`run`] could not start or went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error(transparent)]
+    Uplink(#[from] UplinkError),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    #[error(transparent)]
+    Live(#[from] live::LiveError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("uplink task: {0}")]
+    Task(String),
+}
+
+/// The probe: opens the identity and the spool, starts the uplink (a tokio runtime of its
+/// own, so call it from a plain thread or `spawn_blocking`), and captures. A replay returns
+/// once every batch is acknowledged, or when `stop` is set (the spool keeps the rest); a live
+/// capture runs until `stop` is set, then delivers what the last interval left for up to 5 s.
+/// `stop` is set, too, when the probe stops on its own (a spool that cannot be written).
+pub fn run(config: RunConfig, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunError> {
+    if config.controllers.is_empty() {
+        return Err(RunError::Invalid("no controller: give --controller HOST:PORT"));
+    }
+    let identity = Identity::load(&config.identity)?;
+    let spool = Spool::open(&config.spool_dir, config.spool_bounds)?;
+    if config.max_batch_bytes < 4096 {
+        return Err(RunError::Invalid("max_batch_bytes must be at least 4096"));
+    }
+    let shared = Shared::with_max_batch(spool, config.max_batch_bytes);
+    let interval = config.interval.max(Duration::from_secs(1));
+    // The caller's stop and the probe's own (`shared.stop`) are one: either ends the run.
+    let finished = Arc::new(AtomicBool::new(false));
+    {
+        let (stop, shared, finished) = (stop.clone(), shared.clone(), finished.clone());
+        std::thread::Builder::new().name("signals".into()).spawn(move || {
+            while !stop.load(Ordering::Relaxed) && !shared.stop.load(Ordering::Relaxed) {
+                if finished.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            shared.stop.store(true, Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
+        })?;
+    }
+    let result = deliver(config.controllers, config.limits, config.source, &identity, interval, &shared, stop);
+    finished.store(true, Ordering::Relaxed);
+    result
+}
+
+/// [`run`] once the spool is open: the uplink on its runtime, the capture on this thread.
+fn deliver(
+    controllers: Vec<String>,
+    limits: Limits,
+    source: Source,
+    identity: &Identity,
+    interval: Duration,
+    shared: &Arc<Shared>,
+    stop: Arc<AtomicBool>,
+) -> Result<RunOutcome, RunError> {
+    let client = uplink::client_config(identity)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let up = rt.spawn(uplink::run(UplinkOptions::new(controllers), client, shared.clone()));
+    let spool_empty = || shared.spool.lock().map(|s| s.is_empty()).unwrap_or(false);
+    let outcome = match source {
+        Source::Replay { files, speed } => {
+            let outcome = replay(&files, limits, interval, speed, shared.clone())?;
+            // Told at once (delivery may take long), as `listening on` is for live capture.
+            for e in &outcome.read_errors {
+                eprintln!("error: {e}");
+            }
+            rt.block_on(up).map_err(|e| RunError::Task(e.to_string()))??;
+            let delivered = spool_empty();
+            let incomplete = outcome.interrupted || shared.stop.load(Ordering::Relaxed) && !delivered;
+            RunOutcome { read_errors: outcome.read_errors, delivered, incomplete }
+        }
+        Source::Live(opts) => {
+            if opts.interfaces.is_empty() {
+                return Err(RunError::Invalid("nothing to capture: give --read FILE or -i INTERFACE"));
+            }
+            live(&opts, limits, interval, shared.clone(), stop)?;
+            // Deliver what the last interval left, briefly, then leave the rest in the spool.
+            let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), up).await });
+            RunOutcome { read_errors: Vec::new(), delivered: spool_empty(), incomplete: false }
+        }
+    };
+    rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(outcome)
 }

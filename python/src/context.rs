@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use wirewatch_mobile_api::geo::Geo;
+use wirewatch_model::geo::Geo;
 use wirewatch_store::Store;
 
 /// `[python]` in the controller's config file.

@@ -11,9 +11,8 @@ use pyo3::exceptions::PySystemExit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use tokio::sync::oneshot;
-use wirewatch_mobile_api::BoxFuture;
-use wirewatch_mobile_api::geo::Geo;
-use wirewatch_mobile_api::pages::{ScriptError, ScriptReply, ScriptRequest, Scripts};
+use wirewatch_model::geo::Geo;
+use wirewatch_model::scripts::{BoxFuture, ScriptError, ScriptReply, ScriptRequest, Scripts};
 use wirewatch_store::Store;
 
 use crate::context::{EngineInfo, PythonConfig, RunEnv};

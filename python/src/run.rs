@@ -13,9 +13,9 @@ use std::sync::Arc;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use wirewatch_mobile_api::auth::Role;
-use wirewatch_mobile_api::pages::{ScriptReply, ScriptRequest};
 use wirewatch_model::Host;
+use wirewatch_model::identity::Role;
+use wirewatch_model::scripts::{ScriptReply, ScriptRequest};
 use wirewatch_store::api::{InterfaceRow, ProbeRow};
 use wirewatch_store::snapshot::Snapshot;
 
@@ -117,7 +117,7 @@ pub(crate) fn begin<'py>(
         "CONTENT_TYPE",
         req.content_type.clone().unwrap_or_else(|| "application/x-www-form-urlencoded".into()),
     )?;
-    environ.set_item("REMOTE_USER", &req.user)?;
+    environ.set_item("REMOTE_USER", &req.caller.name)?;
     environ.set_item("REMOTE_ADDR", &req.remote_addr)?;
     environ.set_item("GATEWAY_INTERFACE", "CGI/1.1")?;
     environ.set_item("SERVER_SOFTWARE", format!("wirewatch/{}", ctx.info.version))?;
@@ -136,17 +136,17 @@ pub(crate) fn begin<'py>(
     request.set_item("path", &req.path)?;
     request.set_item("query_string", &req.query)?;
     request.set_item("params", &params)?;
-    request.set_item("user", &req.user)?;
-    request.set_item("role", req.role.as_str())?;
-    request.set_item("sites", req.sites.clone())?;
+    request.set_item("user", &req.caller.name)?;
+    request.set_item("role", req.caller.role.as_str())?;
+    request.set_item("sites", req.caller.sites.clone())?;
     request.set_item("id", id)?;
     request.set_item("csp_nonce", &req.csp_nonce)?;
     RUN.with(|r| {
         *r.borrow_mut() = Some(Run {
             ctx: ctx.clone(),
-            user: req.user.clone(),
-            role: req.role,
-            sites: req.sites.clone(),
+            user: req.caller.name.clone(),
+            role: req.caller.role,
+            sites: req.caller.sites.clone(),
             out: String::new(),
             status: 200,
             content_type: None,

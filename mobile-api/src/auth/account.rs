@@ -1,34 +1,6 @@
-//! The words of an account: roles (weakest first), the error of the account helpers the CLI
-//! uses, the user-name rule. It must not use the other files of `auth`.
-
-use serde::{Deserialize, Serialize};
-
-/// Roles, weakest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Viewer,
-    Operator,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "operator" => Some(Role::Operator),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
+//! The words of an account: the error of the account helpers the CLI uses, the user-name rule
+//! (roles are the shared vocabulary's, `wirewatch_model::identity::Role`). It must not use the
+//! other files of `auth`.
 
 /// Errors of the account helpers used by the CLI.
 #[derive(Debug, thiserror::Error)]

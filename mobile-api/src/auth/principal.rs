@@ -9,7 +9,8 @@ use axum::http::request::Parts;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
-use super::account::Role;
+use wirewatch_model::identity::{Caller, Role};
+
 use super::tokens::sha256;
 use crate::ApiState;
 use crate::error::ApiError;
@@ -77,6 +78,11 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Who is calling, without how they proved it (what the script engine is given).
+    pub fn caller(&self) -> Caller {
+        Caller { name: self.name.clone(), role: self.role, sites: self.sites.clone() }
+    }
+
     pub fn allowed(&self) -> Option<&[String]> {
         self.sites.as_deref()
     }

@@ -8,7 +8,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::account::{AuthError, Role};
+use wirewatch_model::identity::Role;
+
+use super::account::AuthError;
 use crate::error::ApiError;
 
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {

@@ -8,8 +8,8 @@ use axum::extract::State;
 use super::extract::{Json, Query, S};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Errors};
-use crate::geo::Place;
 use crate::model::*;
+use wirewatch_model::geo::Place;
 
 /// Hosts per country (the region map's data).
 #[utoipa::path(get, path = "/api/v1/geo/countries", tag = "geo", params(GeoParams),

@@ -1,5 +1,5 @@
 //! The browser side: `GET/POST /python/<path>.py` script pages (authenticated like the API,
-//! run by the [`Scripts`](crate::pages::Scripts) engine), the sign-in form (`/login`, the
+//! run by the [`Scripts`](wirewatch_model::scripts::Scripts) engine), the sign-in form (`/login`, the
 //! session cookie) and `/logout`, the per-user limit of page runs, and the security headers of
 //! every response. It must not use the other resource modules; signing in is
 //! `crate::sign_in`, shared with the API's login.
@@ -13,8 +13,8 @@
 //! `wirewatch.csp_nonce()`), `nosniff`, a same-origin referrer policy, no framing. Sign-in and
 //! page POSTs made by a browser from another site are refused ([`cross_site`]).
 
-use crate::pages::html_escape as escape;
 use std::sync::Arc;
+use wirewatch_model::scripts::html_escape as escape;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Request, State};
@@ -26,7 +26,7 @@ use super::extract::{ClientAddr, S};
 use crate::ApiState;
 use crate::auth::{Principal, Role, SESSION_COOKIE};
 use crate::error::ApiError;
-use crate::pages::{ScriptError, ScriptRequest};
+use wirewatch_model::scripts::{ScriptError, ScriptRequest};
 
 /// `/python/` runs per user: the caller is authenticated here (and handed to the page handler
 /// in the request's extensions) so a user holding `python_runs_per_user` runs waits, then
@@ -307,9 +307,7 @@ pub async fn python_page(
         query: uri.query().unwrap_or("").to_string(),
         content_type: headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),
         body: body.to_vec(),
-        user: p.name.clone(),
-        role: p.role,
-        sites: p.sites.clone(),
+        caller: p.caller(),
         headers: headers
             .iter()
             .filter(|(k, _)| *k != header::AUTHORIZATION && *k != header::COOKIE)

@@ -5,7 +5,7 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use wirewatch_mobile_api::pages::html_escape;
+use wirewatch_model::scripts::html_escape;
 
 use super::preferences::{Forbidden, get_preference, set_preference};
 use crate::run::{self, with_run};

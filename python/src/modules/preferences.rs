@@ -5,7 +5,7 @@
 
 use pyo3::exceptions::{PyPermissionError, PyValueError};
 use pyo3::prelude::*;
-use wirewatch_mobile_api::auth::Role;
+use wirewatch_model::identity::Role;
 
 use crate::run::{self, with_run};
 

@@ -1,10 +1,15 @@
-//! The script engine's interface: a page request as the engine sees it, its reply, why it
-//! failed, and the [`Scripts`] trait the engine (pyo3, in the `wirewatch-python` crate)
-//! implements, so this crate does not link libpython. Serving `/python/…` over HTTP is the
-//! router's (`routes::pages`); this module knows no HTTP.
+//! The script engine's interface, shared by the HTTP layer (which serves `/python/…`) and the
+//! engine (pyo3, in `wirewatch-python`, which implements [`Scripts`]), so neither depends on
+//! the other and the HTTP layer does not link libpython: a page request as the engine sees it,
+//! its reply, why it failed, and the HTML escape both use.
 
-use crate::BoxFuture;
-use crate::auth::Role;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::identity::Caller;
+
+/// A boxed future (traits such as [`Scripts`] are used as trait objects).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// One page request as the engine sees it.
 #[derive(Debug, Clone)]
@@ -16,10 +21,8 @@ pub struct ScriptRequest {
     pub query: String,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
-    pub user: String,
-    pub role: Role,
-    /// Sites the user may see (`None`: all).
-    pub sites: Option<Vec<String>>,
+    /// Who is asking (name, role, the sites they may see).
+    pub caller: Caller,
     /// Request headers (names lower case), for `HTTP_*` CGI variables.
     pub headers: Vec<(String, String)>,
     pub remote_addr: String,
@@ -62,4 +65,15 @@ pub trait Scripts: Send + Sync {
 /// form, ntop's `printFlagedWarning`).
 pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escape_covers_elements_and_double_quoted_attributes() {
+        assert_eq!(html_escape(r#"<a href="x">&</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
+        assert_eq!(html_escape("plain 'text'"), "plain 'text'");
+    }
 }

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use std::path::Path;
 
 /// Where an address is.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Place {
     /// ISO 3166-1 alpha-2 code.
     pub country_code: Option<String>,
