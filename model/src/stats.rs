@@ -40,23 +40,7 @@ pub struct PacketStats {
 
 impl BytesStats {
     /// The keys, in the order of the wire format's and the store's arrays.
-    pub const KEYS: [&'static str; 15] = [
-        "total",
-        "ipv4",
-        "fragmented",
-        "tcp",
-        "udp",
-        "otherIp",
-        "icmp",
-        "stp",
-        "ipsec",
-        "netbios",
-        "arpRarp",
-        "gre",
-        "ipv6",
-        "icmp6",
-        "other",
-    ];
+    pub const KEYS: [&'static str; 15] = wirewatch_wire::BYTES_STATS_KEYS;
 
     /// The values in [`BytesStats::KEYS`] order.
     pub fn to_array(&self) -> [u64; 15] {
@@ -109,19 +93,7 @@ impl BytesStats {
 
 impl PacketStats {
     /// The keys, in the order of the wire format's and the store's arrays.
-    pub const KEYS: [&'static str; 11] = [
-        "total",
-        "ethernet",
-        "broadcast",
-        "multicast",
-        "ip",
-        "syn",
-        "rst",
-        "rst_ack",
-        "syn_fin",
-        "fin_push_urg",
-        "null",
-    ];
+    pub const KEYS: [&'static str; 11] = wirewatch_wire::PKTS_STATS_KEYS;
 
     /// The values in [`PacketStats::KEYS`] order.
     pub fn to_array(&self) -> [u64; 11] {

@@ -124,7 +124,10 @@ pub(crate) static ADD_HOSTS: LazyLock<String> = LazyLock::new(|| {
         sets.push(format!("{g} = CASE WHEN {newer} THEN excluded.{g} ELSE h.{g} END"));
     }
     format!(
-        "INSERT INTO hosts AS h ({}) {} ON CONFLICT (probe_id, interface_id, ip) DO UPDATE SET {}",
+        // In key order: two transactions adding to the same hosts (one probe's batches on two
+        // connections, a moment after a reconnect) lock the rows in one order, so neither
+        // waits for the other in a circle.
+        "INSERT INTO hosts AS h ({}) {} ORDER BY 1, 2, 3 ON CONFLICT (probe_id, interface_id, ip) DO UPDATE SET {}",
         cols.join(", "),
         HOSTS.replace("{todo}", BATCH).replace("{where}", "WHERE s.arrived = $3"),
         sets.join(", ")
@@ -135,7 +138,7 @@ pub(crate) static ADD_HOSTS: LazyLock<String> = LazyLock::new(|| {
 pub(crate) static ADD_SERVICES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO host_services AS v (probe_id, interface_id, ip, service, tx_packets, tx_bytes, rx_packets, rx_bytes)
-         {}
+         {} ORDER BY 1, 2, 3, 4
          ON CONFLICT (probe_id, interface_id, ip, service) DO UPDATE SET
            tx_packets = v.tx_packets + excluded.tx_packets, tx_bytes = v.tx_bytes + excluded.tx_bytes,
            rx_packets = v.rx_packets + excluded.rx_packets, rx_bytes = v.rx_bytes + excluded.rx_bytes",
