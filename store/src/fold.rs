@@ -1,5 +1,5 @@
-//! What a batch adds to the host totals (`hosts`, `host_services`): the aggregate of its host
-//! samples, upserted by ingest in the transaction that commits the batch (so the totals every
+//! What a batch adds to the host totals (`hosts`, `host_services`): its host samples, upserted
+//! by ingest in the transaction that commits the batch (so the totals every
 //! reader sees are exact at every moment), and by migration 0006 for the batches an earlier
 //! release left to its fold. One definition of the rule: counters add up, the sample with the
 //! higher sequence number gives the gauges and the MAC.
@@ -38,7 +38,7 @@ pub(crate) const GAUGES: [&str; 8] = [
     "thpt_peak_rx",
 ];
 
-/// Output columns of [`HOSTS`], in order.
+/// The columns a batch gives a `hosts` row, in order.
 pub(crate) fn columns() -> Vec<String> {
     let mut c: Vec<String> =
         ["probe_id", "interface_id", "ip", "mac", "first_seen_ns", "last_seen_ns", "roles", "gauges_seq"]
@@ -53,49 +53,15 @@ pub(crate) fn columns() -> Vec<String> {
 /// The one batch a statement adds.
 const BATCH: &str = "(SELECT $1::bigint AS probe_id, $2::bigint AS seq)";
 
-/// `SELECT <aggregate per host> FROM host_samples s JOIN {todo} t ON (probe_id, seq) {where}
-/// GROUP BY host` — `{todo}` and `{where}` are filled in by the caller. Sums in one hash
-/// aggregate; the gauges from each host's latest sample (DISTINCT ON, one sort) — an
-/// `array_agg(… ORDER BY seq)` per gauge made the fold ~10× slower than ingest.
-pub(crate) static HOSTS: LazyLock<String> = LazyLock::new(|| {
-    let mut sums = vec![
-        "s.probe_id".to_string(),
-        "s.interface_id".into(),
-        "s.ip".into(),
-        "max(s.mac::text)::macaddr AS any_mac".into(),
-        "min(s.first_seen_ns) AS first_seen_ns".into(),
-        "max(s.last_seen_ns) AS last_seen_ns".into(),
-        "bit_or(s.roles) AS roles".into(),
-        "max(s.seq) AS gauges_seq".into(),
-    ];
-    sums.extend(counters().iter().map(|c| format!("sum(s.{c})::bigint AS {c}")));
-    let mut out = vec![
-        "a.probe_id".to_string(),
-        "a.interface_id".into(),
-        "a.ip".into(),
-        // The probe repeats a host's MAC in every delta once it has one, so the latest
-        // sample's is the answer; an older one only if the latest has none.
-        "coalesce(l.mac, a.any_mac)".into(),
-        "a.first_seen_ns".into(),
-        "a.last_seen_ns".into(),
-        "a.roles".into(),
-        "a.gauges_seq".into(),
-    ];
-    out.extend(counters().iter().map(|c| format!("a.{c}")));
-    out.extend(GAUGES.iter().map(|g| format!("l.{g}")));
-    format!(
-        "SELECT {} FROM \
-           (SELECT {} FROM host_samples s JOIN {{todo}} t ON t.probe_id = s.probe_id AND t.seq = s.seq {{where}} \
-            GROUP BY s.probe_id, s.interface_id, s.ip) a \
-         JOIN (SELECT DISTINCT ON (s.probe_id, s.interface_id, s.ip) s.probe_id, s.interface_id, s.ip, s.mac, {} \
-               FROM host_samples s JOIN {{todo}} t ON t.probe_id = s.probe_id AND t.seq = s.seq {{where}} \
-               ORDER BY s.probe_id, s.interface_id, s.ip, s.seq DESC) l \
-           ON l.probe_id = a.probe_id AND l.interface_id = a.interface_id AND l.ip = a.ip",
-        out.join(", "),
-        sums.join(", "),
-        GAUGES.iter().map(|g| format!("s.{g}")).collect::<Vec<_>>().join(", ")
-    )
-});
+/// The batch's host rows as `hosts` rows: one sample per host (ingest refuses a batch that
+/// names a host twice), so no aggregate — a scan of the batch's rows by the `(probe_id, seq)`
+/// index of its arrival day's partition. (An aggregate self-joined for the gauges, planned on a
+/// partition not yet analysed, went quadratic on a 100k-host batch.)
+fn batch_rows() -> String {
+    let select: Vec<String> =
+        columns().iter().map(|c| if c == "gauges_seq" { "s.seq".to_string() } else { format!("s.{c}") }).collect();
+    format!("SELECT {} FROM host_samples s WHERE s.probe_id = $1 AND s.seq = $2 AND s.arrived = $3", select.join(", "))
+}
 
 /// Per host and service: `SELECT probe_id, interface_id, ip, service, 4 sums` over the samples.
 pub(crate) const SERVICES: &str = "SELECT s.probe_id, s.interface_id, s.ip, s.services[i] AS service,
@@ -129,7 +95,7 @@ pub(crate) static ADD_HOSTS: LazyLock<String> = LazyLock::new(|| {
         // waits for the other in a circle.
         "INSERT INTO hosts AS h ({}) {} ORDER BY 1, 2, 3 ON CONFLICT (probe_id, interface_id, ip) DO UPDATE SET {}",
         cols.join(", "),
-        HOSTS.replace("{todo}", BATCH).replace("{where}", "WHERE s.arrived = $3"),
+        batch_rows(),
         sets.join(", ")
     )
 });
