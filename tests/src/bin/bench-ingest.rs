@@ -386,7 +386,7 @@ fn main() -> Result<()> {
         "SELECT (1000 * sum(extract(epoch FROM finished_at - started_at)))::bigint FROM job_runs WHERE name = 'rollup'",
     );
     println!(
-        "fold: {all_rows} sample rows folded into totals and rollups in {:.1} s of job time = {:.0} rows/s ({left} rows still unfolded {:.1} s after the last ack; runs every {fold_every} s)",
+        "fold: {all_rows} sample rows rolled up (hourly and daily; the totals are kept at ingest) in {:.1} s of job time = {:.0} rows/s ({left} rows still unfolded {:.1} s after the last ack; runs every {fold_every} s)",
         fold_ms as f64 / 1000.0,
         all_rows as f64 / (fold_ms as f64 / 1000.0),
         t.elapsed().as_secs_f64()
