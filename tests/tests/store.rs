@@ -309,3 +309,74 @@ fn batches_the_totals_or_the_fold_cannot_take_are_refused_or_quarantined_and_the
         assert_eq!(r.as_deref(), Some("rolled up 0 batches"));
     });
 }
+
+/// A database an earlier release filled: some batches folded into the totals, later ones
+/// committed as samples only (that release added them at its next fold). Migration 0006 adds
+/// the unfolded ones to the totals once, so every reader is exact right after the upgrade, and
+/// the fold then only rolls them up.
+#[test]
+fn the_upgrade_to_totals_at_ingest_adds_what_the_old_fold_had_not_taken() {
+    let pg = Pg::start();
+    let url = pg.create_db("up");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = Store::connect(wirewatch_store::parse_url(&url).expect("url"), 4).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let a = store.enroll("a", "s", &[1; 32], false).await.expect("enroll");
+        let b = store.enroll("b", "s", &[2; 32], false).await.expect("enroll");
+        let now = ns(chrono::Utc::now());
+        let mut gauged = host("192.0.2.1", 100);
+        gauged.gauges.peers_sent = 3;
+        store.write_batch(a.id, "t", &batch(0, now, vec![gauged, host("2001:db8::1", 7)])).await.expect("a0");
+        store.write_batch(b.id, "t", &batch(0, now, vec![host("192.0.2.2", 50)])).await.expect("b0");
+        let r = store.run_job("rollup", Duration::ZERO, "c", Retention::default()).await.expect("rollup");
+        assert_eq!(r.as_deref(), Some("rolled up 2 batches"));
+        // What the old fold had made of the batches so far.
+        pg.psql(
+            "up",
+            "CREATE TABLE old_hosts AS SELECT * FROM hosts; CREATE TABLE old_services AS SELECT * FROM host_services",
+        )
+        .expect("save");
+        // Later batches: a host seen again with newer gauges and no MAC, and a new host.
+        let mut again = host("192.0.2.1", 11);
+        again.mac = None;
+        again.gauges.peers_sent = 9;
+        store.write_batch(a.id, "t", &batch(1, now, vec![again, host("192.0.2.9", 5)])).await.expect("a1");
+        store.write_batch(b.id, "t", &batch(1, now, vec![host("192.0.2.2", 1)])).await.expect("b1");
+        pg.psql(
+            "up",
+            "CREATE TABLE want_hosts AS SELECT * FROM hosts; CREATE TABLE want_services AS SELECT * FROM host_services",
+        )
+        .expect("save");
+        // Back to the earlier release's state: the totals as its fold left them, the later
+        // batches unfolded, migration 0006 not applied yet.
+        pg.psql(
+            "up",
+            "DELETE FROM hosts; INSERT INTO hosts SELECT * FROM old_hosts;
+             DELETE FROM host_services; INSERT INTO host_services SELECT * FROM old_services;
+             DELETE FROM _sqlx_migrations WHERE version = 6",
+        )
+        .expect("restore");
+        assert_eq!(pg.scalar("up", "SELECT count(*) FROM batches WHERE NOT rolled_up"), 2);
+        assert_eq!(pg.scalar("up", "SELECT count(*) FROM hosts"), 3);
+        store.migrate().await.expect("the upgrade");
+        let differ = |a: &str, b: &str| {
+            pg.scalar(
+                "up",
+                &format!(
+                    "SELECT count(*) FROM ((TABLE {a} EXCEPT TABLE {b}) UNION ALL (TABLE {b} EXCEPT TABLE {a})) d"
+                ),
+            )
+        };
+        assert_eq!(differ("hosts", "want_hosts"), 0, "hosts after the upgrade");
+        assert_eq!(differ("host_services", "want_services"), 0, "services after the upgrade");
+        assert_eq!(pg.scalar("up", "SELECT tx_bytes FROM hosts WHERE ip = '192.0.2.1'"), 111);
+        assert_eq!(pg.scalar("up", "SELECT peers_sent FROM hosts WHERE ip = '192.0.2.1'"), 9, "the newer gauges");
+        assert_eq!(pg.scalar("up", "SELECT count(*) FROM hosts WHERE ip = '192.0.2.1' AND mac IS NOT NULL"), 1);
+        // The fold rolls the two batches up and leaves the totals alone.
+        let r = store.run_job("rollup", Duration::ZERO, "c", Retention::default()).await.expect("rollup");
+        assert_eq!(r.as_deref(), Some("rolled up 2 batches"));
+        assert_eq!(differ("hosts", "want_hosts"), 0, "hosts after the fold");
+        assert_eq!(pg.scalar("up", "SELECT sum(tx_bytes)::bigint FROM host_daily"), 100 + 7 + 50 + 11 + 5 + 1);
+    });
+}
