@@ -9,6 +9,7 @@
 //! PostgreSQL (Citus, probe as distribution key) needs no rewrite.
 
 pub mod accounts;
+pub mod archive;
 pub mod api;
 pub mod embedded;
 mod fold;

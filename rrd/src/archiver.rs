@@ -1,0 +1,2 @@
+pub struct Archiver;
+pub struct SyncReport;
