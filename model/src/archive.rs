@@ -26,9 +26,10 @@ pub fn proto_files() -> impl Iterator<Item = (usize, String)> {
 /// Longest directory name made of a name (longer names keep a prefix and a hash).
 const MAX_COMPONENT: usize = 120;
 
-/// A probe's or interface's name as one directory name: bytes outside `A-Z a-z 0-9 _ -` and a
-/// `.` are written `%XX` (so no `/`, no `..`, no hidden file, no `:` that rrdgraph's argument
-/// syntax would split on, and two names never share a directory); an empty name is `%`. A
+/// A probe's or interface's name as one directory name: bytes outside `A-Z a-z 0-9 _ - .` and
+/// a leading `.` are written `%XX` (so no `/`, no `.` or `..`, no hidden file, no `:` that
+/// rrdgraph's argument syntax would split on, and two names never share a directory: the
+/// escape is injective); an empty name is `%`. A
 /// result longer than 120 bytes keeps 100 and appends `~` and 16 hex digits of its SHA-256.
 /// Probes choose their interfaces' names: this is the only way one reaches the file system.
 pub fn dir_name(name: &str) -> String {
@@ -36,8 +37,8 @@ pub fn dir_name(name: &str) -> String {
         return "%".into();
     }
     let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+    for (i, b) in name.bytes().enumerate() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && i > 0) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -158,7 +159,8 @@ impl ArchivePath {
         let parts: Vec<&str> = s.split('/').collect();
         for (i, p) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
-            if p.is_empty() && !(last && !file) {
+            // A prefix may end in an empty (not yet typed) component.
+            if p.is_empty() && (file || !last) {
                 return bad("empty component");
             }
             if p.starts_with('.') {
@@ -227,8 +229,11 @@ mod tests {
     #[test]
     fn names_become_single_safe_components() {
         assert_eq!(dir_name("eth0"), "eth0");
-        assert_eq!(dir_name(".."), "%2E%2E");
-        assert_eq!(dir_name("../../etc"), "%2E%2E%2F%2E%2E%2Fetc");
+        assert_eq!(dir_name("eth0.100"), "eth0.100");
+        assert_eq!(dir_name(".."), "%2E.");
+        assert_eq!(dir_name("."), "%2E");
+        assert_eq!(dir_name(".hidden"), "%2Ehidden");
+        assert_eq!(dir_name("../../etc"), "%2E.%2F..%2Fetc");
         assert_eq!(dir_name("eth0:1"), "eth0%3A1");
         assert_eq!(dir_name("a%b"), "a%25b");
         assert_eq!(dir_name(""), "%");

@@ -17,6 +17,9 @@ use crate::{RrdConfig, RrdError};
 
 const NS: i64 = 1_000_000_000;
 
+/// The value an interval gives one interface file.
+type ValueOf = Box<dyn Fn(&InterfaceInterval) -> f64 + Send + Sync>;
+
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -121,10 +124,10 @@ impl Archiver {
     }
 
     /// An interface's files: name, kind, and the value an interval gives it.
-    fn interface_files() -> Vec<(String, Kind, Box<dyn Fn(&InterfaceInterval) -> f64 + Send + Sync>)> {
-        let mut v: Vec<(String, Kind, Box<dyn Fn(&InterfaceInterval) -> f64 + Send + Sync>)> = Vec::new();
+    fn interface_files() -> Vec<(String, Kind, ValueOf)> {
+        let mut v: Vec<(String, Kind, ValueOf)> = Vec::new();
         for name in INTERFACE_FILES {
-            let (kind, f): (Kind, Box<dyn Fn(&InterfaceInterval) -> f64 + Send + Sync>) = match name {
+            let (kind, f): (Kind, ValueOf) = match name {
                 "ethernetBytes" => (Kind::Count, Box::new(|i| i.bytes as f64)),
                 "ethernetPkts" => (Kind::Count, Box::new(|i| i.packets as f64)),
                 "throughput" => (
@@ -163,7 +166,10 @@ impl Archiver {
         blocking(move || {
             let mut report = SyncReport::default();
             for ((_, kind, value), path) in Self::interface_files().into_iter().zip(&paths) {
-                let points = merge(rows.iter().map(|r| Point { start: secs(r.start_ns), end: secs(r.end_ns), value: value(r) }), kind);
+                let points = merge(
+                    rows.iter().map(|r| Point { start: secs(r.start_ns), end: secs(r.end_ns), value: value(r) }),
+                    kind,
+                );
                 report.add(files::append(path, kind, step, &points)?);
             }
             Ok(report)
@@ -171,7 +177,13 @@ impl Archiver {
         .await
     }
 
-    async fn sync_hosts(&self, probe_id: i64, probe: &str, interfaces: &[i64], horizon: i64) -> Result<SyncReport, RrdError> {
+    async fn sync_hosts(
+        &self,
+        probe_id: i64,
+        probe: &str,
+        interfaces: &[i64],
+        horizon: i64,
+    ) -> Result<SyncReport, RrdError> {
         let ips = self
             .store
             .archive_hosts(probe_id, self.cfg.hosts_top_n, &self.cfg.host_networks, self.cfg.hosts_max_networked)
@@ -221,7 +233,11 @@ impl Archiver {
                             }) as f64
                         };
                         let points = merge(
-                            rows.iter().map(|r| Point { start: secs(r.start_ns), end: secs(r.end_ns), value: value(r) }),
+                            rows.iter().map(|r| Point {
+                                start: secs(r.start_ns),
+                                end: secs(r.end_ns),
+                                value: value(r),
+                            }),
                             Kind::Count,
                         );
                         match files::append(&dir.join(format!("{n}.rrd")), Kind::Count, step, &points) {
@@ -279,7 +295,12 @@ impl Archiver {
             }
             match self.sync().await {
                 Ok(r) if r.intervals_written > 0 || r.errors > 0 => {
-                    tracing::info!(created = r.files_created, written = r.intervals_written, errors = r.errors, "archive pass")
+                    tracing::info!(
+                        created = r.files_created,
+                        written = r.intervals_written,
+                        errors = r.errors,
+                        "archive pass"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "archive pass failed"),

@@ -210,13 +210,17 @@ mod tests {
         assert_eq!(png_size(&png), (400, 150));
         let svg = g.graph(req("pa/interfaces/eth0/ethernetBytes.rrd", GraphFormat::Svg)).await.unwrap();
         assert!(String::from_utf8_lossy(&svg).contains("<svg"));
-        assert!(matches!(g.graph(req("pa/interfaces/eth0/none.rrd", GraphFormat::Png)).await, Err(ArchiveError::NotFound(_))));
+        assert!(matches!(
+            g.graph(req("pa/interfaces/eth0/none.rrd", GraphFormat::Png)).await,
+            Err(ArchiveError::NotFound(_))
+        ));
         // A link inside the root pointing out of it is not followed.
         std::os::unix::fs::symlink("/etc/hostname", dir.path().join("pa/link.rrd")).unwrap();
         assert!(matches!(g.graph(req("pa/link.rrd", GraphFormat::Png)).await, Err(ArchiveError::NotFound(_))));
         let all = g.files(vec!["pa".into()], ArchivePath::parse("", false).unwrap(), 100).await.unwrap();
         assert_eq!(all, ["pa/interfaces/eth0/ethernetBytes.rrd"]);
-        let some = g.files(vec!["pa".into(), "pb".into()], ArchivePath::parse("pb/inter", false).unwrap(), 100).await.unwrap();
+        let some =
+            g.files(vec!["pa".into(), "pb".into()], ArchivePath::parse("pb/inter", false).unwrap(), 100).await.unwrap();
         assert_eq!(some, ["pb/interfaces/x/a.rrd"]);
         let none = g.files(vec!["pa".into()], ArchivePath::parse("pb/", false).unwrap(), 100).await.unwrap();
         assert!(none.is_empty());

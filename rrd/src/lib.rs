@@ -78,7 +78,8 @@ impl RrdConfig {
     /// Checks the settings (networks parse, bounds).
     pub fn validate(&self) -> Result<(), RrdError> {
         for n in &self.host_networks {
-            n.parse::<ipnet::IpNet>().map_err(|_| RrdError::Config(format!("rrd.host_networks: {n:?} is not a CIDR network")))?;
+            n.parse::<ipnet::IpNet>()
+                .map_err(|_| RrdError::Config(format!("rrd.host_networks: {n:?} is not a CIDR network")))?;
         }
         if self.update_every_secs == 0 || self.graph_queue == 0 {
             return Err(RrdError::Config("rrd.update_every_secs and rrd.graph_queue must be at least 1".into()));

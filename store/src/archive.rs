@@ -79,10 +79,12 @@ impl Store {
     /// interval committed, or once its newest batch arrived `settle` ago (by the store's clock).
     /// `None`: nothing committed.
     pub async fn archive_horizon(&self, probe_id: i64, settle: std::time::Duration) -> Result<Option<i64>> {
-        let last = sqlx::query("SELECT interval_end_ns, received_at FROM batches WHERE probe_id = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(probe_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let last = sqlx::query(
+            "SELECT interval_end_ns, received_at FROM batches WHERE probe_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(probe_id)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(last) = last else { return Ok(None) };
         let end: i64 = last.try_get("interval_end_ns")?;
         let at: chrono::DateTime<chrono::Utc> = last.try_get("received_at")?;
@@ -129,7 +131,11 @@ impl Store {
             let start: i64 = r.try_get("interval_start_ns")?;
             let end: i64 = r.try_get("interval_end_ns")?;
             let stats: Option<Vec<i64>> = r.try_get("bytes_stats")?;
-            let e = by_end.entry(end).or_insert_with(|| InterfaceInterval { start_ns: start, end_ns: end, ..Default::default() });
+            let e = by_end.entry(end).or_insert_with(|| InterfaceInterval {
+                start_ns: start,
+                end_ns: end,
+                ..Default::default()
+            });
             e.start_ns = e.start_ns.min(start);
             e.bytes = e.bytes.saturating_add(r.try_get("bytes")?);
             e.packets = e.packets.saturating_add(r.try_get("packets")?);
@@ -152,7 +158,8 @@ impl Store {
         max_networked: u32,
     ) -> Result<Vec<IpAddr>> {
         let mut ips: Vec<IpAddr> = Vec::new();
-        let parse = |s: String| s.parse::<IpAddr>().map_err(|_| StoreError::Invalid(format!("stored host address {s:?}")));
+        let parse =
+            |s: String| s.parse::<IpAddr>().map_err(|_| StoreError::Invalid(format!("stored host address {s:?}")));
         if top_n > 0 {
             let rows: Vec<String> = sqlx::query_scalar(
                 "SELECT host(ip) FROM hosts WHERE probe_id = $1

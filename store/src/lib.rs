@@ -9,8 +9,8 @@
 //! PostgreSQL (Citus, probe as distribution key) needs no rewrite.
 
 pub mod accounts;
-pub mod archive;
 pub mod api;
+pub mod archive;
 pub mod embedded;
 mod fold;
 pub mod hosts;

@@ -50,7 +50,9 @@ pub(super) async fn graph(State(st): S, p: Principal, Query(q): Query<RrdGraphPa
     let start = q.start.unwrap_or(end - 86_400);
     // Ten years at most, and after the epoch (rrdtool's time is unsigned here).
     if start < 0 || end <= start || end - start > 10 * 366 * 86_400 || end > 4_102_444_800 {
-        return Err(ApiError::bad_request("start and end are seconds since the epoch, start < end, at most 10 years apart"));
+        return Err(ApiError::bad_request(
+            "start and end are seconds since the epoch, start < end, at most 10 years apart",
+        ));
     }
     let archives = archives(&st)?;
     if !visible_dirs(&st, &p).await?.contains(path.probe_dir()) {
@@ -60,10 +62,8 @@ pub(super) async fn graph(State(st): S, p: Principal, Query(q): Query<RrdGraphPa
         ImageFormat::Png => GraphFormat::Png,
         ImageFormat::Svg => GraphFormat::Svg,
     };
-    let image = archives
-        .graph(GraphRequest { path, start, end, width, height, format })
-        .await
-        .map_err(archive_error)?;
+    let image =
+        archives.graph(GraphRequest { path, start, end, width, height, format }).await.map_err(archive_error)?;
     let ct = match format {
         GraphFormat::Png => "image/png",
         GraphFormat::Svg => "image/svg+xml",
