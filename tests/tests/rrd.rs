@@ -235,3 +235,108 @@ fn archives_follow_the_store_and_graphs_keep_to_the_callers_sites() {
     let bad = http(s.c.http, "GET", "/api/v1/rrd/files?prefix=../", Some(&admin), None);
     assert_eq!(bad.status, 400);
 }
+
+fn host(ip: &str, bytes: u64) -> wirewatch_wire::HostDelta {
+    let t = wirewatch_wire::Traffic { tx_packets: 1, tx_bytes: bytes, rx_packets: 0, rx_bytes: 0 };
+    wirewatch_wire::HostDelta {
+        ip: ip.parse().expect("ip"),
+        mac: None,
+        vlan: 0,
+        first_seen_ns: 1_000,
+        last_seen_ns: 2_000,
+        traffic: t,
+        l4: [t, Default::default(), Default::default(), Default::default()],
+        services: vec![],
+        syn_sent: 0,
+        tcp_sessions_total: 0,
+        udp_flows: 0,
+        gauges: Default::default(),
+    }
+}
+
+/// A batch of interface `eth0` for the 10 s interval ending at `end_ns` (100 bytes).
+fn batch(seq: u64, end_ns: u64, hosts: Vec<wirewatch_wire::HostDelta>) -> wirewatch_wire::Batch {
+    wirewatch_wire::Batch {
+        seq,
+        interval_start_ns: end_ns - 10_000_000_000,
+        interval_end_ns: end_ns,
+        spool: Default::default(),
+        interfaces: vec![wirewatch_wire::InterfaceDelta {
+            name: "eth0".into(),
+            link_type: "EN10MB".into(),
+            counters: wirewatch_wire::InterfaceCounters { packets: 1, bytes: 100, ..Default::default() },
+            gauges: Default::default(),
+            hosts,
+            macs: vec![],
+        }],
+    }
+}
+
+/// The archive against the store, batch by batch: an interval is archived once all its parts
+/// committed (a later interval arrived, or its last part settled), exactly once across passes,
+/// a restart and a late batch; a quiet gap is a zero; an interval before what a file holds (a
+/// probe's clock went back) is not placed; the integral is every placed byte, once.
+#[test]
+fn split_late_and_repeated_intervals_are_archived_once() {
+    use wirewatch_rrd::files::{integral, last_update};
+    let pg = Pg::start();
+    let url = pg.create_db("rrdstore");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = scratch();
+    let root = dir.path().join("rrd");
+    rt.block_on(async {
+        let now =
+            chrono::DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z").expect("time").with_timezone(&chrono::Utc);
+        let clock = wirewatch_store::Clock::fixed(now);
+        let store = wirewatch_store::Store::connect(wirewatch_store::parse_url(&url).expect("url"), 4)
+            .await
+            .expect("connect")
+            .with_clock(clock.clone());
+        store.migrate().await.expect("migrate");
+        let p = store.enroll("p", "s", &[1; 32], false).await.expect("enroll");
+        let cfg = wirewatch_rrd::RrdConfig { settle_secs: 60, hosts_top_n: 10, ..Default::default() };
+        let archiver = wirewatch_rrd::Archiver::new(store.clone(), cfg.clone(), root.clone());
+        let t = 1_456_833_600i64; // 2016-03-01T12:00:00Z
+        let end = |secs: i64| ((t + secs) * 1_000_000_000) as u64;
+        let eth = root.join("p/interfaces/eth0/ethernetBytes.rrd");
+        let sent = |ip: &str| root.join(format!("p/hosts/{ip}/bytesSent.rrd"));
+        // An interval in two parts: nothing is archived while it may still be arriving.
+        store.write_batch(p.id, "t", &batch(0, end(0), vec![host("192.0.2.1", 100)])).await.expect("b0");
+        assert_eq!(archiver.sync().await.expect("sync").intervals_written, 0);
+        store.write_batch(p.id, "t", &batch(1, end(0), vec![host("2001:db8::7", 7)])).await.expect("b1");
+        assert_eq!(archiver.sync().await.expect("sync").intervals_written, 0);
+        assert!(!eth.exists());
+        // The next interval arrives: the first is complete, with both parts.
+        store.write_batch(p.id, "t", &batch(2, end(10), vec![host("192.0.2.1", 50)])).await.expect("b2");
+        let r = archiver.sync().await.expect("sync");
+        assert!(r.intervals_written > 0 && r.errors == 0, "{r:?}");
+        assert_eq!(last_update(&eth).expect("last"), Some(t));
+        assert_eq!(last_update(&sent("2001_db8__7")).expect("last"), Some(t));
+        // Another pass, and a restarted archiver: nothing new, nothing twice.
+        assert_eq!(archiver.sync().await.expect("sync").intervals_written, 0);
+        let restarted = wirewatch_rrd::Archiver::new(store.clone(), cfg.clone(), root.clone());
+        assert_eq!(restarted.sync().await.expect("sync").intervals_written, 0);
+        // A batch arriving late, after a quiet gap: the interval before it completes now, and
+        // it once it has settled.
+        clock.set(now + chrono::Duration::seconds(120));
+        store.write_batch(p.id, "t", &batch(3, end(40), vec![host("192.0.2.1", 5)])).await.expect("b3");
+        restarted.sync().await.expect("sync");
+        assert_eq!(last_update(&eth).expect("last"), Some(t + 10));
+        clock.set(now + chrono::Duration::seconds(300));
+        restarted.sync().await.expect("sync");
+        assert_eq!(last_update(&eth).expect("last"), Some(t + 40));
+        // A probe whose clock went back: its interval cannot be placed after what the files
+        // hold, and is left out (the store keeps it); nothing already there changes.
+        store.write_batch(p.id, "t", &batch(4, end(20), vec![host("192.0.2.1", 1000)])).await.expect("b4");
+        clock.set(now + chrono::Duration::seconds(600));
+        let r = restarted.sync().await.expect("sync");
+        assert_eq!((r.intervals_written, r.errors), (0, 0), "{r:?}");
+        assert_eq!(last_update(&eth).expect("last"), Some(t + 40));
+        // Every byte of the placed intervals, once: 4 interface batches of 100, the host's 155.
+        let span = (t - 3600, t + 3600);
+        assert_eq!(integral(&eth, span.0, span.1).expect("integral"), 400.0);
+        assert_eq!(integral(&sent("192.0.2.1"), span.0, span.1).expect("integral"), 155.0);
+        assert_eq!(integral(&sent("2001_db8__7"), span.0, span.1).expect("integral"), 7.0);
+        store.close().await;
+    });
+}
