@@ -54,6 +54,25 @@ pub async fn revoke(cfg: &Config, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `rrd rebuild`: recreates the RRD archive from PostgreSQL (beside the old one, then swapped).
+pub async fn rrd_rebuild(cfg: &Config) -> anyhow::Result<()> {
+    let db = Database::open(cfg).await?;
+    let root = cfg.rrd.root(&cfg.data_dir);
+    let archiver = wirewatch_rrd::Archiver::new(db.store.clone(), cfg.rrd.clone(), root.clone());
+    let r = archiver.rebuild().await;
+    db.close().await;
+    let r = r?;
+    println!(
+        "rebuilt {}: {} files, {} intervals written, {} errors",
+        root.display(),
+        r.files_created,
+        r.intervals_written,
+        r.errors
+    );
+    anyhow::ensure!(r.errors == 0, "{} archive files failed (see the log)", r.errors);
+    Ok(())
+}
+
 /// Lists probes with their status.
 pub async fn list_probes(cfg: &Config, format: Format) -> anyhow::Result<()> {
     let db = Database::open(cfg).await?;

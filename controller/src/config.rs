@@ -63,6 +63,8 @@ pub struct Config {
     pub python: wirewatch_python::PythonConfig,
     /// Connection pools and read limits (`[database]` table; `WIREWATCH_DATABASE_<KEY>`).
     pub database: DatabaseConfig,
+    /// RRD archives and graphs (`[rrd]` table; `WIREWATCH_RRD_<KEY>`).
+    pub rrd: wirewatch_rrd::RrdConfig,
 }
 
 /// The controller's connection pools: ingest writers, readers (API and Python pages) and jobs
@@ -161,6 +163,7 @@ impl Default for Config {
             api: wirewatch_mobile_api::ApiConfig::default(),
             python: wirewatch_python::PythonConfig::default(),
             database: DatabaseConfig::default(),
+            rrd: wirewatch_rrd::RrdConfig::default(),
         }
     }
 }
@@ -244,8 +247,20 @@ impl Config {
             "read_idle_in_transaction_timeout_ms",
             "raw_window_max_hours",
         ];
+        const RRD_KEYS: &[&str] = &[
+            "enabled",
+            "dir",
+            "update_every_secs",
+            "step_secs",
+            "settle_secs",
+            "hosts_top_n",
+            "host_networks",
+            "hosts_max_networked",
+            "graph_queue",
+        ];
         f = f
             .merge(Env::prefixed("WIREWATCH_").only(KEYS))
+            .merge(Env::prefixed("WIREWATCH_RRD_").only(RRD_KEYS).map(|k| format!("rrd.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_DATABASE_").only(DATABASE_KEYS).map(|k| format!("database.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_API_").only(API_KEYS).map(|k| format!("api.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_PYTHON_").only(PYTHON_KEYS).map(|k| format!("python.{k}").into()))
@@ -257,6 +272,7 @@ impl Config {
             c.max_handshakes > 0 && c.max_connections_per_address > 0 && c.handshake_timeout_secs > 0,
             "max_handshakes, max_connections_per_address and handshake_timeout_secs must be at least 1"
         );
+        c.rrd.validate()?;
         anyhow::ensure!(c.python.workers > 0 && c.python.queue > 0, "python workers and queue must be at least 1");
         anyhow::ensure!(c.python.timeout_secs > 0.0, "python timeout_secs must be positive");
         anyhow::ensure!(

@@ -178,6 +178,17 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             .context("starting the Python engine")?;
         api.scripts = Some(Arc::new(engine));
     }
+    if cfg.rrd.enabled {
+        let root = cfg.rrd.root(&cfg.data_dir);
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        // The archive reads with the jobs' pool: a long catch-up never takes a reader's or a
+        // writer's connection.
+        let archiver = wirewatch_rrd::Archiver::new(store.clone(), cfg.rrd.clone(), root.clone());
+        let s = shutdown.clone();
+        tasks.spawn(archiver.run(async move { s.cancelled().await }));
+        let graphs = wirewatch_rrd::Graphs::start(root, cfg.rrd.graph_queue).context("starting the graph renderer")?;
+        api.archives = Some(Arc::new(graphs));
+    }
     let app = wirewatch_mobile_api::router(Arc::new(api));
     {
         let s = shutdown.clone();

@@ -67,6 +67,11 @@ enum Cmd {
         #[arg(long)]
         exit: bool,
     },
+    /// The RRD archive of this controller (under `[rrd] dir`).
+    Rrd {
+        #[command(subcommand)]
+        cmd: RrdCmd,
+    },
     /// Manage the users of the JSON API.
     User {
         #[command(subcommand)]
@@ -74,6 +79,12 @@ enum Cmd {
     },
     /// Print the configuration file with its defaults.
     PrintDefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum RrdCmd {
+    /// Recreate every archive file from PostgreSQL (built beside the old tree, then swapped in).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -193,6 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Probe { cmd: ProbeCmd::Revoke { name } } => admin::revoke(&cfg, &name).await?,
         Cmd::Probe { cmd: ProbeCmd::List { format } } => admin::list_probes(&cfg, format).await?,
+        Cmd::Rrd { cmd: RrdCmd::Rebuild } => admin::rrd_rebuild(&cfg).await?,
         Cmd::Hosts { site, probe, format } => admin::hosts(&cfg, site, probe, format).await?,
         Cmd::Demo { capture, speed, exit } => return wirewatch_controller::demo::demo(cfg, capture, speed, exit).await,
         Cmd::User { cmd: UserCmd::Add { name, role, sites, .. } } => admin::add_user(&cfg, &name, &role, sites).await?,

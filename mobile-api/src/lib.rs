@@ -17,7 +17,7 @@
 //! - `routes::extract` (extractors, request parsing) and `routes::convert` (store values →
 //!   response pieces);
 //! - the resource modules `routes::{auth, inventory, hosts, history, geo, preferences, live,
-//!   health, pages}`, which never use each other;
+//!   health, pages, rrd}`, which never use each other;
 //! - `routes` (`routes/mod.rs`: the router and the OpenAPI document).
 
 pub mod auth;
@@ -212,6 +212,8 @@ pub struct ApiState {
     pub live: Arc<dyn Live>,
     /// The Python engine serving `/python/…` pages (`None`: disabled).
     pub scripts: Option<Arc<dyn Scripts>>,
+    /// The RRD archive's graphs and listing (`None`: archives disabled).
+    pub archives: Option<Arc<dyn wirewatch_model::archive::Archives>>,
     pub controller: String,
     pub config: ApiConfig,
     /// A valid argon2 hash to verify against when the user does not exist (so a wrong user
@@ -287,6 +289,7 @@ impl ApiState {
             names,
             live,
             scripts: None,
+            archives: None,
             controller,
             config,
             dummy_hash,

@@ -544,3 +544,51 @@ pub struct Health {
     pub status: String,
     pub database: String,
 }
+
+/// Image format of an RRD graph.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    Png,
+    Svg,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RrdGraphParams {
+    /// Archive file below the archive root, e.g. `probe/interfaces/eth0/ethernetBytes.rrd`
+    /// (as `/api/v1/rrd/files` lists them).
+    #[param(max_length = 512)]
+    pub path: String,
+    /// Start, seconds since the epoch (packet time); default: a day before `end`.
+    pub start: Option<i64>,
+    /// End, seconds since the epoch; default: now.
+    pub end: Option<i64>,
+    /// Image width in pixels (100–4000, default 600).
+    #[param(minimum = 100, maximum = 4000)]
+    pub width: Option<u32>,
+    /// Image height in pixels (60–2000, default 200).
+    #[param(minimum = 60, maximum = 2000)]
+    pub height: Option<u32>,
+    /// `png` (default) or `svg`.
+    pub format: Option<ImageFormat>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RrdFilesParams {
+    /// Only paths starting with this (e.g. `probe/interfaces/`); default: all.
+    #[param(max_length = 512)]
+    pub prefix: Option<String>,
+    /// At most this many paths (1–10000, default 1000).
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<usize>,
+}
+
+/// Archive files (paths below the archive root, sorted).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RrdFiles {
+    pub files: Vec<String>,
+}

@@ -9,13 +9,15 @@
 //! (`wirewatch-python`) share, so neither depends on the other and only the controller knows
 //! both: the caller's identity ([`identity`]: [`Role`], [`Caller`] with its site scope), the
 //! script engine's interface ([`scripts`]: [`Scripts`], [`ScriptRequest`], [`ScriptReply`],
-//! [`ScriptError`], [`BoxFuture`], the HTML escape) and GeoIP lookups ([`geo`]).
+//! [`ScriptError`], [`BoxFuture`], the HTML escape) GeoIP lookups ([`geo`]) and the RRD archives' layout and graph interface ([`archive`]:
+//! [`Archives`], implemented by `wirewatch-rrd`, so the HTTP layer does not link librrd).
 //!
 //! Depends only on the wire protocol (whose [`Traffic`] it re-exports: the delta a probe sends
 //! and the totals a reader shows count the same four things) and on small leaf crates
 //! (`utoipa` only with the `openapi` feature, for the HTTP layer's schemas). No IO but opening
 //! the GeoIP database ([`geo::Geo::open`]).
 
+pub mod archive;
 pub mod geo;
 pub mod host;
 pub mod identity;
@@ -26,6 +28,7 @@ pub mod service;
 pub mod stats;
 pub mod time;
 
+pub use archive::{ArchiveError, ArchivePath, Archives, GraphFormat, GraphRequest};
 pub use geo::{Geo, GeoError, Place};
 pub use host::{Host, HostGauges, HostKey, HostSort, HostSummary, L4, Thpt};
 pub use identity::{Caller, Role};

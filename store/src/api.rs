@@ -230,6 +230,13 @@ impl Store {
     }
 
     /// The id of a probe the caller may see.
+    /// The names of the probes of the caller's sites (the RRD archive's top directories a
+    /// caller may read are theirs).
+    pub async fn probe_names(&self, allowed: Option<&[String]>) -> Result<Vec<String>> {
+        let q = format!("SELECT p.name FROM probes p JOIN sites s ON s.id = p.site_id WHERE {ALLOWED} ORDER BY p.name");
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q)).bind(allowed).fetch_all(&self.pool).await?)
+    }
+
     pub async fn probe_id(&self, allowed: Option<&[String]>, name: &str) -> Result<Option<i64>> {
         let q = format!("SELECT p.id FROM probes p JOIN sites s ON s.id = p.site_id WHERE {ALLOWED} AND p.name = $2");
         Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q)).bind(allowed).bind(name).fetch_optional(&self.pool).await?)

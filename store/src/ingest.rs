@@ -349,7 +349,7 @@ impl Store {
                 .bind(int(c.host_evictions, "evictions")?)
                 .bind(int(c.mac_evictions, "evictions")?)
                 .bind(int(c.flow_evictions, "evictions")?)
-                .bind(bytes_stats)
+                .bind(&bytes_stats)
                 .bind(pkts_stats)
                 .bind(int(g.hosts, "hosts")?)
                 .bind(int(g.macs, "macs")?)
@@ -359,8 +359,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO interface_samples (probe_id, interface_id, ts, seq, packets, bytes, undecoded_packets, drops, hosts, flows_active, arrived)
-                 VALUES ($1, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, $11)",
+                "INSERT INTO interface_samples (probe_id, interface_id, ts, seq, packets, bytes, undecoded_packets, drops, hosts, flows_active, arrived, bytes_stats)
+                 VALUES ($1, $2, $3::timestamptz, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(probe_id)
             .bind(iface)
@@ -373,6 +373,7 @@ impl Store {
             .bind(int(g.hosts, "hosts")?)
             .bind(int(g.flows_active, "flows")?)
             .bind(day)
+            .bind(&bytes_stats)
             .execute(&mut *tx)
             .await?;
             for h in &i.hosts {

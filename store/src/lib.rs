@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod archive;
 pub mod embedded;
 mod fold;
 pub mod hosts;

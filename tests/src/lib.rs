@@ -267,6 +267,15 @@ impl Controller {
 
     /// Runs a controller subcommand with `input` on its standard input.
     pub fn cli_stdin(&self, args: &[&str], input: &str) -> Result<String> {
+        self.cli_full(args, input, &[])
+    }
+
+    /// Runs a controller subcommand with more environment (configuration) variables.
+    pub fn cli_env(&self, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
+        self.cli_full(args, "", env)
+    }
+
+    fn cli_full(&self, args: &[&str], input: &str, env: &[(&str, &str)]) -> Result<String> {
         use std::io::Write;
         let mut child = Command::new(bin("wirewatch-controller"))
             .arg("--data-dir")
@@ -274,6 +283,7 @@ impl Controller {
             .args(args)
             .env("DATABASE_URL", &self.database_url)
             .env("WIREWATCH_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -15,6 +15,7 @@ mod inventory;
 mod live;
 pub(crate) mod pages;
 mod preferences;
+mod rrd;
 
 use std::sync::Arc;
 
@@ -27,7 +28,7 @@ use utoipa_axum::routes;
 
 use crate::ApiState;
 use crate::error::{ApiError, ErrorBody};
-use crate::model::{HostSort, Order, Resolution, Unit};
+use crate::model::{HostSort, ImageFormat, Order, Resolution, Unit};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,7 +39,7 @@ use crate::model::{HostSort, Order, Resolution, Unit};
                        scripts use API tokens the same way.",
         version = "1"
     ),
-    components(schemas(ErrorBody, HostSort, Order, Unit, Resolution)),
+    components(schemas(ErrorBody, HostSort, Order, Unit, Resolution, ImageFormat)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -81,6 +82,8 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(preferences::preferences))
         .routes(routes!(preferences::get_preference, preferences::put_preference, preferences::delete_preference))
         .routes(routes!(live::live_top_talkers))
+        .routes(routes!(rrd::graph))
+        .routes(routes!(rrd::files))
         .routes(routes!(health::healthz))
 }
 
@@ -145,6 +148,8 @@ mod tests {
                 "/api/v1/probes/{probe}/live/top-talkers",
                 "/api/v1/probes/{probe}/preferences",
                 "/api/v1/probes/{probe}/preferences/{key}",
+                "/api/v1/rrd/files",
+                "/api/v1/rrd/graph",
                 "/api/v1/sites",
                 "/api/v1/sites/{site}",
                 "/api/v1/tokens",
