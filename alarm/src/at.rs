@@ -297,7 +297,7 @@ fn add_months(t: i64, months: i64) -> i64 {
 
 impl AtTime {
     /// This time counted from `base` (the resolved reference).
-    fn from_base(&self, base: i64) -> i64 {
+    fn counted_from(&self, base: i64) -> i64 {
         add_months(base, self.months).saturating_add(self.secs)
     }
 }
@@ -315,14 +315,14 @@ pub fn resolve_window(start: &AtTime, end: &AtTime, now: i64) -> Result<(i64, i6
         (_, Reference::End) => return Err(WindowError::EndFromEnd),
         (Reference::End, Reference::Start) => return Err(WindowError::EachOther),
         (Reference::End, r) => {
-            let e = end.from_base(base(r));
-            (start.from_base(e), e)
+            let e = end.counted_from(base(r));
+            (start.counted_from(e), e)
         }
         (r, Reference::Start) => {
-            let s = start.from_base(base(r));
-            (s, end.from_base(s))
+            let s = start.counted_from(base(r));
+            (s, end.counted_from(s))
         }
-        (rs, re) => (start.from_base(base(rs)), end.from_base(base(re))),
+        (rs, re) => (start.counted_from(base(rs)), end.counted_from(base(re))),
     };
     if s < 0 || e < 0 {
         return Err(WindowError::BeforeEpoch { start: s, end: e });
@@ -390,7 +390,7 @@ mod tests {
     fn now_rel(text: &str) -> i64 {
         let a = at(text);
         assert_eq!(a.reference, Reference::Now, "{text}");
-        a.from_base(NOW) - NOW
+        a.counted_from(NOW) - NOW
     }
 
     #[test]
@@ -435,7 +435,7 @@ mod tests {
         let a = at("now-2m");
         assert!(a.m_read_as_months);
         assert_eq!(a.months, -2);
-        assert_eq!(a.from_base(NOW), 1_266_973_800);
+        assert_eq!(a.counted_from(NOW), 1_266_973_800);
         assert_eq!(at("now-1mon").months, -1);
         assert_eq!(at("now-1y6m").months, -18);
         assert_eq!(at("now+3w1m").months, 1);
@@ -443,10 +443,10 @@ mod tests {
         assert!(!at("now-6m").m_read_as_months);
         // May 31 - 1 month = "Apr 31" = May 1 (mktime's normalisation), in UTC.
         let may31 = days_from_civil(2010, 5, 31) * 86_400 + 3600;
-        assert_eq!(at("now-1month").from_base(may31), days_from_civil(2010, 5, 1) * 86_400 + 3600);
+        assert_eq!(at("now-1month").counted_from(may31), days_from_civil(2010, 5, 1) * 86_400 + 3600);
         // Across a year and a leap day.
         let feb29 = days_from_civil(2012, 2, 29) * 86_400;
-        assert_eq!(at("now+1y").from_base(feb29), days_from_civil(2013, 3, 1) * 86_400);
+        assert_eq!(at("now+1y").counted_from(feb29), days_from_civil(2013, 3, 1) * 86_400);
     }
 
     #[test]

@@ -267,7 +267,7 @@ pub enum Line {
     Comment(String),
     /// An empty or all-space line, kept verbatim.
     Blank(String),
-    Threshold(Threshold),
+    Threshold(Box<Threshold>),
 }
 
 /// A parsed `rrdAlarmConfig.txt`.
@@ -353,7 +353,7 @@ impl ConfigFile {
                         errors.push(ConfigError { line: n, error: LineError::DuplicateId { id: t.id, first_line } });
                     } else {
                         ids.insert(t.id, n);
-                        out.lines.push(Line::Threshold(t));
+                        out.lines.push(Line::Threshold(Box::new(t)));
                     }
                 }
                 Err(e) => errors.push(ConfigError { line: n, error: e.into() }),
@@ -388,13 +388,13 @@ impl ConfigFile {
         let mut lines = vec![Line::Comment(
             "#rrdAlarmConfig File. All the lines that starts with the '#' will be ignored! (just like this one)".into(),
         )];
-        lines.extend(thresholds.into_iter().map(Line::Threshold));
+        lines.extend(thresholds.into_iter().map(|t| Line::Threshold(Box::new(t))));
         ConfigFile { lines, crlf: false, final_newline: true }
     }
 
     pub fn thresholds(&self) -> impl Iterator<Item = &Threshold> {
         self.lines.iter().filter_map(|l| match l {
-            Line::Threshold(t) => Some(t),
+            Line::Threshold(t) => Some(t.as_ref()),
             _ => None,
         })
     }

@@ -1,7 +1,9 @@
 //! Reading a file's values over a window: the [`Fetch`] trait the check runs on, and
 //! [`RrdFetch`], librrd's `rrd_fetch` with the AVERAGE consolidation at the highest
 //! resolution that covers the window (rrdtool fetch's default, what ntop's `rrd_fetch` did),
-//! first data source only (ntop read `value[0]`).
+//! first data source only (ntop read `value[0]`). Its rows are librrd's, untrimmed: whole
+//! steps from the one ending after the start to the one containing the end (for an end on a
+//! step boundary, the step that begins there), exactly what ntop scanned.
 //!
 //! librrd's fetch (`rrd_fetch_r`) is reentrant, so checks may fetch from any thread; graphs
 //! are another matter (wirewatch-rrd owns them).
