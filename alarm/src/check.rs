@@ -21,8 +21,9 @@
 //!   (ntop printed it to stderr and reported the file OK at 1970).
 //!
 //! The re-arm state is the caller's to keep ([`RearmState`], a plain map; PostgreSQL in the
-//! controller): the check reads it and records each firing in it. Nothing here reads a clock
-//! or writes a file.
+//! controller): the check reads it and records each firing in it; entries of a threshold
+//! that was edited or removed are the caller's to drop (ntop started afresh whenever its
+//! config file changed). Nothing here reads a clock or writes a file.
 
 use std::collections::HashMap;
 use std::path::Path;
