@@ -13,7 +13,7 @@
 //! Time is packet time: an interval is written at the end of its batch's interval (the
 //! samples' `ts`), so a replayed capture from 2016 fills 2016 in its files, and the files are
 //! the same whenever and however fast the batches arrived (a rebuild gives the same content).
-//! This crate is the only one linking librrd.
+//! This crate writes and renders the archives; `wirewatch-alarm` links librrd too, to fetch only.
 
 pub mod archiver;
 pub mod files;
