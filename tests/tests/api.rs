@@ -521,7 +521,10 @@ fn schemathesis_finds_no_server_errors() {
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"])
         // Logging out would end the session the run authenticates with.
         .args(["--exclude-path", "/api/v1/auth/logout"])
-        .args(["--max-examples", "20", "--max-time", "90", "--workers", "2", "--seed", "1"])
+        // One worker: two threads compiling schemathesis's generated code at once crashed CPython
+        // 3.11 once here ("SystemError: AST constructor recursion depth mismatch", a runtime error
+        // of the tool, not a finding about the API).
+        .args(["--max-examples", "20", "--max-time", "90", "--workers", "1", "--seed", "1"])
         .args(["--report-dir"])
         .arg(report.path())
         .env("SCHEMATHESIS_TELEMETRY", "false")
