@@ -2,7 +2,8 @@
 //! controller's archive root, ntop's `rrdAlarmConfig.txt` imported and exported unchanged,
 //! `alarm check` firing the expected rows (repetitions, above and below, a glob over many
 //! files and one over none), the re-arm state kept in PostgreSQL across separate CLI
-//! processes, and a wrong file refused whole with its line numbers.
+//! processes, a wrong file refused whole with its line numbers, and two checks at once firing
+//! a threshold once.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -259,4 +260,41 @@ fn thresholds_import_export_check_and_rearm_in_postgres() {
 fn cli_controller_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
     format!("{}:4433", host.trim())
+}
+
+/// Two checks at once (two processes) serialise on the alarms' lock: a threshold with a
+/// re-arm time fires once between them, and both runs are recorded.
+#[test]
+fn concurrent_checks_fire_once() {
+    let pg = Pg::start();
+    let db = "alarm_concurrent";
+    let url = pg.create_db(db);
+    let dir = scratch();
+    let c = Controller::start(
+        &dir.path().join("ctl"),
+        &url,
+        "alarm-ctl",
+        free_udp_port(),
+        &[("WIREWATCH_RRD_ENABLED", "false")],
+    );
+    let root = c.data_dir.join("rrd");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let last = now / STEP * STEP;
+    for i in 0..20 {
+        write(&root, &format!("p/interfaces/eth{i}/ethernetBytes.rrd"), last, |_| 500.0);
+    }
+    let file = "# one threshold, an hour's re-arm\n\
+1\t*/interfaces/*/ethernetBytes.rrd\tabove\t100\t1\tnow-30m\tnow\tNone\t \t3600\n";
+    c.cli_stdin(&["alarm", "import", "-"], file).expect("import");
+    let reports: Vec<Value> = std::thread::scope(|s| {
+        let a = s.spawn(|| check(&c));
+        let b = s.spawn(|| check(&c));
+        vec![a.join().expect("check a"), b.join().expect("check b")]
+    });
+    let fired: Vec<u64> = reports.iter().map(|r| r["alarms_fired"].as_u64().expect("fired")).collect();
+    assert_eq!(fired.iter().sum::<u64>(), 20, "{fired:?}");
+    assert!(fired.contains(&20) && fired.contains(&0), "one check fires every file, the other none: {fired:?}");
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_runs"), 2);
+    assert_eq!(pg.scalar(db, "SELECT sum(alarms_fired) FROM alarm_runs"), 20);
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_rearm"), 20);
 }
