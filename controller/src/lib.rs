@@ -10,6 +10,7 @@
 //! engine into the API's state.
 
 pub mod admin;
+pub mod alarms;
 pub mod ca;
 pub mod config;
 pub mod demo;

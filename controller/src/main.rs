@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wirewatch_controller::admin::{self, Format};
+use wirewatch_controller::alarms;
 use wirewatch_controller::{Config, wait_for_signal};
 
 #[derive(Parser)]
@@ -72,6 +73,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: RrdCmd,
     },
+    /// rrdAlarm: thresholds on RRD files in ntop's rrdAlarmConfig.txt format, checked now.
+    Alarm {
+        #[command(subcommand)]
+        cmd: AlarmCmd,
+    },
     /// Manage the users of the JSON API.
     User {
         #[command(subcommand)]
@@ -85,6 +91,21 @@ enum Cmd {
 enum RrdCmd {
     /// Recreate every archive file from PostgreSQL (built beside the old tree, then swapped in).
     Rebuild,
+}
+
+#[derive(Subcommand)]
+enum AlarmCmd {
+    /// Replace every threshold by those of FILE (ntop's tab-separated rrdAlarmConfig.txt; `-`:
+    /// standard input). A file with any wrong line is refused whole, each error with its line.
+    Import { file: PathBuf },
+    /// Print the thresholds in ntop's rrdAlarmConfig.txt format.
+    Export,
+    /// Check every threshold now against this controller's RRD archive and print the report
+    /// (actions are recorded, not run, in this release).
+    Check {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -205,6 +226,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Probe { cmd: ProbeCmd::Revoke { name } } => admin::revoke(&cfg, &name).await?,
         Cmd::Probe { cmd: ProbeCmd::List { format } } => admin::list_probes(&cfg, format).await?,
         Cmd::Rrd { cmd: RrdCmd::Rebuild } => admin::rrd_rebuild(&cfg).await?,
+        Cmd::Alarm { cmd: AlarmCmd::Import { file } } => alarms::import(&cfg, &file).await?,
+        Cmd::Alarm { cmd: AlarmCmd::Export } => alarms::export(&cfg).await?,
+        Cmd::Alarm { cmd: AlarmCmd::Check { format } } => alarms::check(&cfg, format).await?,
         Cmd::Hosts { site, probe, format } => admin::hosts(&cfg, site, probe, format).await?,
         Cmd::Demo { capture, speed, exit } => return wirewatch_controller::demo::demo(cfg, capture, speed, exit).await,
         Cmd::User { cmd: UserCmd::Add { name, role, sites, .. } } => admin::add_user(&cfg, &name, &role, sites).await?,

@@ -2,13 +2,16 @@
 //! certificates, hello/status), ingest (a batch in one transaction), jobs (rollups, retention,
 //! the lease that makes each run happen on exactly one controller), hosts (the one host reader:
 //! lists, cursors, one host), api (sites, probes, interfaces, history, top talkers), totals
-//! (everything of a scope, for the CLI) — plus `embedded`, the private PostgreSQL cluster the
-//! controller starts when no database URL is given.
+//! (everything of a scope, for the CLI), alarms (rrdAlarm's thresholds, re-arm state, runs) —
+//! plus `embedded`, the private PostgreSQL cluster the controller starts when no database URL
+//! is given.
 //!
 //! Every statement is keyed by probe (and through it, site), so a later move to a distributed
-//! PostgreSQL (Citus, probe as distribution key) needs no rewrite.
+//! PostgreSQL (Citus, probe as distribution key) needs no rewrite; the alarm tables hold no
+//! probe data and join nothing (reference tables there).
 
 pub mod accounts;
+pub mod alarms;
 pub mod api;
 pub mod archive;
 pub mod embedded;

@@ -1,0 +1,300 @@
+//! rrdAlarm from the command line end to end: RRD files with known values under a
+//! controller's archive root, ntop's `rrdAlarmConfig.txt` imported and exported unchanged,
+//! `alarm check` firing the expected rows (repetitions, above and below, a glob over many
+//! files and one over none), the re-arm state kept in PostgreSQL across separate CLI
+//! processes, a wrong file refused whole with its line numbers, and two checks at once firing
+//! a threshold once.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use wirewatch_e2e::*;
+use wirewatch_rrd::files::{Kind, Point, append};
+
+/// As ntop's configurator saved it: its comment line, tab-separated rows, a blank parameter
+/// written as one space.
+const NTOP_FILE: &str = "#rrdAlarmConfig File. All the lines that starts with the '#' will be ignored! (just like this one)\n\
+1\tpa/interfaces/eth0/ethernetBytes.rrd\tabove\t100\t3\tnow-30m\tnow\tsavelog\talarms.txt\t3600\n\
+2\t*/interfaces/*/throughput.rrd\tbelow\t5\t0\tnow-30m\tnow\tNone\t \t0\n\
+3\tpb/hosts/*/bytesSent.rrd\tabove\t1e3\t2\tnow-1h\tnow\tsendmail\tops@example.org\t0\n\
+4\tnothing/*/here.rrd\tabove\t0\t0\tnow-1h\tnow\tNone\t \t0\n";
+
+/// The same thresholds edited by hand: comments and blank lines added, threshold 3's value
+/// changed (its re-arm state must go), the others untouched (theirs must stay).
+const EDITED_FILE: &str = "# rrdAlarm of the lab\n\
+\n\
+1\tpa/interfaces/eth0/ethernetBytes.rrd\tabove\t100\t3\tnow-30m\tnow\tsavelog\talarms.txt\t3600\n\
+# the uplinks must carry traffic\n\
+2\t*/interfaces/*/throughput.rrd\tbelow\t5\t0\tnow-30m\tnow\tNone\t \t0\n\
+3\tpb/hosts/*/bytesSent.rrd\tabove\t1e4\t2\tnow-1h\tnow\tsendmail\tops@example.org\t0\n\
+4\tnothing/*/here.rrd\tabove\t0\t0\tnow-1h\tnow\tNone\t \t0\n";
+
+/// Two wrong lines (3: a type ntop never had; 5: nine fields), the others right.
+const BAD_FILE: &str = "#rrdAlarmConfig File. All the lines that starts with the '#' will be ignored! (just like this one)\n\
+1\tpa/interfaces/eth0/ethernetBytes.rrd\tabove\t100\t3\tnow-30m\tnow\tsavelog\talarms.txt\t3600\n\
+2\t*/interfaces/*/throughput.rrd\tsideways\t5\t0\tnow-30m\tnow\tNone\t \t0\n\
+# fine\n\
+9\tx.rrd\tabove\t1\t0\tnow-1h\tnow\tNone\t0\n";
+
+const STEP: i64 = 60;
+const MINUTES: i64 = 20;
+
+/// Writes a gauge file under `root` whose minute `i` (of the `MINUTES` ending at `last`)
+/// holds `value(i)`.
+fn write(root: &Path, rel: &str, last: i64, value: impl Fn(i64) -> f64) {
+    let points: Vec<Point> = (0..MINUTES)
+        .map(|i| {
+            let end = last - STEP * (MINUTES - 1 - i);
+            Point { start: end - STEP, end, value: value(i) }
+        })
+        .collect();
+    let r = append(&root.join(rel), Kind::Rate, STEP as u64, &points).expect("write rrd");
+    assert_eq!(r.written, MINUTES as u64);
+}
+
+fn check(c: &Controller) -> Value {
+    let out = c.cli(&["alarm", "check", "--format", "json"]).expect("alarm check");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// (threshold, file, outcome) of every row.
+fn outcomes(r: &Value) -> Vec<(u64, String, String)> {
+    r["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|x| {
+            (
+                x["threshold_id"].as_u64().expect("id"),
+                x["file"].as_str().expect("file").to_string(),
+                x["outcome"].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn row<'a>(r: &'a Value, id: u64, file: &str) -> &'a Value {
+    r["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|x| x["threshold_id"] == id && x["file"] == file)
+        .unwrap_or_else(|| panic!("no row {id} {file} in {r}"))
+}
+
+const FIRED: &str = "\"fired\"";
+const OK: &str = "\"ok\"";
+
+fn expect(rows: &[(u64, &str, &str)]) -> Vec<(u64, String, String)> {
+    rows.iter().map(|(i, f, o)| (*i, f.to_string(), o.to_string())).collect()
+}
+
+#[test]
+fn thresholds_import_export_check_and_rearm_in_postgres() {
+    let pg = Pg::start();
+    let db = "alarm";
+    let url = pg.create_db(db);
+    let dir = scratch();
+    let c = Controller::start(
+        &dir.path().join("ctl"),
+        &url,
+        "alarm-ctl",
+        free_udp_port(),
+        &[("WIREWATCH_RRD_ENABLED", "false")],
+    );
+    let root = c.data_dir.join("rrd");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let last = now / STEP * STEP;
+    write(&root, "pa/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
+    write(&root, "pa/interfaces/eth0/throughput.rrd", last, |_| 50.0);
+    write(&root, "pb/interfaces/eth1/throughput.rrd", last, |_| 1.0);
+    write(&root, "pb/hosts/10.0.0.1/bytesSent.rrd", last, |_| 2000.0);
+    // Beyond the threshold every other minute: never twice in a row.
+    write(&root, "pb/hosts/10.0.0.2/bytesSent.rrd", last, |i| if i % 2 == 0 { 2000.0 } else { 10.0 });
+
+    // A wrong file is refused whole, every wrong line named; nothing is stored.
+    let file = dir.path().join("bad.txt");
+    std::fs::write(&file, BAD_FILE).expect("write");
+    let err = c.cli(&["alarm", "import", file.to_str().expect("path")]).expect_err("a wrong file is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("nothing imported"), "{msg}");
+    assert!(msg.contains("line 3: Threshold Type: \"sideways\": unknown type"), "{msg}");
+    assert!(msg.contains("line 5: expected 10 tab-separated fields, found 9"), "{msg}");
+    assert!(!msg.contains("line 2:") && !msg.contains("line 4:"), "{msg}");
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_thresholds"), 0);
+
+    // ntop's file in, the same file out.
+    let file = dir.path().join("rrdAlarmConfig.txt");
+    std::fs::write(&file, NTOP_FILE).expect("write");
+    let out = c.cli(&["alarm", "import", file.to_str().expect("path")]).expect("import");
+    assert!(out.contains("imported 4 thresholds"), "{out}");
+    assert_eq!(c.cli(&["alarm", "export"]).expect("export"), NTOP_FILE);
+    assert_eq!(
+        pg.psql(db, "SELECT string_agg(id::text, ',' ORDER BY position) FROM alarm_thresholds").expect("ids"),
+        "1,2,3,4"
+    );
+
+    // The first check fires: 1 (three values above 100), 2 on pb's uplink only (below 5),
+    // 3 on 10.0.0.1 only (two in a row needed); 4 matches no file.
+    let first = check(&c);
+    let want_first = expect(&[
+        (1, "pa/interfaces/eth0/ethernetBytes.rrd", FIRED),
+        (2, "pa/interfaces/eth0/throughput.rrd", OK),
+        (2, "pb/interfaces/eth1/throughput.rrd", FIRED),
+        (3, "pb/hosts/10.0.0.1/bytesSent.rrd", FIRED),
+        (3, "pb/hosts/10.0.0.2/bytesSent.rrd", OK),
+    ]);
+    assert_eq!(outcomes(&first), want_first, "{first}");
+    let r1 = row(&first, 1, "pa/interfaces/eth0/ethernetBytes.rrd");
+    assert_eq!(r1["value"], 500.0);
+    // Newest first: the third value back from the newest fires.
+    assert_eq!(r1["time"], last - 2 * STEP);
+    assert_eq!(r1["action"], "savelog");
+    assert_eq!(row(&first, 2, "pb/interfaces/eth1/throughput.rrd")["value"], 1.0);
+    assert_eq!(row(&first, 3, "pb/hosts/10.0.0.1/bytesSent.rrd")["time"], last - STEP);
+    assert_eq!(first["unmatched"], serde_json::json!([{"threshold_id": 4, "glob": "nothing/*/here.rrd"}]));
+    assert_eq!(first["files_checked"], 5);
+    assert_eq!(first["alarms_fired"], 3);
+    // Actions are recorded, not run (threshold 2's action is None: nothing to record).
+    let actions: Vec<(u64, String, String)> = first["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| (a["threshold_id"].as_u64().expect("id"), a["action"].to_string(), a["status"].to_string()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            (1, "\"savelog\"".to_string(), "\"recorded, not run\"".to_string()),
+            (3, "\"sendmail\"".to_string(), "\"recorded, not run\"".to_string())
+        ]
+    );
+    assert_eq!(
+        pg.psql(db, "SELECT string_agg(threshold_id || ' ' || file, ',' ORDER BY threshold_id, file) FROM alarm_rearm")
+            .expect("rearm"),
+        "1 pa/interfaces/eth0/ethernetBytes.rrd,2 pb/interfaces/eth1/throughput.rrd,3 pb/hosts/10.0.0.1/bytesSent.rrd"
+    );
+
+    // A second check, another process, within threshold 1's hour: 1 is held by its re-arm
+    // state from PostgreSQL; 2 and 3 (re-arm 0) fire again.
+    let second = check(&c);
+    let want_second = expect(&[
+        (1, "pa/interfaces/eth0/ethernetBytes.rrd", OK),
+        (2, "pa/interfaces/eth0/throughput.rrd", OK),
+        (2, "pb/interfaces/eth1/throughput.rrd", FIRED),
+        (3, "pb/hosts/10.0.0.1/bytesSent.rrd", FIRED),
+        (3, "pb/hosts/10.0.0.2/bytesSent.rrd", OK),
+    ]);
+    assert_eq!(outcomes(&second), want_second, "{second}");
+    assert_eq!(row(&second, 1, "pa/interfaces/eth0/ethernetBytes.rrd")["held_by_rearm"], true);
+    assert_eq!(row(&second, 2, "pa/interfaces/eth0/throughput.rrd")["held_by_rearm"], false);
+    assert_eq!(second["alarms_fired"], 2);
+    assert_eq!(
+        pg.psql(db, "SELECT string_agg(files_checked || '/' || alarms_fired || '/' || thresholds || '/' || controller, ',' ORDER BY id) FROM alarm_runs")
+            .expect("runs"),
+        format!("5/3/4/{name},5/2/4/{name}", name = cli_controller_name())
+    );
+
+    // A wrong file later changes nothing: thresholds, export and re-arm state stay.
+    let rearm_before = pg
+        .psql(
+            db,
+            "SELECT string_agg(threshold_id || file || fired_at, ',' ORDER BY threshold_id, file) FROM alarm_rearm",
+        )
+        .expect("rearm");
+    let err = c.cli_stdin(&["alarm", "import", "-"], BAD_FILE).expect_err("refused");
+    assert!(err.to_string().contains("line 3:"), "{err}");
+    assert_eq!(c.cli(&["alarm", "export"]).expect("export"), NTOP_FILE);
+    assert_eq!(
+        pg.psql(
+            db,
+            "SELECT string_agg(threshold_id || file || fired_at, ',' ORDER BY threshold_id, file) FROM alarm_rearm"
+        )
+        .expect("rearm"),
+        rearm_before
+    );
+
+    // The hand-edited file (from standard input): every threshold row exported unchanged;
+    // threshold 3 was edited, so its re-arm state went; 1 and 2 kept theirs.
+    let out = c.cli_stdin(&["alarm", "import", "-"], EDITED_FILE).expect("import");
+    assert!(out.contains("imported 4 thresholds"), "{out}");
+    assert!(out.contains("3 unchanged"), "{out}");
+    assert!(out.contains("1 re-arm states"), "{out}");
+    let exported = c.cli(&["alarm", "export"]).expect("export");
+    let rows = |t: &str| {
+        t.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&exported), rows(EDITED_FILE));
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_rearm WHERE threshold_id = 3"), 0);
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_rearm WHERE threshold_id IN (1, 2)"), 2);
+
+    // The table: the seed's columns, ALARM FIRED / OK, the glob with no file, the action's status.
+    let table = c.cli(&["alarm", "check"]).expect("alarm check");
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "ID\tFile\tValue\tType\tThreshold\tTime\tAction\tStatus", "{table}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("1\tpa/interfaces/eth0/ethernetBytes.rrd\t-\tabove\t100.0\t")
+            && l.ends_with("\tNone\tOK")),
+        "{table}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("2\tpb/interfaces/eth1/throughput.rrd\t1.0\tbelow\t5.0\t")
+            && l.ends_with("\tNone\tALARM FIRED")),
+        "{table}"
+    );
+    // 2000 is below the edited 1e4: nothing fires for 3.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("3\tpb/hosts/10.0.0.1/bytesSent.rrd\t-\tabove\t10000.0\t") && l.ends_with("\tOK")),
+        "{table}"
+    );
+    assert!(lines.contains(&"4\tnothing/*/here.rrd\tno file matches"), "{table}");
+    assert!(!table.contains("recorded, not run"), "{table}");
+    assert!(table.contains("4 thresholds, 5 files checked, 1 alarms fired, 1 globs matched no file"), "{table}");
+}
+
+/// The name a CLI command runs under with no name configured: the host's name and the
+/// default QUIC port, as `serve` would name itself.
+fn cli_controller_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    format!("{}:4433", host.trim())
+}
+
+/// Two checks at once (two processes) serialise on the alarms' lock: a threshold with a
+/// re-arm time fires once between them, and both runs are recorded.
+#[test]
+fn concurrent_checks_fire_once() {
+    let pg = Pg::start();
+    let db = "alarm_concurrent";
+    let url = pg.create_db(db);
+    let dir = scratch();
+    let c = Controller::start(
+        &dir.path().join("ctl"),
+        &url,
+        "alarm-ctl",
+        free_udp_port(),
+        &[("WIREWATCH_RRD_ENABLED", "false")],
+    );
+    let root = c.data_dir.join("rrd");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let last = now / STEP * STEP;
+    for i in 0..20 {
+        write(&root, &format!("p/interfaces/eth{i}/ethernetBytes.rrd"), last, |_| 500.0);
+    }
+    let file = "# one threshold, an hour's re-arm\n\
+1\t*/interfaces/*/ethernetBytes.rrd\tabove\t100\t1\tnow-30m\tnow\tNone\t \t3600\n";
+    c.cli_stdin(&["alarm", "import", "-"], file).expect("import");
+    let reports: Vec<Value> = std::thread::scope(|s| {
+        let a = s.spawn(|| check(&c));
+        let b = s.spawn(|| check(&c));
+        vec![a.join().expect("check a"), b.join().expect("check b")]
+    });
+    let fired: Vec<u64> = reports.iter().map(|r| r["alarms_fired"].as_u64().expect("fired")).collect();
+    assert_eq!(fired.iter().sum::<u64>(), 20, "{fired:?}");
+    assert!(fired.contains(&20) && fired.contains(&0), "one check fires every file, the other none: {fired:?}");
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_runs"), 2);
+    assert_eq!(pg.scalar(db, "SELECT sum(alarms_fired) FROM alarm_runs"), 20);
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_rearm"), 20);
+}
