@@ -11,8 +11,12 @@ use std::time::{Instant, SystemTime};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use wirewatch_alarm::config::ConfigFile;
-use wirewatch_alarm::{CheckReport, RearmKey, RearmState, RrdFetch, Threshold};
+use wirewatch_alarm::config::{ConfigFile, Field};
+use wirewatch_alarm::{CheckReport, Outcome, RearmKey, RearmState, RrdFetch, Threshold};
+use wirewatch_model::BoxFuture;
+use wirewatch_model::alarms::{
+    AlarmAction, AlarmCheck, AlarmRow, AlarmUnmatched, Alarms, InvalidThreshold, ThresholdFields,
+};
 use wirewatch_store::Store;
 use wirewatch_store::alarms::{AlarmRun, NewThreshold, Rearm};
 
@@ -181,4 +185,110 @@ pub async fn check(cfg: &Config, format: Format) -> anyhow::Result<()> {
         Format::Table => print!("{}", out.table()),
     }
     Ok(())
+}
+
+/// Validates a list of thresholds as `alarm import` does a file: every row's fields with
+/// [`Threshold::from_fields`], IDs unique. The IDs' numbers, in order.
+pub fn validate_rows(rows: &[ThresholdFields]) -> Result<Vec<u32>, InvalidThreshold> {
+    let mut seen: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    let mut ids = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let row = i + 1;
+        let fields = r.clone().into_array();
+        // PostgreSQL's text has no NUL; ntop's file could not hold one either.
+        if let Some(i) = fields.iter().position(|f| f.contains('\0')) {
+            return Err(InvalidThreshold {
+                row,
+                id: r.id.clone(),
+                message: format!("{}: {:?}: contains a NUL character", Field::ALL[i], fields[i]),
+            });
+        }
+        let t = Threshold::from_fields(&fields).map_err(|e| InvalidThreshold {
+            row,
+            id: r.id.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(first) = seen.insert(t.id, row) {
+            return Err(InvalidThreshold {
+                row,
+                id: r.id.clone(),
+                message: format!("{}: {:?}: the same ID as row {first}", Field::Id, r.id),
+            });
+        }
+        ids.push(t.id);
+    }
+    Ok(ids)
+}
+
+/// A check's output as the API reports it.
+pub fn api_report(out: CheckOutput) -> AlarmCheck {
+    let rows = out
+        .report
+        .rows
+        .into_iter()
+        .map(|r| {
+            let (outcome, error) = match r.outcome {
+                Outcome::Fired => ("fired", None),
+                Outcome::Ok => ("ok", None),
+                Outcome::Error(e) => ("error", Some(e)),
+            };
+            AlarmRow {
+                threshold_id: r.threshold_id,
+                file: r.file,
+                value: r.value.filter(|v| v.is_finite()),
+                kind: r.direction.as_str().to_string(),
+                threshold: Some(r.threshold).filter(|v| v.is_finite()),
+                time: r.time,
+                action: r.action,
+                action_parameter: r.action_parameter,
+                outcome: outcome.to_string(),
+                error,
+                held_by_rearm: r.held_by_rearm,
+            }
+        })
+        .collect();
+    AlarmCheck {
+        started_at: out.started_at,
+        duration_ms: out.duration_ms,
+        thresholds: out.thresholds as u64,
+        files_checked: out.report.files_checked as u64,
+        alarms_fired: out.report.alarms_fired as u64,
+        rows,
+        unmatched: out
+            .report
+            .unmatched
+            .into_iter()
+            .map(|u| AlarmUnmatched { threshold_id: u.threshold_id, glob: u.glob })
+            .collect(),
+        actions: out
+            .actions
+            .into_iter()
+            .map(|a| AlarmAction {
+                threshold_id: a.threshold_id,
+                file: a.file,
+                action: a.action,
+                action_parameter: a.action_parameter,
+                status: a.status.to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// rrdAlarm for the JSON API: validation and checks of this controller's archive.
+pub struct ApiAlarms {
+    pub store: Store,
+    pub root: std::path::PathBuf,
+    pub controller: String,
+}
+
+impl Alarms for ApiAlarms {
+    fn validate(&self, rows: &[ThresholdFields]) -> Result<Vec<u32>, InvalidThreshold> {
+        validate_rows(rows)
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<AlarmCheck, String>> {
+        Box::pin(async move {
+            run_check(&self.store, &self.root, &self.controller).await.map(api_report).map_err(|e| format!("{e:#}"))
+        })
+    }
 }

@@ -65,6 +65,23 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// RRD archives and graphs (`[rrd]` table; `WIREWATCH_RRD_<KEY>`).
     pub rrd: wirewatch_rrd::RrdConfig,
+    /// rrdAlarm's periodic check (`[alarms]` table; `WIREWATCH_ALARMS_<KEY>`).
+    pub alarms: AlarmsConfig,
+}
+
+/// rrdAlarm's periodic check: every `check_every_secs` one controller of the database (the
+/// `alarm_check` job's lease) checks the thresholds over its own archive.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlarmsConfig {
+    /// Seconds between checks (0: no periodic check; `alarm check` and the API still check).
+    pub check_every_secs: u64,
+}
+
+impl Default for AlarmsConfig {
+    fn default() -> Self {
+        AlarmsConfig { check_every_secs: 60 }
+    }
 }
 
 /// The controller's connection pools: ingest writers, readers (API and Python pages) and jobs
@@ -164,6 +181,7 @@ impl Default for Config {
             python: wirewatch_python::PythonConfig::default(),
             database: DatabaseConfig::default(),
             rrd: wirewatch_rrd::RrdConfig::default(),
+            alarms: AlarmsConfig::default(),
         }
     }
 }
@@ -258,8 +276,10 @@ impl Config {
             "hosts_max_networked",
             "graph_queue",
         ];
+        const ALARMS_KEYS: &[&str] = &["check_every_secs"];
         f = f
             .merge(Env::prefixed("WIREWATCH_").only(KEYS))
+            .merge(Env::prefixed("WIREWATCH_ALARMS_").only(ALARMS_KEYS).map(|k| format!("alarms.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_RRD_").only(RRD_KEYS).map(|k| format!("rrd.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_DATABASE_").only(DATABASE_KEYS).map(|k| format!("database.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_API_").only(API_KEYS).map(|k| format!("api.{k}").into()))

@@ -146,6 +146,15 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         });
     }
     tasks.spawn(jobs(store.clone(), name.clone(), cfg.clone(), metrics.clone(), shutdown.clone()));
+    if cfg.alarms.check_every_secs > 0 {
+        tasks.spawn(alarm_checks(
+            store.clone(),
+            name.clone(),
+            cfg.rrd.root(&cfg.data_dir),
+            Duration::from_secs(cfg.alarms.check_every_secs),
+            shutdown.clone(),
+        ));
+    }
     let http = tokio::net::TcpListener::bind(cfg.http_listen)
         .await
         .with_context(|| format!("listening on {}", cfg.http_listen))?;
@@ -190,6 +199,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         let graphs = wirewatch_rrd::Graphs::start(root, cfg.rrd.graph_queue).context("starting the graph renderer")?;
         api.archives = Some(Arc::new(graphs));
     }
+    api.alarms = Some(Arc::new(alarms::ApiAlarms {
+        store: store.clone(),
+        root: cfg.rrd.root(&cfg.data_dir),
+        controller: name.clone(),
+    }));
     let app = wirewatch_mobile_api::router(Arc::new(api));
     {
         let s = shutdown.clone();
@@ -296,6 +310,50 @@ async fn jobs(store: Store, name: String, cfg: Config, metrics: Arc<metrics::Met
                 Ok(None) => {}
                 Err(e) => tracing::warn!(job, error = %e, "periodic job failed"),
             }
+        }
+    }
+}
+
+/// rrdAlarm's periodic check: every `every`, the controller holding the `alarm_check` job's
+/// lease checks the thresholds over its archive (the check's own transaction holds the
+/// alarms' lock, as `alarm check` and the API's check do).
+async fn alarm_checks(
+    store: Store,
+    name: String,
+    root: std::path::PathBuf,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let tick = every.min(Duration::from_secs(5)).max(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.cancelled() => break,
+        }
+        let lease = match store.lease_job("alarm_check", every).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "taking the alarm check's lease");
+                continue;
+            }
+        };
+        match alarms::run_check(&store, &root, &name).await {
+            Ok(out) => {
+                let detail = format!(
+                    "{} thresholds, {} files checked, {} alarms fired, {} globs matched no file",
+                    out.thresholds,
+                    out.report.files_checked,
+                    out.report.alarms_fired,
+                    out.report.unmatched.len()
+                );
+                tracing::info!(%detail, "alarm check ran");
+                if let Err(e) = lease.finish(&name, &detail).await {
+                    tracing::warn!(error = %e, "recording the alarm check's run");
+                }
+            }
+            // The lease is dropped with its transaction: the period stays open to any controller.
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "alarm check failed"),
         }
     }
 }

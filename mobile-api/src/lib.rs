@@ -214,6 +214,8 @@ pub struct ApiState {
     pub scripts: Option<Arc<dyn Scripts>>,
     /// The RRD archive's graphs and listing (`None`: archives disabled).
     pub archives: Option<Arc<dyn wirewatch_model::archive::Archives>>,
+    /// rrdAlarm's validation and check (`None`: thresholds can be read, not replaced or checked).
+    pub alarms: Option<Arc<dyn wirewatch_model::alarms::Alarms>>,
     pub controller: String,
     pub config: ApiConfig,
     /// A valid argon2 hash to verify against when the user does not exist (so a wrong user
@@ -290,6 +292,7 @@ impl ApiState {
             live,
             scripts: None,
             archives: None,
+            alarms: None,
             controller,
             config,
             dummy_hash,

@@ -592,3 +592,13 @@ pub struct RrdFilesParams {
 pub struct RrdFiles {
     pub files: Vec<String>,
 }
+
+/// What replacing the alarm thresholds did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlarmThresholdsReplaced {
+    pub thresholds: u64,
+    /// Thresholds whose ten fields were the same as before (their re-arm state is kept).
+    pub unchanged: u64,
+    /// Re-arm states dropped (their threshold was removed or edited).
+    pub rearm_dropped: u64,
+}

@@ -10,13 +10,16 @@
 //! both: the caller's identity ([`identity`]: [`Role`], [`Caller`] with its site scope), the
 //! script engine's interface ([`scripts`]: [`Scripts`], [`ScriptRequest`], [`ScriptReply`],
 //! [`ScriptError`], [`BoxFuture`], the HTML escape) GeoIP lookups ([`geo`]) and the RRD archives' layout and graph interface ([`archive`]:
-//! [`Archives`], implemented by `wirewatch-rrd`, so the HTTP layer does not link librrd).
+//! [`Archives`], implemented by `wirewatch-rrd`, so the HTTP layer does not link librrd) and
+//! rrdAlarm's thresholds, report and check interface ([`alarms`]: [`Alarms`], implemented by
+//! the controller).
 //!
 //! Depends only on the wire protocol (whose [`Traffic`] it re-exports: the delta a probe sends
 //! and the totals a reader shows count the same four things) and on small leaf crates
 //! (`utoipa` only with the `openapi` feature, for the HTTP layer's schemas). No IO but opening
 //! the GeoIP database ([`geo::Geo::open`]).
 
+pub mod alarms;
 pub mod archive;
 pub mod geo;
 pub mod host;
@@ -28,6 +31,7 @@ pub mod service;
 pub mod stats;
 pub mod time;
 
+pub use alarms::Alarms;
 pub use archive::{ArchiveError, ArchivePath, Archives, GraphFormat, GraphRequest};
 pub use geo::{Geo, GeoError, Place};
 pub use host::{Host, HostGauges, HostKey, HostSort, HostSummary, L4, Thpt};

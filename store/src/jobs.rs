@@ -83,6 +83,59 @@ impl Store {
     }
 }
 
+/// A periodic job's lease for work done outside the store (the alarm check): its `jobs` row
+/// held `FOR UPDATE` until [`JobLease::finish`] records the run (dropped: released, the run
+/// not recorded, so another controller may take the period).
+pub struct JobLease {
+    tx: Transaction<'static, Postgres>,
+    name: String,
+    started: chrono::DateTime<chrono::Utc>,
+}
+
+impl Store {
+    /// Takes job `name`'s lease if its period has passed and no other controller holds it;
+    /// `None` when it is not this controller's turn.
+    pub async fn lease_job(&self, name: &str, period: Duration) -> Result<Option<JobLease>> {
+        let mut tx = self.pool.begin().await?;
+        let due: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM jobs WHERE name = $1
+               AND (last_run_at IS NULL OR last_run_at <= now() - make_interval(secs => $2))
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(name)
+        .bind(period.as_secs_f64())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if due.is_none() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        Ok(Some(JobLease { tx, name: name.to_string(), started: chrono::Utc::now() }))
+    }
+}
+
+impl JobLease {
+    /// Records the run (by `controller`, with `detail`) and releases the lease.
+    pub async fn finish(mut self, controller: &str, detail: &str) -> Result<()> {
+        sqlx::query("UPDATE jobs SET last_run_at = now(), last_run_by = $2, runs = runs + 1 WHERE name = $1")
+            .bind(&self.name)
+            .bind(controller)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO job_runs (name, controller, started_at, finished_at, detail) VALUES ($1, $2, $3, clock_timestamp(), $4)",
+        )
+        .bind(&self.name)
+        .bind(controller)
+        .bind(self.started)
+        .bind(detail)
+        .execute(&mut *self.tx)
+        .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
 impl Store {
     /// Probes with refused or quarantined batches: (name, refused, quarantined).
     pub async fn bad_batches(&self) -> Result<Vec<(String, i64, i64)>> {

@@ -3,7 +3,9 @@
 //! `alarm check` firing the expected rows (repetitions, above and below, a glob over many
 //! files and one over none), the re-arm state kept in PostgreSQL across separate CLI
 //! processes, a wrong file refused whole with its line numbers, and two checks at once firing
-//! a threshold once.
+//! a threshold once; the same over the JSON API (thresholds read and replaced all or nothing,
+//! roles, the check on demand) and the controller's periodic check with no CLI call.
+//! Controllers whose checks a test counts run with the periodic check off.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -101,7 +103,7 @@ fn thresholds_import_export_check_and_rearm_in_postgres() {
         &url,
         "alarm-ctl",
         free_udp_port(),
-        &[("WIREWATCH_RRD_ENABLED", "false")],
+        &[("WIREWATCH_RRD_ENABLED", "false"), ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "0")],
     );
     let root = c.data_dir.join("rrd");
     let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
@@ -275,7 +277,7 @@ fn concurrent_checks_fire_once() {
         &url,
         "alarm-ctl",
         free_udp_port(),
-        &[("WIREWATCH_RRD_ENABLED", "false")],
+        &[("WIREWATCH_RRD_ENABLED", "false"), ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "0")],
     );
     let root = c.data_dir.join("rrd");
     let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
@@ -297,4 +299,197 @@ fn concurrent_checks_fire_once() {
     assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_runs"), 2);
     assert_eq!(pg.scalar(db, "SELECT sum(alarms_fired) FROM alarm_runs"), 20);
     assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_rearm"), 20);
+}
+
+/// The JSON objects of ntop's rows (the API's ten fields).
+fn api_rows(file: &str) -> Value {
+    const KEYS: [&str; 10] =
+        ["id", "rrd_path", "type", "value", "repetitions", "start", "end", "action", "action_parameter", "rearm_secs"];
+    let rows: Vec<Value> = file
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let fields: Vec<&str> = l.split('\t').collect();
+            assert_eq!(fields.len(), 10, "{l}");
+            Value::Object(KEYS.iter().zip(fields).map(|(k, v)| (k.to_string(), Value::from(v))).collect())
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+/// The thresholds over the JSON API: replaced and read back equal; a wrong row refused with
+/// its row and field named, nothing replaced; viewers and site-scoped operators refused; the
+/// check on demand fires the rows the CLI's does, and a second one is held by re-arm.
+#[test]
+fn thresholds_and_check_over_the_api() {
+    let pg = Pg::start();
+    let db = "alarm_api";
+    let url = pg.create_db(db);
+    let dir = scratch();
+    let c = Controller::start(
+        &dir.path().join("ctl"),
+        &url,
+        "alarm-api",
+        free_udp_port(),
+        &[
+            ("WIREWATCH_RRD_ENABLED", "false"),
+            ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "0"),
+            ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ],
+    );
+    let root = c.data_dir.join("rrd");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let last = now / STEP * STEP;
+    write(&root, "pa/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
+    write(&root, "pa/interfaces/eth0/throughput.rrd", last, |_| 50.0);
+    write(&root, "pb/interfaces/eth1/throughput.rrd", last, |_| 1.0);
+    write(&root, "pb/hosts/10.0.0.1/bytesSent.rrd", last, |_| 2000.0);
+    write(&root, "pb/hosts/10.0.0.2/bytesSent.rrd", last, |i| if i % 2 == 0 { 2000.0 } else { 10.0 });
+    let api = c.http;
+    let admin = login(api, "admin", ADMIN_PASSWORD);
+    c.cli_stdin(&["user", "add", "vic", "--role", "viewer", "--password-stdin"], "vic-password-123\n")
+        .expect("user add");
+    c.cli_stdin(
+        &["user", "add", "opa", "--role", "operator", "--sites", "site-a", "--password-stdin"],
+        "opa-password-123\n",
+    )
+    .expect("user add");
+    let vic = login(api, "vic", "vic-password-123");
+    let opa = login(api, "opa", "opa-password-123");
+    const PATH: &str = "/api/v1/alarms/thresholds";
+
+    let empty = http(api, "GET", PATH, Some(&vic), None);
+    assert_eq!((empty.status, empty.json()), (200, serde_json::json!([])), "{}", empty.body);
+
+    // PUT then GET: the same list, in order; the CLI exports ntop's rows.
+    let rows = api_rows(NTOP_FILE);
+    let r = http(api, "PUT", PATH, Some(&admin), Some(&rows.to_string()));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["thresholds"], 4);
+    let got = http(api, "GET", PATH, Some(&vic), None);
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.json(), rows);
+    assert_eq!(c.cli(&["alarm", "export"]).expect("export"), NTOP_FILE);
+
+    // A wrong row: 400 naming its row and field; nothing replaced.
+    let mut bad = api_rows(EDITED_FILE);
+    bad[1]["type"] = Value::from("sideways");
+    let r = http(api, "PUT", PATH, Some(&admin), Some(&bad.to_string()));
+    assert_eq!((r.status, r.code()), (400, "bad_request".to_string()), "{}", r.body);
+    let msg = r.json()["error"]["message"].as_str().expect("message").to_string();
+    assert!(msg.contains("row 2 (ID \"2\")") && msg.contains("Threshold Type: \"sideways\""), "{msg}");
+    let mut dup = api_rows(EDITED_FILE);
+    dup[3]["id"] = Value::from("1");
+    let r = http(api, "PUT", PATH, Some(&admin), Some(&dup.to_string()));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("row 4") && r.body.contains("row 1"), "{}", r.body);
+    assert_eq!(http(api, "GET", PATH, Some(&admin), None).json(), rows, "nothing replaced");
+
+    // Roles: a viewer cannot replace or check; an operator of one site neither (global).
+    for t in [&vic, &opa] {
+        let r = http(api, "PUT", PATH, Some(t), Some(&api_rows(EDITED_FILE).to_string()));
+        assert_eq!(r.status, 403, "{}", r.body);
+        let r = http(api, "POST", "/api/v1/alarms/check", Some(t), None);
+        assert_eq!(r.status, 403, "{}", r.body);
+    }
+    assert_eq!(http(api, "GET", PATH, Some(&opa), None).json(), rows, "nothing replaced");
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_runs"), 0);
+
+    // The check on demand: the rows the CLI's check fires, ntop's glob with no file, actions
+    // recorded, not run.
+    let r = http(api, "POST", "/api/v1/alarms/check", Some(&admin), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let first = r.json();
+    assert_eq!(
+        outcomes(&first),
+        expect(&[
+            (1, "pa/interfaces/eth0/ethernetBytes.rrd", FIRED),
+            (2, "pa/interfaces/eth0/throughput.rrd", OK),
+            (2, "pb/interfaces/eth1/throughput.rrd", FIRED),
+            (3, "pb/hosts/10.0.0.1/bytesSent.rrd", FIRED),
+            (3, "pb/hosts/10.0.0.2/bytesSent.rrd", OK),
+        ]),
+        "{first}"
+    );
+    let r1 = row(&first, 1, "pa/interfaces/eth0/ethernetBytes.rrd");
+    assert_eq!(
+        (r1["value"].clone(), r1["time"].clone(), r1["type"].clone()),
+        (500.0.into(), (last - 2 * STEP).into(), "above".into())
+    );
+    assert_eq!(first["unmatched"], serde_json::json!([{"threshold_id": 4, "glob": "nothing/*/here.rrd"}]));
+    assert_eq!((first["files_checked"].clone(), first["alarms_fired"].clone()), (5.into(), 3.into()));
+    let actions: Vec<(u64, String)> = first["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| (a["threshold_id"].as_u64().expect("id"), a["status"].as_str().expect("status").to_string()))
+        .collect();
+    assert_eq!(actions, vec![(1, "recorded, not run".to_string()), (3, "recorded, not run".to_string())]);
+
+    // A second check within threshold 1's hour: held by re-arm.
+    let second = http(api, "POST", "/api/v1/alarms/check", Some(&admin), None).json();
+    assert_eq!(row(&second, 1, "pa/interfaces/eth0/ethernetBytes.rrd")["outcome"], "ok", "{second}");
+    assert_eq!(row(&second, 1, "pa/interfaces/eth0/ethernetBytes.rrd")["held_by_rearm"], true);
+    assert_eq!(second["alarms_fired"], 2);
+    assert_eq!(
+        pg.psql(db, "SELECT string_agg(alarms_fired || '/' || controller, ',' ORDER BY id) FROM alarm_runs")
+            .expect("runs"),
+        "3/alarm-api,2/alarm-api"
+    );
+}
+
+/// The controller checks by itself every `check_every_secs` (here 1): a run is recorded and
+/// the fired threshold's re-arm state saved with no CLI or API check; later runs are held by
+/// the re-arm time.
+#[test]
+fn periodic_check_fires_without_being_asked() {
+    let pg = Pg::start();
+    let db = "alarm_periodic";
+    let url = pg.create_db(db);
+    let dir = scratch();
+    let c = Controller::start(
+        &dir.path().join("ctl"),
+        &url,
+        "alarm-periodic",
+        free_udp_port(),
+        &[
+            ("WIREWATCH_RRD_ENABLED", "false"),
+            ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "1"),
+            ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ],
+    );
+    let root = c.data_dir.join("rrd");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let last = now / STEP * STEP;
+    write(&root, "p/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
+    let admin = login(c.http, "admin", ADMIN_PASSWORD);
+    let rows = api_rows("7\t*/interfaces/*/ethernetBytes.rrd\tabove\t100\t1\tnow-30m\tnow\tNone\t \t3600\n");
+    let r = http(c.http, "PUT", "/api/v1/alarms/thresholds", Some(&admin), Some(&rows.to_string()));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pg.scalar(db, "SELECT count(*) FROM alarm_rearm") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no periodic check fired");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(
+        pg.psql(db, "SELECT threshold_id || ' ' || file FROM alarm_rearm").expect("rearm"),
+        "7 p/interfaces/eth0/ethernetBytes.rrd"
+    );
+    // Later periods run again on this controller, held by the hour's re-arm.
+    let runs = pg.scalar(db, "SELECT count(*) FROM alarm_runs");
+    while pg.scalar(db, "SELECT count(*) FROM alarm_runs") < runs + 2 {
+        assert!(std::time::Instant::now() < deadline, "the periodic check stopped");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(pg.scalar(db, "SELECT sum(alarms_fired) FROM alarm_runs"), 1);
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_runs WHERE controller <> 'alarm-periodic'"), 0);
+    assert!(pg.scalar(db, "SELECT runs FROM jobs WHERE name = 'alarm_check'") >= 3);
+    assert_eq!(
+        pg.psql(db, "SELECT DISTINCT last_run_by FROM jobs WHERE name = 'alarm_check'").expect("jobs"),
+        "alarm-periodic"
+    );
+    assert!(
+        pg.scalar(db, "SELECT count(*) FROM job_runs WHERE name = 'alarm_check' AND controller = 'alarm-periodic'")
+            >= 3
+    );
 }

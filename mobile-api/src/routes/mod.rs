@@ -4,6 +4,7 @@
 //! they share only `extract` (extractors, request parsing) and `convert` (store values →
 //! response pieces), never each other. This file holds no endpoint and no SQL.
 
+mod alarms;
 mod auth;
 mod convert;
 mod extract;
@@ -84,6 +85,8 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(live::live_top_talkers))
         .routes(routes!(rrd::graph))
         .routes(routes!(rrd::files))
+        .routes(routes!(alarms::thresholds, alarms::put_thresholds))
+        .routes(routes!(alarms::check))
         .routes(routes!(health::healthz))
 }
 
@@ -132,6 +135,8 @@ mod tests {
         assert_eq!(
             paths,
             [
+                "/api/v1/alarms/check",
+                "/api/v1/alarms/thresholds",
                 "/api/v1/auth/login",
                 "/api/v1/auth/logout",
                 "/api/v1/auth/refresh",
