@@ -493,3 +493,46 @@ fn periodic_check_fires_without_being_asked() {
             >= 3
     );
 }
+
+/// Two controllers of one database, both checking every second: one check per period between
+/// them (the `alarm_check` job's lease, whichever controller takes it), the threshold fired once.
+#[test]
+fn periodic_check_runs_on_one_controller_per_period() {
+    let pg = Pg::start();
+    let db = "alarm_two";
+    let url = pg.create_db(db);
+    let dir = scratch();
+    let env = [
+        ("WIREWATCH_RRD_ENABLED", "false"),
+        ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "1"),
+        ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
+    ];
+    let a = Controller::start(&dir.path().join("a"), &url, "alarm-a", free_udp_port(), &env);
+    let b = Controller::start(&dir.path().join("b"), &url, "alarm-b", free_udp_port(), &env);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let last = now / STEP * STEP;
+    // Each controller checks its own archive: the same file in both.
+    for c in [&a, &b] {
+        write(&c.data_dir.join("rrd"), "p/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
+    }
+    let admin = login(a.http, "admin", ADMIN_PASSWORD);
+    let rows = api_rows("7\t*/interfaces/*/ethernetBytes.rrd\tabove\t100\t1\tnow-30m\tnow\tNone\t \t3600\n");
+    let r = http(a.http, "PUT", "/api/v1/alarms/thresholds", Some(&admin), Some(&rows.to_string()));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pg.scalar(db, "SELECT count(*) FROM alarm_runs WHERE alarms_fired > 0") == 0
+        || pg.scalar(db, "SELECT count(*) FROM job_runs WHERE name = 'alarm_check'") < 6
+    {
+        assert!(std::time::Instant::now() < deadline, "the periodic checks did not run");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let overlapping = pg.scalar(
+        db,
+        "SELECT count(*) FROM job_runs a JOIN job_runs b ON a.name = b.name AND a.id < b.id
+         AND b.started_at < a.started_at + interval '900 milliseconds' WHERE a.name = 'alarm_check'",
+    );
+    assert_eq!(overlapping, 0, "two alarm checks within one period");
+    assert_eq!(pg.scalar(db, "SELECT sum(alarms_fired) FROM alarm_runs"), 1);
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_rearm"), 1);
+    assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_runs WHERE controller NOT IN ('alarm-a', 'alarm-b')"), 0);
+}
