@@ -392,7 +392,10 @@ fn thresholds_and_check_over_the_api() {
         let r = http(api, "POST", "/api/v1/alarms/check", Some(t), None);
         assert_eq!(r.status, 403, "{}", r.body);
     }
-    assert_eq!(http(api, "GET", PATH, Some(&opa), None).json(), rows, "nothing replaced");
+    // A site-scoped user does not even read them: their globs name other sites' probes.
+    let r = http(api, "GET", PATH, Some(&opa), None);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(http(api, "GET", PATH, Some(&admin), None).json(), rows, "nothing replaced");
     assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_runs"), 0);
 
     // The check on demand: the rows the CLI's check fires, ntop's glob with no file, actions

@@ -1,9 +1,9 @@
 //! rrdAlarm's thresholds (the whole list read, or replaced all or nothing after the
 //! controller's validation through the `Alarms` trait) and the check on demand. Thresholds
-//! are global (ntop's): reading them needs any role; replacing them and running a check need
-//! the operator role and every site (a site-scoped user, even an admin, gets 403: a threshold's
-//! glob and a check's report cover every site's files). It must not use the other resource
-//! modules.
+//! are global (ntop's): their globs and a check's report name every site's probes, so a
+//! site-scoped user (even an admin) gets 403 on all three; reading them needs any role of every
+//! site, replacing them and running a check the operator role. It must not use the other
+//! resource modules.
 
 use std::sync::Arc;
 
@@ -24,12 +24,12 @@ fn alarms(st: &ApiState) -> ApiResult<Arc<dyn Alarms>> {
     st.alarms.clone().ok_or_else(|| ApiError::not_found("rrdAlarm (disabled on this controller)"))
 }
 
-/// Operators and admins whose scope is every site.
-fn require_global_operator(p: &Principal) -> ApiResult<()> {
-    p.require(Role::Operator)?;
+/// Users whose scope is every site, with at least `role`.
+fn require_global(p: &Principal, role: Role) -> ApiResult<()> {
+    p.require(role)?;
     if p.sites.is_some() {
         return Err(ApiError::forbidden(
-            "alarm thresholds are global: changing them or running a check needs access to every site",
+            "alarm thresholds are global (their globs and reports name every site's probes): they need access to every site",
         ));
     }
     Ok(())
@@ -38,7 +38,8 @@ fn require_global_operator(p: &Principal) -> ApiResult<()> {
 /// The alarm thresholds in ntop's order, each with its ten fields.
 #[utoipa::path(get, path = "/api/v1/alarms/thresholds", tag = "alarms",
     responses((status = 200, body = Vec<ThresholdFields>), Errors))]
-pub(super) async fn thresholds(State(st): S, _p: Principal) -> ApiResult<Json<Vec<ThresholdFields>>> {
+pub(super) async fn thresholds(State(st): S, p: Principal) -> ApiResult<Json<Vec<ThresholdFields>>> {
+    require_global(&p, Role::Viewer)?;
     let list = st.store.alarm_thresholds().await?;
     Ok(Json(list.into_iter().map(|t| ThresholdFields::from_array(t.fields)).collect()))
 }
@@ -52,7 +53,7 @@ pub(super) async fn put_thresholds(
     p: Principal,
     Json(rows): Json<Vec<ThresholdFields>>,
 ) -> ApiResult<Json<AlarmThresholdsReplaced>> {
-    require_global_operator(&p)?;
+    require_global(&p, Role::Operator)?;
     if rows.len() > MAX_THRESHOLDS {
         return Err(ApiError::bad_request(format!("at most {MAX_THRESHOLDS} thresholds")));
     }
@@ -74,7 +75,7 @@ pub(super) async fn put_thresholds(
 #[utoipa::path(post, path = "/api/v1/alarms/check", tag = "alarms",
     responses((status = 200, body = AlarmCheck), Errors))]
 pub(super) async fn check(State(st): S, p: Principal) -> ApiResult<Json<AlarmCheck>> {
-    require_global_operator(&p)?;
+    require_global(&p, Role::Operator)?;
     let alarms = alarms(&st)?;
     Ok(Json(alarms.check().await.map_err(ApiError::internal)?))
 }
