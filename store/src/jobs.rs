@@ -44,41 +44,13 @@ impl Store {
         controller: &str,
         retention: Retention,
     ) -> Result<Option<String>> {
-        let mut tx = self.pool.begin().await?;
-        let due: Option<String> = sqlx::query_scalar(
-            "SELECT name FROM jobs WHERE name = $1
-               AND (last_run_at IS NULL OR last_run_at <= now() - make_interval(secs => $2))
-             FOR UPDATE SKIP LOCKED",
-        )
-        .bind(name)
-        .bind(period.as_secs_f64())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if due.is_none() {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let started = chrono::Utc::now();
+        let Some(mut lease) = self.lease_job(name, period).await? else { return Ok(None) };
         let detail = match name {
-            "rollup" => rollup(&mut tx, self.clock.now()).await?,
-            "retention" => retention_run(&mut tx, retention, self.clock.now()).await?,
+            "rollup" => rollup(&mut lease.tx, self.clock.now()).await?,
+            "retention" => retention_run(&mut lease.tx, retention, self.clock.now()).await?,
             other => format!("unknown job {other}"),
         };
-        sqlx::query("UPDATE jobs SET last_run_at = now(), last_run_by = $2, runs = runs + 1 WHERE name = $1")
-            .bind(name)
-            .bind(controller)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO job_runs (name, controller, started_at, finished_at, detail) VALUES ($1, $2, $3, clock_timestamp(), $4)",
-        )
-        .bind(name)
-        .bind(controller)
-        .bind(started)
-        .bind(&detail)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        lease.finish(controller, &detail).await?;
         Ok(Some(detail))
     }
 }

@@ -7,7 +7,7 @@
 //! roles, the check on demand) and the controller's periodic check with no CLI call.
 //! Controllers whose checks a test counts run with the periodic check off.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -55,6 +55,54 @@ fn write(root: &Path, rel: &str, last: i64, value: impl Fn(i64) -> f64) {
     assert_eq!(r.written, MINUTES as u64);
 }
 
+/// A private PostgreSQL and one controller (RRD archiver off, alarm checks every
+/// `check_every_secs`), its archive root and the last step boundary before now.
+struct Fx {
+    pg: Pg,
+    db: &'static str,
+    dir: tempfile::TempDir,
+    c: Controller,
+    root: PathBuf,
+    last: i64,
+}
+
+impl Fx {
+    fn start(db: &'static str, name: &str, check_every_secs: &str) -> Fx {
+        let pg = Pg::start();
+        let url = pg.create_db(db);
+        let dir = scratch();
+        let c = Controller::start(
+            &dir.path().join("ctl"),
+            &url,
+            name,
+            free_udp_port(),
+            &[
+                ("WIREWATCH_RRD_ENABLED", "false"),
+                ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", check_every_secs),
+                ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ],
+        );
+        let root = c.data_dir.join("rrd");
+        Fx { pg, db, dir, c, root, last: last_step() }
+    }
+}
+
+/// The archive the thresholds of NTOP_FILE are checked against.
+fn write_files(root: &Path, last: i64) {
+    write(root, "pa/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
+    write(root, "pa/interfaces/eth0/throughput.rrd", last, |_| 50.0);
+    write(root, "pb/interfaces/eth1/throughput.rrd", last, |_| 1.0);
+    write(root, "pb/hosts/10.0.0.1/bytesSent.rrd", last, |_| 2000.0);
+    // Beyond the threshold every other minute: never twice in a row.
+    write(root, "pb/hosts/10.0.0.2/bytesSent.rrd", last, |i| if i % 2 == 0 { 2000.0 } else { 10.0 });
+}
+
+/// The last step boundary before now.
+fn last_step() -> i64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    now / STEP * STEP
+}
+
 fn check(c: &Controller) -> Value {
     let out = c.cli(&["alarm", "check", "--format", "json"]).expect("alarm check");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
@@ -94,26 +142,8 @@ fn expect(rows: &[(u64, &str, &str)]) -> Vec<(u64, String, String)> {
 
 #[test]
 fn thresholds_import_export_check_and_rearm_in_postgres() {
-    let pg = Pg::start();
-    let db = "alarm";
-    let url = pg.create_db(db);
-    let dir = scratch();
-    let c = Controller::start(
-        &dir.path().join("ctl"),
-        &url,
-        "alarm-ctl",
-        free_udp_port(),
-        &[("WIREWATCH_RRD_ENABLED", "false"), ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "0")],
-    );
-    let root = c.data_dir.join("rrd");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
-    let last = now / STEP * STEP;
-    write(&root, "pa/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
-    write(&root, "pa/interfaces/eth0/throughput.rrd", last, |_| 50.0);
-    write(&root, "pb/interfaces/eth1/throughput.rrd", last, |_| 1.0);
-    write(&root, "pb/hosts/10.0.0.1/bytesSent.rrd", last, |_| 2000.0);
-    // Beyond the threshold every other minute: never twice in a row.
-    write(&root, "pb/hosts/10.0.0.2/bytesSent.rrd", last, |i| if i % 2 == 0 { 2000.0 } else { 10.0 });
+    let Fx { pg, db, dir, c, root, last } = Fx::start("alarm", "alarm-ctl", "0");
+    write_files(&root, last);
 
     // A wrong file is refused whole, every wrong line named; nothing is stored.
     let file = dir.path().join("bad.txt");
@@ -268,20 +298,7 @@ fn cli_controller_name() -> String {
 /// re-arm time fires once between them, and both runs are recorded.
 #[test]
 fn concurrent_checks_fire_once() {
-    let pg = Pg::start();
-    let db = "alarm_concurrent";
-    let url = pg.create_db(db);
-    let dir = scratch();
-    let c = Controller::start(
-        &dir.path().join("ctl"),
-        &url,
-        "alarm-ctl",
-        free_udp_port(),
-        &[("WIREWATCH_RRD_ENABLED", "false"), ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "0")],
-    );
-    let root = c.data_dir.join("rrd");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
-    let last = now / STEP * STEP;
+    let Fx { pg, db, dir: _dir, c, root, last } = Fx::start("alarm_concurrent", "alarm-ctl", "0");
     for i in 0..20 {
         write(&root, &format!("p/interfaces/eth{i}/ethernetBytes.rrd"), last, |_| 500.0);
     }
@@ -322,29 +339,8 @@ fn api_rows(file: &str) -> Value {
 /// check on demand fires the rows the CLI's does, and a second one is held by re-arm.
 #[test]
 fn thresholds_and_check_over_the_api() {
-    let pg = Pg::start();
-    let db = "alarm_api";
-    let url = pg.create_db(db);
-    let dir = scratch();
-    let c = Controller::start(
-        &dir.path().join("ctl"),
-        &url,
-        "alarm-api",
-        free_udp_port(),
-        &[
-            ("WIREWATCH_RRD_ENABLED", "false"),
-            ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "0"),
-            ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
-        ],
-    );
-    let root = c.data_dir.join("rrd");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
-    let last = now / STEP * STEP;
-    write(&root, "pa/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
-    write(&root, "pa/interfaces/eth0/throughput.rrd", last, |_| 50.0);
-    write(&root, "pb/interfaces/eth1/throughput.rrd", last, |_| 1.0);
-    write(&root, "pb/hosts/10.0.0.1/bytesSent.rrd", last, |_| 2000.0);
-    write(&root, "pb/hosts/10.0.0.2/bytesSent.rrd", last, |i| if i % 2 == 0 { 2000.0 } else { 10.0 });
+    let Fx { pg, db, dir: _dir, c, root, last } = Fx::start("alarm_api", "alarm-api", "0");
+    write_files(&root, last);
     let api = c.http;
     let admin = login(api, "admin", ADMIN_PASSWORD);
     c.cli_stdin(&["user", "add", "vic", "--role", "viewer", "--password-stdin"], "vic-password-123\n")
@@ -446,24 +442,7 @@ fn thresholds_and_check_over_the_api() {
 /// the re-arm time.
 #[test]
 fn periodic_check_fires_without_being_asked() {
-    let pg = Pg::start();
-    let db = "alarm_periodic";
-    let url = pg.create_db(db);
-    let dir = scratch();
-    let c = Controller::start(
-        &dir.path().join("ctl"),
-        &url,
-        "alarm-periodic",
-        free_udp_port(),
-        &[
-            ("WIREWATCH_RRD_ENABLED", "false"),
-            ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "1"),
-            ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
-        ],
-    );
-    let root = c.data_dir.join("rrd");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
-    let last = now / STEP * STEP;
+    let Fx { pg, db, dir: _dir, c, root, last } = Fx::start("alarm_periodic", "alarm-periodic", "1");
     write(&root, "p/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
     let admin = login(c.http, "admin", ADMIN_PASSWORD);
     let rows = api_rows("7\t*/interfaces/*/ethernetBytes.rrd\tabove\t100\t1\tnow-30m\tnow\tNone\t \t3600\n");
@@ -512,8 +491,7 @@ fn periodic_check_runs_on_one_controller_per_period() {
     ];
     let a = Controller::start(&dir.path().join("a"), &url, "alarm-a", free_udp_port(), &env);
     let b = Controller::start(&dir.path().join("b"), &url, "alarm-b", free_udp_port(), &env);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
-    let last = now / STEP * STEP;
+    let last = last_step();
     // Each controller checks its own archive: the same file in both.
     for c in [&a, &b] {
         write(&c.data_dir.join("rrd"), "p/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);

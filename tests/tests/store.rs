@@ -252,16 +252,24 @@ fn embedded_database_demo_starts_and_stops_its_cluster() {
     assert!(!data.join("postgres/postmaster.pid").exists());
 }
 
+/// A migrated store with probes `a` and `b` of site `s`.
+async fn two_probes(
+    url: &str,
+) -> (Store, wirewatch_store::probes::ProbeIdentity, wirewatch_store::probes::ProbeIdentity) {
+    let store = Store::connect(wirewatch_store::parse_url(url).expect("url"), 4).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let a = store.enroll("a", "s", &[1; 32], false).await.expect("enroll");
+    let b = store.enroll("b", "s", &[2; 32], false).await.expect("enroll");
+    (store, a, b)
+}
+
 #[test]
 fn batches_the_totals_or_the_fold_cannot_take_are_refused_or_quarantined_and_the_others_go_on() {
     let pg = Pg::start();
     let url = pg.create_db("q");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let store = Store::connect(wirewatch_store::parse_url(&url).expect("url"), 4).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        let a = store.enroll("a", "s", &[1; 32], false).await.expect("enroll");
-        let b = store.enroll("b", "s", &[2; 32], false).await.expect("enroll");
+        let (store, a, b) = two_probes(&url).await;
         let now = ns(chrono::Utc::now());
         store.write_batch(a.id, "t", &batch(0, now, vec![host("192.0.2.1", 100)])).await.expect("a0");
         store.write_batch(b.id, "t", &batch(0, now, vec![host("192.0.2.2", 50)])).await.expect("b0");
@@ -320,10 +328,7 @@ fn the_upgrade_to_totals_at_ingest_adds_what_the_old_fold_had_not_taken() {
     let url = pg.create_db("up");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let store = Store::connect(wirewatch_store::parse_url(&url).expect("url"), 4).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        let a = store.enroll("a", "s", &[1; 32], false).await.expect("enroll");
-        let b = store.enroll("b", "s", &[2; 32], false).await.expect("enroll");
+        let (store, a, b) = two_probes(&url).await;
         let now = ns(chrono::Utc::now());
         let mut gauged = host("192.0.2.1", 100);
         gauged.gauges.peers_sent = 3;
