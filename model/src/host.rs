@@ -27,12 +27,6 @@ impl L4 {
     /// The protocols' names, in the order of the wire format's `l4` array.
     pub const NAMES: [&'static str; 4] = ["tcp", "udp", "icmp", "other"];
 
-    /// From the wire format's array (TCP, UDP, ICMP, other).
-    pub fn from_array(a: [Traffic; 4]) -> L4 {
-        let [tcp, udp, icmp, other] = a;
-        L4 { tcp, udp, icmp, other }
-    }
-
     /// (name, traffic) in [`L4::NAMES`] order.
     pub fn named(&self) -> [(&'static str, &Traffic); 4] {
         [("tcp", &self.tcp), ("udp", &self.udp), ("icmp", &self.icmp), ("other", &self.other)]

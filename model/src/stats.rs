@@ -63,14 +63,9 @@ impl BytesStats {
         ]
     }
 
-    /// From the values in [`BytesStats::KEYS`] order (the wire format's array).
-    pub fn from_array(a: [u64; 15]) -> BytesStats {
-        BytesStats::from_values(&a.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
-    }
-
-    /// From the values in [`BytesStats::KEYS`] order; negative or missing values read as 0.
-    pub fn from_values(v: &[i64]) -> BytesStats {
-        let g = |i: usize| v.get(i).and_then(|&x| u64::try_from(x).ok()).unwrap_or(0);
+    /// From the values in [`BytesStats::KEYS`] order (the wire format's and the store's array).
+    pub fn from_array(v: [u64; 15]) -> BytesStats {
+        let g = |i: usize| v[i];
         BytesStats {
             total: g(0),
             ipv4: g(1),
@@ -112,14 +107,9 @@ impl PacketStats {
         ]
     }
 
-    /// From the values in [`PacketStats::KEYS`] order (the wire format's array).
-    pub fn from_array(a: [u64; 11]) -> PacketStats {
-        PacketStats::from_values(&a.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
-    }
-
-    /// From the values in [`PacketStats::KEYS`] order; negative or missing values read as 0.
-    pub fn from_values(v: &[i64]) -> PacketStats {
-        let g = |i: usize| v.get(i).and_then(|&x| u64::try_from(x).ok()).unwrap_or(0);
+    /// From the values in [`PacketStats::KEYS`] order (the wire format's and the store's array).
+    pub fn from_array(v: [u64; 11]) -> PacketStats {
+        let g = |i: usize| v[i];
         PacketStats {
             total: g(0),
             ethernet: g(1),
@@ -143,13 +133,13 @@ mod tests {
     /// The keys are the serialized field names, in array order.
     #[test]
     fn keys_name_the_fields_in_array_order() {
-        let b = BytesStats::from_values(&(1..=15).collect::<Vec<i64>>());
+        let b = BytesStats::from_array(std::array::from_fn(|i| i as u64 + 1));
         let v = serde_json::to_value(b).expect("json");
         for (i, k) in BytesStats::KEYS.iter().enumerate() {
             assert_eq!(v[k], i as u64 + 1, "{k}");
         }
         assert_eq!(b.to_array()[14], 15);
-        let p = PacketStats::from_values(&(1..=11).collect::<Vec<i64>>());
+        let p = PacketStats::from_array(std::array::from_fn(|i| i as u64 + 1));
         let v = serde_json::to_value(p).expect("json");
         for (i, k) in PacketStats::KEYS.iter().enumerate() {
             assert_eq!(v[k], i as u64 + 1, "{k}");
