@@ -185,6 +185,10 @@ impl Threshold {
             if t.contains(['\t', '\n', '\r']) {
                 return Err(field_err(Field::ALL[i], t, "contains a tab or a line break"));
             }
+            // PostgreSQL's text has no NUL (a file imported with one would fail in the store).
+            if t.contains('\0') {
+                return Err(field_err(Field::ALL[i], t, "contains a NUL character"));
+            }
         }
         let f = |field: Field| text[field as usize].as_str();
         let id = f(Field::Id)

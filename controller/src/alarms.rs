@@ -195,14 +195,6 @@ pub fn validate_rows(rows: &[ThresholdFields]) -> Result<Vec<u32>, InvalidThresh
     for (i, r) in rows.iter().enumerate() {
         let row = i + 1;
         let fields = r.clone().into_array();
-        // PostgreSQL's text has no NUL; ntop's file could not hold one either.
-        if let Some(i) = fields.iter().position(|f| f.contains('\0')) {
-            return Err(InvalidThreshold {
-                row,
-                id: r.id.clone(),
-                message: format!("{}: {:?}: contains a NUL character", Field::ALL[i], fields[i]),
-            });
-        }
         let t = Threshold::from_fields(&fields).map_err(|e| InvalidThreshold {
             row,
             id: r.id.clone(),

@@ -274,6 +274,8 @@ impl Config {
             "hosts_top_n",
             "host_networks",
             "hosts_max_networked",
+            "interfaces_max",
+            "host_dirs_max",
             "graph_queue",
         ];
         const ALARMS_KEYS: &[&str] = &["check_every_secs"];

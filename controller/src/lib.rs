@@ -330,6 +330,10 @@ async fn alarm_checks(
             _ = tokio::time::sleep(tick) => {}
             _ = shutdown.cancelled() => break,
         }
+        // A controller without an archive takes no period from one that has it.
+        if !root.is_dir() {
+            continue;
+        }
         let lease = match store.lease_job("alarm_check", every).await {
             Ok(Some(lease)) => lease,
             Ok(None) => continue,

@@ -3,7 +3,7 @@
 //! it. The files are the only state (a crash, a restart or a second controller's archive start
 //! from what their files say), and time is packet time (the intervals' ends).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -71,7 +71,7 @@ impl Archiver {
         if self.cfg.step_secs > 0 {
             self.cfg.step_secs
         } else if interval_secs > 0 {
-            u64::try_from(interval_secs).unwrap_or(60)
+            u64::try_from(interval_secs).unwrap_or(60).max(crate::MIN_STEP_SECS)
         } else {
             60
         }
@@ -86,7 +86,10 @@ impl Archiver {
         }
         let mut probes: Vec<_> = by_probe.into_iter().collect();
         probes.sort_by_key(|p| p.0);
-        for (probe_id, ifaces) in probes {
+        for (probe_id, mut ifaces) in probes {
+            // The probe's first interfaces only (ids grow with each new name it reports).
+            ifaces.sort_by_key(|i| i.interface_id);
+            ifaces.truncate(self.cfg.interfaces_max);
             let Some(horizon) = self.store.archive_horizon(probe_id, Duration::from_secs(self.cfg.settle_secs)).await?
             else {
                 continue;
@@ -257,6 +260,17 @@ impl Archiver {
             report.intervals_skipped += r.intervals_skipped;
             report.errors += r.errors;
         }
+        // Hosts that left the selection keep their files, up to host_dirs_max directories.
+        let keep: HashSet<String> = ips.iter().map(|ip| host_dir_name(*ip)).collect();
+        let max = self.cfg.host_dirs_max;
+        let removed = blocking(move || prune_host_dirs(&base, &keep, max)).await?;
+        if removed > 0 {
+            tracing::info!(
+                probe,
+                removed,
+                "host archives past rrd.host_dirs_max removed (least recently updated first)"
+            );
+        }
         Ok(report)
     }
 
@@ -326,4 +340,74 @@ fn merge(points: impl Iterator<Item = Point>, kind: Kind) -> Vec<Point> {
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, RrdError> + Send + 'static) -> Result<T, RrdError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| RrdError::Rrd(format!("archive task: {e}")))?
+}
+
+/// Removes the host directories under `base` updated longest ago (by their `bytesSent.rrd`)
+/// until at most `max` are left, never one of `keep` (this pass's selection). Returns how many
+/// went.
+fn prune_host_dirs(base: &Path, keep: &HashSet<String>, max: usize) -> Result<usize, RrdError> {
+    let io = |e: std::io::Error| RrdError::Io(base.display().to_string(), e);
+    let entries = match std::fs::read_dir(base) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io(e)),
+    };
+    let mut dirs = Vec::new();
+    for e in entries {
+        let e = e.map_err(io)?;
+        if !e.file_type().map_err(io)?.is_dir() {
+            continue;
+        }
+        let updated = std::fs::metadata(e.path().join("bytesSent.rrd"))
+            .or_else(|_| e.metadata())
+            .and_then(|m| m.modified())
+            .map_err(io)?;
+        dirs.push((updated, e.file_name().to_string_lossy().into_owned()));
+    }
+    let mut excess = dirs.len().saturating_sub(max);
+    if excess == 0 {
+        return Ok(0);
+    }
+    dirs.sort();
+    let mut removed = 0;
+    for (_, name) in dirs {
+        if excess == 0 {
+            break;
+        }
+        if keep.contains(&name) {
+            continue;
+        }
+        std::fs::remove_dir_all(base.join(&name)).map_err(io)?;
+        excess -= 1;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_dirs_past_the_bound_go_least_recently_updated_first_never_the_selection() {
+        let t = tempfile::tempdir().expect("tempdir");
+        for (k, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            std::fs::create_dir(t.path().join(name)).expect("mkdir");
+            std::fs::write(t.path().join(name).join("bytesSent.rrd"), [k as u8]).expect("write");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::fs::write(t.path().join("stray-file"), b"x").expect("write");
+        // "a" is the oldest but still selected.
+        let keep: HashSet<String> = ["a".to_string()].into();
+        assert_eq!(prune_host_dirs(t.path(), &keep, 2).expect("prune"), 3);
+        let mut left: Vec<String> = std::fs::read_dir(t.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a", "e", "stray-file"]);
+        assert_eq!(prune_host_dirs(t.path(), &keep, 2).expect("prune"), 0);
+        assert_eq!(prune_host_dirs(&t.path().join("missing"), &keep, 0).expect("no directory"), 0);
+    }
 }

@@ -36,7 +36,9 @@ pub struct RrdConfig {
     pub dir: Option<PathBuf>,
     /// How often the archive takes what was committed since its last pass.
     pub update_every_secs: u64,
-    /// The files' step; 0: the probe's interval (the first interval's length), else 60.
+    /// The files' step; 0: the probe's interval (the first interval's length, at least
+    /// [`MIN_STEP_SECS`]: a probe choosing 1 s intervals does not make files ten times larger),
+    /// else 60.
     pub step_secs: u64,
     /// An interval whose newest batch arrived this long ago counts as complete even if no
     /// later interval arrived (a split interval's parts arrive together).
@@ -46,6 +48,12 @@ pub struct RrdConfig {
     /// And hosts inside these networks (CIDR), at most `hosts_max_networked` per probe.
     pub host_networks: Vec<String>,
     pub hosts_max_networked: u32,
+    /// Interfaces archived per probe (the first ones it reported): a probe naming new
+    /// interfaces at will does not make files without bound.
+    pub interfaces_max: usize,
+    /// Host directories kept per probe: past it, those updated longest ago are removed (hosts
+    /// leave the top N, their files stay until then).
+    pub host_dirs_max: usize,
     /// Graphs waiting for the renderer; more get 503.
     pub graph_queue: usize,
 }
@@ -61,6 +69,8 @@ impl Default for RrdConfig {
             hosts_top_n: 100,
             host_networks: Vec::new(),
             hosts_max_networked: 1000,
+            interfaces_max: 64,
+            host_dirs_max: 5000,
             graph_queue: 16,
         }
     }
@@ -87,6 +97,9 @@ impl RrdConfig {
         Ok(())
     }
 }
+
+/// The smallest step a file takes from a probe's interval.
+pub const MIN_STEP_SECS: u64 = 10;
 
 /// Why archiving failed.
 #[derive(Debug, thiserror::Error)]

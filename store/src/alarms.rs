@@ -166,29 +166,6 @@ impl Store {
         sqlx::query(LOCK).execute(&mut *tx).await?;
         Ok(AlarmCheck { tx })
     }
-
-    /// The latest runs, newest first.
-    pub async fn alarm_runs(&self, limit: i64) -> Result<Vec<AlarmRun>> {
-        let rows = sqlx::query(
-            "SELECT started_at, duration_ms, thresholds, files_checked, alarms_fired, controller \
-             FROM alarm_runs ORDER BY started_at DESC, id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AlarmRun {
-                    started_at: r.try_get("started_at")?,
-                    duration_ms: r.try_get("duration_ms")?,
-                    thresholds: r.try_get("thresholds")?,
-                    files_checked: r.try_get("files_checked")?,
-                    alarms_fired: r.try_get("alarms_fired")?,
-                    controller: r.try_get("controller")?,
-                })
-            })
-            .collect()
-    }
 }
 
 /// A check in progress: it reads the thresholds and the re-arm state, then saves the new

@@ -405,6 +405,11 @@ async fn retention_run(
             .execute(&mut **tx)
             .await?
             .rows_affected();
+        // Run logs (a row a minute per periodic job and alarm check) age like the hourly data.
+        let since = now - chrono::Duration::days(i64::from(r.hourly_days));
+        for q in ["DELETE FROM job_runs WHERE started_at < $1", "DELETE FROM alarm_runs WHERE started_at < $1"] {
+            sqlx::query(q).bind(since).execute(&mut **tx).await?;
+        }
     }
     Ok(format!("dropped {} partitions {:?}; deleted {deleted} rollup rows", dropped.len(), dropped))
 }
