@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -175,10 +175,6 @@ pub(crate) fn scan(t: &Threshold, series: &Series, last: Option<SystemTime>, now
     Scan::Quiet { held_by_rearm: held }
 }
 
-fn epoch_secs(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)).unwrap_or(0)
-}
-
 /// Checks `thresholds` against the files under `root`, at wall time `now` (which also
 /// resolves the AT-style windows), reading and updating the re-arm `state`.
 pub fn check(
@@ -189,7 +185,7 @@ pub fn check(
     state: &mut RearmState,
 ) -> CheckReport {
     let root = Root::new(root);
-    let now_secs = epoch_secs(now);
+    let now_secs = crate::fetch::epoch_secs(now);
     let mut report = CheckReport::default();
     for t in thresholds {
         let row = |file: String, outcome: Outcome| ResultRow {
@@ -260,6 +256,7 @@ pub fn check(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn threshold(direction: &str, value: &str, reps: &str, rearm: &str) -> Threshold {
         Threshold::from_fields(&["1", "x.rrd", direction, value, reps, "now-1h", "now", "None", "", rearm]).unwrap()

@@ -43,7 +43,8 @@ fn timestamp(secs: i64) -> Result<std::time::SystemTime, FetchError> {
     Ok(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
-fn epoch_secs(t: std::time::SystemTime) -> i64 {
+/// Whole seconds since the epoch (0 before it).
+pub(crate) fn epoch_secs(t: std::time::SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 

@@ -49,7 +49,7 @@ pub struct HostInterval {
 
 /// ns → the `timestamptz` bounds' text (the sample tables are indexed by `ts` = interval end).
 fn ts_text(ns: i64) -> String {
-    chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()
+    crate::ingest::pg_time(u64::try_from(ns).unwrap_or(0))
 }
 
 impl Store {

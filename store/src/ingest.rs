@@ -58,8 +58,8 @@ pub fn mac_text(m: &[u8; 6]) -> String {
     format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
-/// `YYYY-MM-DD HH:MM:SS.ffffff+00` for COPY.
-fn pg_time(ns: u64) -> String {
+/// `YYYY-MM-DD HH:MM:SS.ffffff+00` for COPY (and the archive readers' `timestamptz` bounds).
+pub(crate) fn pg_time(ns: u64) -> String {
     let t = chrono::DateTime::from_timestamp_nanos(i64::try_from(ns).unwrap_or(i64::MAX));
     t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()
 }
