@@ -66,21 +66,35 @@ fn setup() -> Result<Netns, String> {
     Ok(ns)
 }
 
-/// Waits until a child's stderr has printed a line containing `what`; forwards the rest.
-fn wait_for(child: &mut Child, what: &'static str, timeout: Duration) -> Result<(), String> {
+/// Waits until a child's stderr has printed a line containing `what`; forwards the rest. The
+/// handle returns every line once the child has closed its stderr.
+fn wait_for(
+    child: &mut Child,
+    what: &'static str,
+    timeout: Duration,
+) -> Result<std::thread::JoinHandle<Vec<String>>, String> {
     let err = child.stderr.take().ok_or("no stderr")?;
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    let lines = std::thread::spawn(move || {
         let mut sent = false;
+        let mut all = Vec::new();
         for line in BufReader::new(err).lines().map_while(Result::ok) {
             eprintln!("  | {line}");
             if !sent && line.contains(what) {
                 let _ = tx.send(());
                 sent = true;
             }
+            all.push(line);
         }
+        all
     });
-    rx.recv_timeout(timeout).map_err(|_| format!("no {what:?} within {timeout:?}"))
+    rx.recv_timeout(timeout).map_err(|_| format!("no {what:?} within {timeout:?}"))?;
+    Ok(lines)
+}
+
+/// tcpdump's closing "N packets dropped by kernel".
+fn kernel_drops(lines: &[String]) -> Option<u64> {
+    lines.iter().find_map(|l| l.strip_suffix(" packets dropped by kernel")?.trim().parse().ok())
 }
 
 fn four(v: &Value) -> (u64, u64, u64, u64) {
@@ -174,8 +188,11 @@ fn live_totals_equal_tcpdump_of_the_same_interface() {
     BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("server ready");
     assert_eq!(line.trim(), "ready");
 
+    // tcpdump's default ring (2 MiB) holds only about eight packets at its full snapshot length
+    // in immediate mode, so a tcpdump descheduled on a busy machine dropped packets and the
+    // reference was short (CI, 2 cores): give it the probe's 64 MiB.
     let mut tcpdump = Command::new("ip")
-        .args(["netns", "exec", &ns.a, "tcpdump", "-n", "-U", "--immediate-mode", "-i", &iface, "-w"])
+        .args(["netns", "exec", &ns.a, "tcpdump", "-n", "-U", "--immediate-mode", "-B", "65536", "-i", &iface, "-w"])
         .arg(&pcap)
         .arg(FILTER)
         .stderr(Stdio::piped())
@@ -187,7 +204,7 @@ fn live_totals_equal_tcpdump_of_the_same_interface() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("probe");
-    wait_for(&mut tcpdump, "listening on", Duration::from_secs(10)).expect("tcpdump listening");
+    let tcpdump_lines = wait_for(&mut tcpdump, "listening on", Duration::from_secs(10)).expect("tcpdump listening");
     wait_for(&mut live, "listening on", Duration::from_secs(10)).expect("probe listening");
 
     for args in [
@@ -232,6 +249,12 @@ fn live_totals_equal_tcpdump_of_the_same_interface() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(tcpdump_status.success() || tcpdump_status.code().is_none(), "{tcpdump_status:?}");
+    let tcpdump_lines = tcpdump_lines.join().expect("tcpdump stderr");
+    assert_eq!(
+        kernel_drops(&tcpdump_lines),
+        Some(0),
+        "the reference capture itself lost packets, so it cannot judge the probe: {tcpdump_lines:?}"
+    );
     let live_out = live.wait_with_output().expect("probe output");
     assert!(live_out.status.success(), "probe exit {:?}", live_out.status);
     drop(server.stdin.take());
