@@ -2,8 +2,9 @@
 //! `rrdAlarmConfig.txt`, thresholds stored in PostgreSQL), `alarm check` (ntop's check over
 //! this controller's RRD archive at wall time, re-arm state and a run row saved in PostgreSQL).
 //!
-//! Actions are not run yet (issue 11, part 5): a firing's action is reported as "recorded,
-//! not run" — the firing is recorded (re-arm state and run history), the action is not.
+//! A check records one event per firing and one action run per action and parameter (ntop's
+//! grouping), pending and claimed by this controller, in the check's transaction; the caller
+//! then runs the actions (`dispatch`) and, for the CLI and the API, waits for them.
 
 use std::path::Path;
 use std::time::{Instant, SystemTime};
@@ -19,12 +20,17 @@ use wirewatch_model::alarms::{
 };
 use wirewatch_store::Store;
 use wirewatch_store::alarms::{AlarmRun, NewThreshold, Rearm};
+use wirewatch_store::events::{NewAction, NewEvent};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::admin::Format;
+use crate::dispatch::Dispatcher;
+use crate::metrics::{Metrics, SeverityLabel};
 use crate::{Config, Database};
-
-/// What a firing's action came to (until actions run: recorded, not run).
-pub const ACTION_NOT_RUN: &str = "recorded, not run";
 
 /// `alarm import FILE` (`-`: standard input): the file replaces every stored threshold, or,
 /// when any line is wrong, nothing is stored and the error names every wrong line.
@@ -70,15 +76,18 @@ pub async fn export(cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A fired row's action.
+/// What an action run came to.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActionRecord {
-    pub threshold_id: u32,
-    pub file: String,
+    pub id: i64,
     pub action: String,
     pub action_parameter: String,
-    /// [`ACTION_NOT_RUN`] until actions run.
-    pub status: &'static str,
+    /// The events it was run for.
+    pub event_ids: Vec<i64>,
+    /// `ok`, `failed`, or `pending` (not run yet, or run elsewhere).
+    pub status: String,
+    pub attempts: u32,
+    pub error: Option<String>,
 }
 
 /// A check's report (the seed's rows) with its run's figures.
@@ -89,7 +98,12 @@ pub struct CheckOutput {
     pub thresholds: usize,
     #[serde(flatten)]
     pub report: CheckReport,
-    /// One per fired row whose action is not `None`.
+    /// The events recorded, one per fired row.
+    pub event_ids: Vec<i64>,
+    /// The action runs recorded (pending until run).
+    #[serde(skip)]
+    pub action_ids: Vec<i64>,
+    /// What each action run came to, once run: one per action and parameter of the fired rows.
     pub actions: Vec<ActionRecord>,
 }
 
@@ -99,8 +113,13 @@ impl CheckOutput {
         let mut s = self.report.table();
         for a in &self.actions {
             s.push_str(&format!(
-                "action\t{}\t{}\t{}\t{}\t{} (actions are not run yet)\n",
-                a.threshold_id, a.file, a.action, a.action_parameter, a.status
+                "action\t{}\t{}\t{} event(s)\t{} after {} attempt(s){}\n",
+                a.action,
+                a.action_parameter,
+                a.event_ids.len(),
+                a.status,
+                a.attempts,
+                a.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
             ));
         }
         s.push_str(&format!(
@@ -115,11 +134,77 @@ impl CheckOutput {
     }
 }
 
-/// One check at wall time over the archive root: thresholds and re-arm state read, new
-/// firings and the run saved, in one transaction that holds the alarms' lock.
+/// How long a controller holds the actions it inserted before another may run them (it died).
+pub const ACTION_LEASE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The events of a check's fired rows (one each) and its actions (one per action and
+/// parameter, with every event of the check that names it, as ntop grouped them).
+fn events_of(
+    report: &CheckReport,
+    at: DateTime<Utc>,
+    controller: &str,
+    probes: &std::collections::HashMap<String, i64>,
+    windows: &std::collections::HashMap<u32, (String, String)>,
+) -> (Vec<NewEvent>, Vec<NewAction>) {
+    let mut events = Vec::new();
+    let mut actions: Vec<NewAction> = Vec::new();
+    for r in report.fired() {
+        let probe_id = r.file.split('/').next().and_then(|dir| probes.get(dir)).copied();
+        let value = r.value.filter(|v| v.is_finite());
+        let value_at = r.time.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
+        let when =
+            value_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| "-".into());
+        let window = windows.get(&r.threshold_id);
+        let message = format!(
+            "{}: value {} is {} the threshold {} at {} (threshold {})",
+            r.file,
+            value.map_or_else(|| "-".to_string(), |v| format!("{v}")),
+            r.direction.as_str(),
+            r.threshold,
+            when,
+            r.threshold_id
+        );
+        let index = events.len() as i64;
+        events.push(NewEvent {
+            raised_at: at,
+            source: "threshold".into(),
+            name: format!("threshold {}", r.threshold_id),
+            severity: "warning".into(),
+            subject: r.file.clone(),
+            message,
+            probe_id,
+            threshold_id: Some(i64::from(r.threshold_id)),
+            value,
+            threshold: Some(r.threshold).filter(|v| v.is_finite()),
+            direction: Some(r.direction.as_str().to_string()),
+            value_at,
+            window_start: window.map(|w| w.0.clone()),
+            window_end: window.map(|w| w.1.clone()),
+            controller: controller.to_string(),
+        });
+        if r.action == wirewatch_alarm::config::NO_ACTION {
+            continue;
+        }
+        match actions.iter_mut().find(|a| a.action == r.action && a.parameter == r.action_parameter) {
+            Some(a) => a.events.push(index),
+            None => actions.push(NewAction {
+                action: r.action.clone(),
+                parameter: r.action_parameter.clone(),
+                events: vec![index],
+            }),
+        }
+    }
+    (events, actions)
+}
+
+/// One check at wall time over the archive root: thresholds and re-arm state read; new
+/// firings, their events, their actions (pending, claimed by this controller) and the run
+/// saved in one transaction that holds the alarms' lock. The actions are the caller's to run.
 pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::Result<CheckOutput> {
     let started = SystemTime::now();
     let clock = Instant::now();
+    let probes: std::collections::HashMap<String, i64> =
+        store.probe_ids().await?.into_iter().map(|(id, name)| (wirewatch_model::archive::dir_name(&name), id)).collect();
     let mut tx = store.begin_alarm_check().await?;
     let list = thresholds(&tx.thresholds().await?)?;
     let mut state = RearmState::new();
@@ -130,6 +215,10 @@ pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::
         }
     }
     let count = list.len();
+    let windows: std::collections::HashMap<u32, (String, String)> = list
+        .iter()
+        .map(|t| (t.id, (t.field(Field::Start).to_string(), t.field(Field::End).to_string())))
+        .collect();
     let root = root.to_path_buf();
     let report = tokio::task::spawn_blocking(move || {
         let mut state = state;
@@ -143,6 +232,9 @@ pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::
         .map(|r| Rearm { threshold_id: i64::from(r.threshold_id), file: r.file.clone(), fired_at: started_at })
         .collect();
     tx.save_rearm(&fired).await?;
+    let (events, actions) = events_of(&report, started_at, controller, &probes, &windows);
+    let lease = chrono::Duration::from_std(ACTION_LEASE).unwrap_or(chrono::Duration::minutes(10));
+    let (event_ids, action_ids) = tx.record_events(&events, &actions, controller, Utc::now() + lease).await?;
     let duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
     let small = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
     tx.finish(&AlarmRun {
@@ -154,18 +246,7 @@ pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::
         controller: controller.to_string(),
     })
     .await?;
-    let actions = report
-        .fired()
-        .filter(|r| r.action != wirewatch_alarm::config::NO_ACTION)
-        .map(|r| ActionRecord {
-            threshold_id: r.threshold_id,
-            file: r.file.clone(),
-            action: r.action.clone(),
-            action_parameter: r.action_parameter.clone(),
-            status: ACTION_NOT_RUN,
-        })
-        .collect();
-    Ok(CheckOutput { started_at, duration_ms, thresholds: count, report, actions })
+    Ok(CheckOutput { started_at, duration_ms, thresholds: count, report, event_ids, action_ids, actions: Vec::new() })
 }
 
 /// `alarm check [--format json|table]`.
@@ -256,31 +337,117 @@ pub fn api_report(out: CheckOutput) -> AlarmCheck {
             .actions
             .into_iter()
             .map(|a| AlarmAction {
-                threshold_id: a.threshold_id,
-                file: a.file,
+                id: a.id,
                 action: a.action,
                 action_parameter: a.action_parameter,
-                status: a.status.to_string(),
+                event_ids: a.event_ids,
+                status: a.status,
+                attempts: a.attempts,
+                error: a.error,
             })
             .collect(),
+        event_ids: out.event_ids,
     }
+}
+
+/// A check, then its actions run at once and waited for (the CLI's and the API's check).
+pub async fn check_and_act(d: &Dispatcher, root: &Path) -> anyhow::Result<CheckOutput> {
+    let mut out = run_check(&d.store, root, &d.controller).await?;
+    out.actions = d.run(&out.action_ids).await;
+    Ok(out)
 }
 
 /// rrdAlarm for the JSON API: validation and checks of this controller's archive.
 pub struct ApiAlarms {
-    pub store: Store,
+    pub dispatcher: Dispatcher,
     pub root: std::path::PathBuf,
-    pub controller: String,
 }
 
 impl Alarms for ApiAlarms {
     fn validate(&self, rows: &[ThresholdFields]) -> Result<Vec<u32>, InvalidThreshold> {
-        validate_rows(rows)
+        validate_rows(rows, Some(&self.dispatcher.runner))
     }
 
     fn check(&self) -> BoxFuture<'_, Result<AlarmCheck, String>> {
         Box::pin(async move {
-            run_check(&self.store, &self.root, &self.controller).await.map(api_report).map_err(|e| format!("{e:#}"))
+            check_and_act(&self.dispatcher, &self.root).await.map(api_report).map_err(|e| format!("{e:#}"))
         })
+    }
+}
+
+/// rrdAlarm's periodic check: every `every`, the controller holding the `alarm_check` job's
+/// lease checks the thresholds over its archive (the check's own transaction holds the
+/// alarms' lock, as `alarm check` and the API's check do) and starts the fired thresholds'
+/// actions without waiting for them. Every controller, on every tick, refreshes the firing
+/// gauge and runs the actions a dead controller left pending.
+pub async fn periodic(
+    dispatcher: Dispatcher,
+    metrics: Arc<Metrics>,
+    root: std::path::PathBuf,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let store = dispatcher.store.clone();
+    let name = dispatcher.controller.clone();
+    let tick = every.min(Duration::from_secs(5)).max(Duration::from_millis(200));
+    let recovering = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.cancelled() => break,
+        }
+        match store.open_events().await {
+            Ok(open) => {
+                metrics.alarms_open.clear();
+                for (severity, n) in open {
+                    metrics.alarms_open.get_or_create(&SeverityLabel { severity }).set(n);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "counting open alarm events"),
+        }
+        if !recovering.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            let (d, flag) = (dispatcher.clone(), recovering.clone());
+            tokio::spawn(async move {
+                d.recover().await;
+                flag.store(false, std::sync::atomic::Ordering::Release);
+            });
+        }
+        if every.is_zero() || !root.is_dir() {
+            // No periodic check here; a controller without an archive takes no period from
+            // one that has it.
+            continue;
+        }
+        let lease = match store.lease_job("alarm_check", every).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "taking the alarm check's lease");
+                continue;
+            }
+        };
+        match run_check(&store, &root, &name).await {
+            Ok(out) => {
+                metrics.alarm_checks.inc();
+                metrics.alarm_check_seconds.set(out.duration_ms / 1000.0);
+                let detail = format!(
+                    "{} thresholds, {} files checked, {} alarms fired, {} globs matched no file, {} actions",
+                    out.thresholds,
+                    out.report.files_checked,
+                    out.report.alarms_fired,
+                    out.report.unmatched.len(),
+                    out.action_ids.len()
+                );
+                tracing::info!(%detail, "alarm check ran");
+                if let Err(e) = lease.finish(&name, &detail).await {
+                    tracing::warn!(error = %e, "recording the alarm check's run");
+                }
+                let d = dispatcher.clone();
+                tokio::spawn(async move {
+                    d.run(&out.action_ids).await;
+                });
+            }
+            // The lease is dropped with its transaction: the period stays open to any controller.
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "alarm check failed"),
+        }
     }
 }

@@ -65,8 +65,11 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// RRD archives and graphs (`[rrd]` table; `WIREWATCH_RRD_<KEY>`).
     pub rrd: wirewatch_rrd::RrdConfig,
-    /// rrdAlarm's periodic check (`[alarms]` table; `WIREWATCH_ALARMS_<KEY>`).
+    /// rrdAlarm's periodic check and the routes of scripts' alarms (`[alarms]` table and
+    /// `[[alarms.route]]`; `WIREWATCH_ALARMS_<KEY>`).
     pub alarms: AlarmsConfig,
+    /// Scheduled Python scripts (`[[schedule]]` tables; config file only).
+    pub schedule: Vec<crate::schedule::Schedule>,
 }
 
 /// rrdAlarm's periodic check: every `check_every_secs` one controller of the database (the
@@ -76,11 +79,13 @@ pub struct Config {
 pub struct AlarmsConfig {
     /// Seconds between checks (0: no periodic check; `alarm check` and the API still check).
     pub check_every_secs: u64,
+    /// Which actions scripts' alarms (`wirewatch.raise_alarm`) get (`[[alarms.route]]`).
+    pub route: Vec<crate::dispatch::AlarmRoute>,
 }
 
 impl Default for AlarmsConfig {
     fn default() -> Self {
-        AlarmsConfig { check_every_secs: 60 }
+        AlarmsConfig { check_every_secs: 60, route: Vec::new() }
     }
 }
 
@@ -182,6 +187,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             rrd: wirewatch_rrd::RrdConfig::default(),
             alarms: AlarmsConfig::default(),
+            schedule: Vec::new(),
         }
     }
 }
@@ -295,6 +301,9 @@ impl Config {
             "max_handshakes, max_connections_per_address and handshake_timeout_secs must be at least 1"
         );
         c.rrd.validate()?;
+        for s in &c.schedule {
+            s.validate()?;
+        }
         anyhow::ensure!(c.python.workers > 0 && c.python.queue > 0, "python workers and queue must be at least 1");
         anyhow::ensure!(c.python.timeout_secs > 0.0, "python timeout_secs must be positive");
         anyhow::ensure!(

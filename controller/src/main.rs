@@ -13,7 +13,7 @@ use wirewatch_controller::{Config, wait_for_signal};
 #[command(name = "wirewatch-controller", version, about = "wirewatch controller")]
 struct Cli {
     /// TOML configuration file (see print-default-config).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "WIREWATCH_CONFIG")]
     config: Option<PathBuf>,
     /// Data directory (CA, certificates, embedded PostgreSQL).
     #[arg(long, global = true)]

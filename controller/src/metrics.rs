@@ -16,6 +16,11 @@ pub struct Outcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SeverityLabel {
+    pub severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProbeLabel {
     pub probe: String,
 }
@@ -39,6 +44,13 @@ pub struct Metrics {
     pub refused_batches: Family<ProbeLabel, Gauge>,
     pub quarantined_batches: Family<ProbeLabel, Gauge>,
     pub job_runs: Family<Outcome, Counter>,
+    /// Alarm events not acknowledged (the whole database's), by severity.
+    pub alarms_open: Family<SeverityLabel, Gauge>,
+    /// Alarm action runs this controller finished, by outcome (`ok`, `failed`).
+    pub alarm_actions: Family<Outcome, Counter>,
+    /// Alarm checks this controller ran, and the last one's duration.
+    pub alarm_checks: Counter,
+    pub alarm_check_seconds: Gauge<f64, AtomicU64>,
 }
 
 impl Metrics {
@@ -57,6 +69,10 @@ impl Metrics {
             refused_batches: Family::default(),
             quarantined_batches: Family::default(),
             job_runs: Family::default(),
+            alarms_open: Family::default(),
+            alarm_actions: Family::default(),
+            alarm_checks: Counter::default(),
+            alarm_check_seconds: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("probes_connected", "Probes connected to this controller", m.probes_connected.clone());
@@ -99,6 +115,22 @@ impl Metrics {
             m.quarantined_batches.clone(),
         );
         registry.register("job_runs", "Periodic job runs on this controller", m.job_runs.clone());
+        registry.register(
+            "alarms_open",
+            "Alarm events not acknowledged (firing), by severity, in the whole database",
+            m.alarms_open.clone(),
+        );
+        registry.register(
+            "alarm_actions",
+            "Alarm action runs this controller finished, by outcome",
+            m.alarm_actions.clone(),
+        );
+        registry.register("alarm_checks", "rrdAlarm checks this controller ran", m.alarm_checks.clone());
+        registry.register(
+            "alarm_check_seconds",
+            "Duration of this controller's last rrdAlarm check",
+            m.alarm_check_seconds.clone(),
+        );
         Arc::new(Metrics { registry, ..m })
     }
 

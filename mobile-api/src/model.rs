@@ -602,3 +602,129 @@ pub struct AlarmThresholdsReplaced {
     /// Re-arm states dropped (their threshold was removed or edited).
     pub rearm_dropped: u64,
 }
+
+/// Which alarm events a list shows.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStateParam {
+    /// Not acknowledged.
+    Open,
+    Acked,
+    All,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsParams {
+    /// `open` (not acknowledged), `acked` or `all` (default).
+    pub state: Option<EventStateParam>,
+    /// `info`, `warning`, `error` or `critical`.
+    pub severity: Option<String>,
+    /// `threshold` (rrdAlarm) or `script` (`wirewatch.raise_alarm`).
+    pub source: Option<String>,
+    /// Only this site's probes' events.
+    pub site: Option<String>,
+    /// Only this probe's events.
+    pub probe: Option<String>,
+    /// Raised at or after (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Raised before (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many events (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (same filters).
+    pub cursor: Option<String>,
+}
+
+/// One run of an action for some events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventAction {
+    pub id: i64,
+    pub action: String,
+    pub action_parameter: String,
+    /// `pending`, `ok` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// An alarm event: a threshold that fired for a file, or a script's alarm.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlarmEvent {
+    pub id: i64,
+    pub raised_at: DateTime<Utc>,
+    /// `threshold` or `script`.
+    pub source: String,
+    pub name: String,
+    pub severity: String,
+    /// The RRD file (thresholds) or the script's subject.
+    pub subject: String,
+    pub message: String,
+    /// The probe the subject belongs to (`null`: none; only users of every site see those).
+    pub probe: Option<String>,
+    pub threshold_id: Option<i64>,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    /// `above` or `below`.
+    #[serde(rename = "type")]
+    pub direction: Option<String>,
+    /// The controller that raised it.
+    pub controller: String,
+    pub acked_at: Option<DateTime<Utc>>,
+    pub acked_by: Option<String>,
+    /// Its actions' runs.
+    pub actions: Vec<EventAction>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlarmEventPage {
+    pub items: Vec<AlarmEvent>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportsParams {
+    /// `report` (scripts under reports/, default), `alarm` (under alarms/) or `all`.
+    pub kind: Option<String>,
+    /// Only this script's runs (e.g. `reports/daily.py`).
+    pub script: Option<String>,
+    /// At most this many runs (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (same filters).
+    pub cursor: Option<String>,
+}
+
+/// One scheduled script's run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportRun {
+    pub id: i64,
+    pub script: String,
+    /// `report` or `alarm`.
+    pub kind: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// `ok` or `failed`.
+    pub status: String,
+    pub content_type: String,
+    pub output_bytes: i64,
+    pub error: Option<String>,
+    pub controller: String,
+    pub mailed_to: Option<String>,
+    pub mail_error: Option<String>,
+    /// The output itself (as the script wrote it, its content type).
+    pub output_href: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportPage {
+    pub items: Vec<ReportRun>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}

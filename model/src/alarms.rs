@@ -35,6 +35,10 @@ pub struct ThresholdFields {
     pub rearm_secs: String,
 }
 
+/// The JSON keys of a threshold's ten fields, in ntop's file order.
+pub const FIELD_KEYS: [&str; 10] =
+    ["id", "rrd_path", "type", "value", "repetitions", "start", "end", "action", "action_parameter", "rearm_secs"];
+
 impl ThresholdFields {
     /// The ten texts in file order.
     pub fn into_array(self) -> [String; 10] {
@@ -93,16 +97,20 @@ pub struct AlarmUnmatched {
     pub glob: String,
 }
 
-/// A fired row's action and what came of it.
+/// An action run for some events (ntop's grouping: one per action and parameter of a check)
+/// and what came of it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlarmAction {
-    pub threshold_id: u32,
-    pub file: String,
+    pub id: i64,
     pub action: String,
     pub action_parameter: String,
-    /// `recorded, not run` (actions are not run yet).
+    pub event_ids: Vec<i64>,
+    /// `ok`, `failed`, or `pending` (not run yet, or running on another controller).
     pub status: String,
+    pub attempts: u32,
+    /// The last attempt's error.
+    pub error: Option<String>,
 }
 
 /// A check's report with its run's figures.
@@ -118,8 +126,10 @@ pub struct AlarmCheck {
     pub rows: Vec<AlarmRow>,
     /// Globs that matched no file.
     pub unmatched: Vec<AlarmUnmatched>,
-    /// One per fired row whose action is not `None`.
+    /// One per action and parameter of the fired rows (action `None` has none).
     pub actions: Vec<AlarmAction>,
+    /// The events recorded, one per fired row.
+    pub event_ids: Vec<i64>,
 }
 
 /// Why a list of thresholds is refused: the row (1-based, in the list given), its ID text and
@@ -138,4 +148,35 @@ pub trait Alarms: Send + Sync {
     fn validate(&self, rows: &[ThresholdFields]) -> Result<Vec<u32>, InvalidThreshold>;
     /// Runs one check now, as `wirewatch-controller alarm check` does, and waits for it.
     fn check(&self) -> BoxFuture<'_, Result<AlarmCheck, String>>;
+}
+
+/// The severities of an alarm event, weakest first.
+pub const SEVERITIES: [&str; 4] = ["info", "warning", "error", "critical"];
+
+/// An alarm a script raises (`wirewatch.raise_alarm`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaisedAlarm {
+    pub name: String,
+    /// One of [`SEVERITIES`].
+    pub severity: String,
+    pub message: String,
+    pub subject: String,
+    /// The script that raised it (relative to its scripts root).
+    pub script: String,
+    /// Who ran the script (a user, or `schedule` for a scheduled run).
+    pub by: String,
+}
+
+/// What raising an alarm did: the event recorded and the action runs started for it (they
+/// run on after the call returns).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Raised {
+    pub event_id: i64,
+    pub action_ids: Vec<i64>,
+}
+
+/// Where scripts' alarms go (implemented by the controller: an event in PostgreSQL and the
+/// actions its routes give it).
+pub trait AlarmSink: Send + Sync {
+    fn raise(&self, alarm: RaisedAlarm) -> BoxFuture<'_, Result<Raised, String>>;
 }

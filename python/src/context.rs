@@ -78,6 +78,8 @@ pub struct EngineInfo {
 /// What a run reads of the engine: built once by `Engine::start`, shared by every run.
 pub(crate) struct RunEnv {
     pub store: Store,
+    /// Where `wirewatch.raise_alarm` records alarms (set once the controller has built it).
+    pub alarms: std::sync::OnceLock<Arc<dyn wirewatch_model::alarms::AlarmSink>>,
     pub geo: Option<Arc<Geo>>,
     pub handle: tokio::runtime::Handle,
     pub info: EngineInfo,

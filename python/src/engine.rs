@@ -103,7 +103,7 @@ impl Engine {
         let roots = config.roots();
         let (tx, rx) = crossbeam_channel::bounded(config.queue.max(1));
         let ctx = Arc::new(Ctx {
-            env: Arc::new(RunEnv { store, geo, handle, info, config }),
+            env: Arc::new(RunEnv { store, alarms: std::sync::OnceLock::new(), geo, handle, info, config }),
             roots,
             timeout_exc,
             cache: Mutex::new(HashMap::new()),
@@ -139,6 +139,12 @@ impl Engine {
             }
         }
         Err(ScriptError::NotFound(path.to_string()))
+    }
+
+    /// Where scripts' alarms go (`wirewatch.raise_alarm`); set once, later calls are ignored.
+    /// Until it is set, raising an alarm fails with a clear error.
+    pub fn set_alarm_sink(&self, sink: Arc<dyn wirewatch_model::alarms::AlarmSink>) {
+        let _ = self.ctx.env.alarms.set(sink);
     }
 
     /// Workers alive (not written off).

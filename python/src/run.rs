@@ -39,6 +39,8 @@ pub(crate) struct Cursor {
 pub(crate) struct Run {
     /// What the run reads of the engine (store, GeoIP, runtime, info, config).
     pub ctx: Arc<RunEnv>,
+    /// The script's path below its root (`alarms/disk.py`).
+    pub script: String,
     pub user: String,
     pub role: Role,
     pub sites: Option<Vec<String>>,
@@ -144,6 +146,7 @@ pub(crate) fn begin<'py>(
     RUN.with(|r| {
         *r.borrow_mut() = Some(Run {
             ctx: ctx.clone(),
+            script: req.path.clone(),
             user: req.caller.name.clone(),
             role: req.caller.role,
             sites: req.caller.sites.clone(),

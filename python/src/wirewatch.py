@@ -14,7 +14,7 @@ from _wirewatch import Forbidden
 __all__ = [
     "Forbidden", "Host", "Interface", "Probe", "Site", "request", "params", "interfaces",
     "probes", "sites", "hosts", "host", "get_preference", "set_preference", "preferences",
-    "csp_nonce",
+    "csp_nonce", "raise_alarm", "alarms",
 ]
 
 
@@ -213,3 +213,35 @@ def set_preference(key, value, site=None):
 
 def preferences(site=None):
     return dict(_wirewatch.preferences(site))
+
+
+def raise_alarm(name, severity, message, subject=""):
+    """Records an alarm event (severity: info, warning, error or critical) and starts the
+    actions the controller's `[[alarms.route]]` settings give alarms of this name; returns the
+    event's ID. Allowed in scheduled runs (scripts under alarms/ and reports/) and for
+    operators and admins."""
+    return _wirewatch.raise_alarm(name, severity, message, subject)
+
+
+class alarms:
+    """rrdAlarm and the alarm events, read-only:
+
+        for e in wirewatch.alarms.events(state="open"):
+            print(e["raised_at"], e["severity"], e["message"])
+    """
+
+    @staticmethod
+    def events(state="all", severity=None, limit=100):
+        """Events the user may see, newest first (state: all, open or acked)."""
+        return _wirewatch.alarm_events(state, severity, limit)
+
+    @staticmethod
+    def thresholds():
+        """The thresholds in ntop's order, each a dict of its ten fields (every site's users)."""
+        return _wirewatch.alarm_thresholds()
+
+    @staticmethod
+    def runs(limit=20):
+        """The last checks, newest first: started_at, duration_ms, thresholds, files_checked,
+        alarms_fired, controller (every site's users)."""
+        return _wirewatch.alarm_runs(limit)

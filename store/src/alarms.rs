@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row};
 
+use crate::events::{NewAction, NewEvent};
 use crate::{Result, Store};
 
 /// The lock an import and a check hold for their whole transaction.
@@ -159,6 +160,29 @@ impl Store {
         list(&mut conn).await
     }
 
+    /// The last `limit` checks, newest first.
+    pub async fn alarm_runs(&self, limit: i64) -> Result<Vec<AlarmRun>> {
+        let rows = sqlx::query(
+            "SELECT started_at, duration_ms, thresholds, files_checked, alarms_fired, controller \
+             FROM alarm_runs ORDER BY started_at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AlarmRun {
+                    started_at: r.try_get("started_at")?,
+                    duration_ms: r.try_get("duration_ms")?,
+                    thresholds: r.try_get("thresholds")?,
+                    files_checked: r.try_get("files_checked")?,
+                    alarms_fired: r.try_get("alarms_fired")?,
+                    controller: r.try_get("controller")?,
+                })
+            })
+            .collect()
+    }
+
     /// Starts a check: a transaction holding the alarms' lock (released when the check is
     /// committed or dropped).
     pub async fn begin_alarm_check(&self) -> Result<AlarmCheck> {
@@ -215,6 +239,30 @@ impl AlarmCheck {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Records a check's events and their actions: each action's `events` are indexes into
+    /// `events`. The actions are pending, claimed by `controller` until `claimed_until`. The
+    /// events' IDs and the actions' IDs, in order.
+    pub async fn record_events(
+        &mut self,
+        events: &[NewEvent],
+        actions: &[NewAction],
+        controller: &str,
+        claimed_until: DateTime<Utc>,
+    ) -> Result<(Vec<i64>, Vec<i64>)> {
+        let ids = crate::events::insert_events(&mut self.tx, events).await?;
+        let actions: Vec<NewAction> = actions
+            .iter()
+            .map(|a| NewAction {
+                action: a.action.clone(),
+                parameter: a.parameter.clone(),
+                events: a.events.iter().filter_map(|&i| usize::try_from(i).ok().and_then(|i| ids.get(i)).copied()).collect(),
+            })
+            .collect();
+        let at = events.first().map(|e| e.raised_at).unwrap_or_else(Utc::now);
+        let action_ids = crate::events::insert_actions(&mut self.tx, &actions, at, controller, claimed_until).await?;
+        Ok((ids, action_ids))
     }
 
     /// Records the run and commits (the re-arm state saved with it).

@@ -86,6 +86,32 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Takes job `name`'s lease if it has not run since `due_after` and no other controller
+    /// holds it (the job's row is made on first use); `None` when it is not this controller's
+    /// turn. For schedules that are not a fixed period (daily at a time).
+    pub async fn lease_job_due(&self, name: &str, due_after: chrono::DateTime<chrono::Utc>) -> Result<Option<JobLease>> {
+        sqlx::query("INSERT INTO jobs (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        let mut tx = self.pool.begin().await?;
+        let due: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM jobs WHERE name = $1 AND (last_run_at IS NULL OR last_run_at < $2)
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(name)
+        .bind(due_after)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if due.is_none() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        Ok(Some(JobLease { tx, name: name.to_string(), started: chrono::Utc::now() }))
+    }
+}
+
 impl JobLease {
     /// Records the run (by `controller`, with `detail`) and releases the lease.
     pub async fn finish(mut self, controller: &str, detail: &str) -> Result<()> {

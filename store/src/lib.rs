@@ -2,7 +2,9 @@
 //! certificates, hello/status), ingest (a batch in one transaction), jobs (rollups, retention,
 //! the lease that makes each run happen on exactly one controller), hosts (the one host reader:
 //! lists, cursors, one host), api (sites, probes, interfaces, history, top talkers), totals
-//! (everything of a scope, for the CLI), alarms (rrdAlarm's thresholds, re-arm state, runs) —
+//! (everything of a scope, for the CLI), alarms (rrdAlarm's thresholds, re-arm state, runs),
+//! events (alarm events, acknowledgements and their actions' runs), scripts (scheduled
+//! scripts' runs and outputs) —
 //! plus `embedded`, the private PostgreSQL cluster the controller starts when no database URL
 //! is given.
 //!
@@ -15,12 +17,14 @@ pub mod alarms;
 pub mod api;
 pub mod archive;
 pub mod embedded;
+pub mod events;
 mod fold;
 pub mod hosts;
 pub mod ingest;
 pub mod jobs;
 pub mod private_files;
 pub mod probes;
+pub mod scripts;
 pub mod snapshot;
 pub mod totals;
 

@@ -741,3 +741,86 @@ pub fn test_hello(name: &str) -> wirewatch_wire::ProbeMessage {
         spool: wirewatch_wire::SpoolStatus::default(),
     })
 }
+
+/// Seconds per value of the RRD files alarm tests write.
+pub const ALARM_STEP: i64 = 60;
+/// Values per RRD file alarm tests write.
+pub const ALARM_MINUTES: i64 = 20;
+
+/// Writes a gauge file under `root` whose minute `i` (of the [`ALARM_MINUTES`] ending at
+/// `last`) holds `value(i)`.
+pub fn write_minutes(root: &Path, rel: &str, last: i64, value: impl Fn(i64) -> f64) {
+    use wirewatch_rrd::files::{Kind, Point, append};
+    let points: Vec<Point> = (0..ALARM_MINUTES)
+        .map(|i| {
+            let end = last - ALARM_STEP * (ALARM_MINUTES - 1 - i);
+            Point { start: end - ALARM_STEP, end, value: value(i) }
+        })
+        .collect();
+    let r = append(&root.join(rel), Kind::Rate, ALARM_STEP as u64, &points).expect("write rrd");
+    assert_eq!(r.written, ALARM_MINUTES as u64);
+}
+
+/// The last [`ALARM_STEP`] boundary before now.
+pub fn last_alarm_step() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    now / ALARM_STEP * ALARM_STEP
+}
+
+/// `rrdtool fetch FILE AVERAGE` at the file's step over `[start, end]`: (step, rows of values).
+pub fn rrd_fetch(file: &Path, start: i64, end: i64) -> String {
+    let out = Command::new("rrdtool")
+        .arg("fetch")
+        .arg(file)
+        .args(["AVERAGE", "-s", &start.to_string(), "-e", &end.to_string()])
+        .output()
+        .expect("rrdtool fetch");
+    assert!(out.status.success(), "rrdtool fetch {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The integral of a [`rrd_fetch`] output (each known rate × the spacing of its rows).
+pub fn rrd_integral(fetched: &str) -> f64 {
+    let rows: Vec<(i64, f64)> = fetched
+        .lines()
+        .filter_map(|l| {
+            let (t, v) = l.split_once(':')?;
+            Some((t.trim().parse().ok()?, v.trim().parse::<f64>().ok()?))
+        })
+        .collect();
+    let step = match rows.as_slice() {
+        [a, b, ..] => (b.0 - a.0) as f64,
+        _ => 0.0,
+    };
+    rows.iter().filter(|r| r.1.is_finite()).map(|r| r.1 * step).sum()
+}
+
+pub fn rrd_files(root: &Path) -> Vec<PathBuf> {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rrd") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, &mut out);
+    out.sort();
+    out
+}
+
+/// Every file's fetch over the whole span (the content a rebuild or restart must keep).
+pub fn rrd_contents(root: &Path, start: i64, end: i64) -> BTreeMap<PathBuf, String> {
+    rrd_files(root)
+        .into_iter()
+        .map(|f| {
+            let rel = f.strip_prefix(root).expect("below root").to_path_buf();
+            let c = rrd_fetch(&f, start, end);
+            (rel, c)
+        })
+        .collect()
+}
+

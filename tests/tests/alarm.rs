@@ -8,11 +8,9 @@
 //! Controllers whose checks a test counts run with the periodic check off.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use wirewatch_e2e::*;
-use wirewatch_rrd::files::{Kind, Point, append};
 
 /// As ntop's configurator saved it: its comment line, tab-separated rows, a blank parameter
 /// written as one space.
@@ -39,21 +37,7 @@ const BAD_FILE: &str = "#rrdAlarmConfig File. All the lines that starts with the
 # fine\n\
 9\tx.rrd\tabove\t1\t0\tnow-1h\tnow\tNone\t0\n";
 
-const STEP: i64 = 60;
-const MINUTES: i64 = 20;
-
-/// Writes a gauge file under `root` whose minute `i` (of the `MINUTES` ending at `last`)
-/// holds `value(i)`.
-fn write(root: &Path, rel: &str, last: i64, value: impl Fn(i64) -> f64) {
-    let points: Vec<Point> = (0..MINUTES)
-        .map(|i| {
-            let end = last - STEP * (MINUTES - 1 - i);
-            Point { start: end - STEP, end, value: value(i) }
-        })
-        .collect();
-    let r = append(&root.join(rel), Kind::Rate, STEP as u64, &points).expect("write rrd");
-    assert_eq!(r.written, MINUTES as u64);
-}
+const STEP: i64 = ALARM_STEP;
 
 /// A private PostgreSQL and one controller (RRD archiver off, alarm checks every
 /// `check_every_secs`), its archive root and the last step boundary before now.
@@ -83,24 +67,18 @@ impl Fx {
             ],
         );
         let root = c.data_dir.join("rrd");
-        Fx { pg, db, dir, c, root, last: last_step() }
+        Fx { pg, db, dir, c, root, last: last_alarm_step() }
     }
 }
 
 /// The archive the thresholds of NTOP_FILE are checked against.
 fn write_files(root: &Path, last: i64) {
-    write(root, "pa/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
-    write(root, "pa/interfaces/eth0/throughput.rrd", last, |_| 50.0);
-    write(root, "pb/interfaces/eth1/throughput.rrd", last, |_| 1.0);
-    write(root, "pb/hosts/10.0.0.1/bytesSent.rrd", last, |_| 2000.0);
+    write_minutes(root, "pa/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
+    write_minutes(root, "pa/interfaces/eth0/throughput.rrd", last, |_| 50.0);
+    write_minutes(root, "pb/interfaces/eth1/throughput.rrd", last, |_| 1.0);
+    write_minutes(root, "pb/hosts/10.0.0.1/bytesSent.rrd", last, |_| 2000.0);
     // Beyond the threshold every other minute: never twice in a row.
-    write(root, "pb/hosts/10.0.0.2/bytesSent.rrd", last, |i| if i % 2 == 0 { 2000.0 } else { 10.0 });
-}
-
-/// The last step boundary before now.
-fn last_step() -> i64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
-    now / STEP * STEP
+    write_minutes(root, "pb/hosts/10.0.0.2/bytesSent.rrd", last, |i| if i % 2 == 0 { 2000.0 } else { 10.0 });
 }
 
 fn check(c: &Controller) -> Value {
@@ -300,7 +278,7 @@ fn cli_controller_name() -> String {
 fn concurrent_checks_fire_once() {
     let Fx { pg, db, dir: _dir, c, root, last } = Fx::start("alarm_concurrent", "alarm-ctl", "0");
     for i in 0..20 {
-        write(&root, &format!("p/interfaces/eth{i}/ethernetBytes.rrd"), last, |_| 500.0);
+        write_minutes(&root, &format!("p/interfaces/eth{i}/ethernetBytes.rrd"), last, |_| 500.0);
     }
     let file = "# one threshold, an hour's re-arm\n\
 1\t*/interfaces/*/ethernetBytes.rrd\tabove\t100\t1\tnow-30m\tnow\tNone\t \t3600\n";
@@ -443,7 +421,7 @@ fn thresholds_and_check_over_the_api() {
 #[test]
 fn periodic_check_fires_without_being_asked() {
     let Fx { pg, db, dir: _dir, c, root, last } = Fx::start("alarm_periodic", "alarm-periodic", "1");
-    write(&root, "p/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
+    write_minutes(&root, "p/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
     let admin = login(c.http, "admin", ADMIN_PASSWORD);
     let rows = api_rows("7\t*/interfaces/*/ethernetBytes.rrd\tabove\t100\t1\tnow-30m\tnow\tNone\t \t3600\n");
     let r = http(c.http, "PUT", "/api/v1/alarms/thresholds", Some(&admin), Some(&rows.to_string()));
@@ -491,10 +469,10 @@ fn periodic_check_runs_on_one_controller_per_period() {
     ];
     let a = Controller::start(&dir.path().join("a"), &url, "alarm-a", free_udp_port(), &env);
     let b = Controller::start(&dir.path().join("b"), &url, "alarm-b", free_udp_port(), &env);
-    let last = last_step();
+    let last = last_alarm_step();
     // Each controller checks its own archive: the same file in both.
     for c in [&a, &b] {
-        write(&c.data_dir.join("rrd"), "p/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
+        write_minutes(&c.data_dir.join("rrd"), "p/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
     }
     let admin = login(a.http, "admin", ADMIN_PASSWORD);
     let rows = api_rows("7\t*/interfaces/*/ethernetBytes.rrd\tabove\t100\t1\tnow-30m\tnow\tNone\t \t3600\n");

@@ -18,63 +18,6 @@ const CAPTURE_B: &str = "icmp.pcap"; // 3 s of 2011
 const ENV: &[(&str, &str)] =
     &[("WIREWATCH_RRD_UPDATE_EVERY_SECS", "1"), ("WIREWATCH_RRD_SETTLE_SECS", "1"), ("WIREWATCH_RRD_HOSTS_TOP_N", "5")];
 
-/// `rrdtool fetch FILE AVERAGE` at the file's step over `[start, end]`: (step, rows of values).
-fn fetch(file: &Path, start: i64, end: i64) -> String {
-    let out = Command::new("rrdtool")
-        .arg("fetch")
-        .arg(file)
-        .args(["AVERAGE", "-s", &start.to_string(), "-e", &end.to_string()])
-        .output()
-        .expect("rrdtool fetch");
-    assert!(out.status.success(), "rrdtool fetch {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// The integral of a fetch's output (each known rate × the spacing of its rows).
-fn integral(fetched: &str) -> f64 {
-    let rows: Vec<(i64, f64)> = fetched
-        .lines()
-        .filter_map(|l| {
-            let (t, v) = l.split_once(':')?;
-            Some((t.trim().parse().ok()?, v.trim().parse::<f64>().ok()?))
-        })
-        .collect();
-    let step = match rows.as_slice() {
-        [a, b, ..] => (b.0 - a.0) as f64,
-        _ => 0.0,
-    };
-    rows.iter().filter(|r| r.1.is_finite()).map(|r| r.1 * step).sum()
-}
-
-fn rrd_files(root: &Path) -> Vec<PathBuf> {
-    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rrd") {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, &mut out);
-    out.sort();
-    out
-}
-
-/// Every file's fetch over the whole span (the content a rebuild or restart must keep).
-fn contents(root: &Path, start: i64, end: i64) -> BTreeMap<PathBuf, String> {
-    rrd_files(root)
-        .into_iter()
-        .map(|f| {
-            let rel = f.strip_prefix(root).expect("below root").to_path_buf();
-            let c = fetch(&f, start, end);
-            (rel, c)
-        })
-        .collect()
-}
-
 /// A GET whose body stays bytes: (status, content type, body).
 fn get_bytes(addr: SocketAddr, path: &str, token: &str) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
@@ -145,7 +88,7 @@ fn archives_follow_the_store_and_graphs_keep_to_the_callers_sites() {
     assert!(info.contains("step = 10"), "the step is the probe's interval: {info}");
     // The fetched integral is the committed bytes (first interval included).
     let (from, to) = (first - 3600, last + 3600);
-    let got = integral(&fetch(&file, from, to));
+    let got = rrd_integral(&rrd_fetch(&file, from, to));
     let err = (got - stored as f64).abs() / stored as f64;
     eprintln!("ethernetBytes: fetched integral {got:.1}, stored {stored} bytes ({:.4} %)", err * 100.0);
     assert!(err < 0.01, "integral {got} vs stored {stored} bytes ({:.3} %)", err * 100.0);
@@ -154,7 +97,7 @@ fn archives_follow_the_store_and_graphs_keep_to_the_callers_sites() {
         let f = root.join(format!("pa/interfaces/{}/{name}.rrd", dir_name(&iface)));
         assert!(f.is_file(), "{}", f.display());
     }
-    let pkts = integral(&fetch(&root.join(format!("pa/interfaces/{}/ethernetPkts.rrd", dir_name(&iface))), from, to));
+    let pkts = rrd_integral(&rrd_fetch(&root.join(format!("pa/interfaces/{}/ethernetPkts.rrd", dir_name(&iface))), from, to));
     let stored_pkts =
         s.pg.scalar(db, "SELECT i.packets FROM interfaces i JOIN probes p ON p.id = i.probe_id WHERE p.name = 'pa'");
     assert!((pkts - stored_pkts as f64).abs() / (stored_pkts as f64) < 0.01, "packets {pkts} vs {stored_pkts}");
@@ -165,26 +108,26 @@ fn archives_follow_the_store_and_graphs_keep_to_the_callers_sites() {
         .trim()
         .replace(':', "_");
     let sent = s.pg.scalar(db, &format!("SELECT sum(h.tx_bytes) FROM hosts h JOIN probes p ON p.id = h.probe_id WHERE p.name = 'pa' AND host(h.ip) = '{}'", top.replace('_', ":")));
-    let got_sent = integral(&fetch(&root.join(format!("pa/hosts/{top}/bytesSent.rrd")), from, to));
+    let got_sent = rrd_integral(&rrd_fetch(&root.join(format!("pa/hosts/{top}/bytesSent.rrd")), from, to));
     eprintln!("ethernetPkts {pkts:.1} vs {stored_pkts}; host {top} bytesSent {got_sent:.1} vs {sent}");
     assert!((got_sent - sent as f64).abs() <= sent as f64 * 0.01, "host {top} sent {got_sent} vs {sent}");
 
     // Passes after everything is in write nothing twice; neither does a crash and restart.
-    let before = contents(&root, from, to);
+    let before = rrd_contents(&root, from, to);
     eprintln!("{} archive files", before.len());
     assert!(before.len() > 20, "{}", before.len());
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(contents(&root, from, to), before, "later passes changed the archive");
+    assert_eq!(rrd_contents(&root, from, to), before, "later passes changed the archive");
     s.c.kill9();
     s.c.restart();
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(contents(&root, from, to), before, "a restart changed the archive");
+    assert_eq!(rrd_contents(&root, from, to), before, "a restart changed the archive");
     // `rrd rebuild` recreates the same content from PostgreSQL.
     let out =
         s.c.cli_env(&["rrd", "rebuild"], &[("WIREWATCH_RRD_HOSTS_TOP_N", "5"), ("WIREWATCH_RRD_SETTLE_SECS", "1")])
             .expect("rrd rebuild");
     assert!(out.contains("rebuilt"), "{out}");
-    assert_eq!(contents(&root, from, to), before, "the rebuild differs");
+    assert_eq!(rrd_contents(&root, from, to), before, "the rebuild differs");
 
     // Graphs: the requested size, for the caller's sites only; paths stay in the root.
     let admin = login(s.c.http, "admin", ADMIN_PASSWORD);

@@ -1,5 +1,7 @@
 //! rrdAlarm's thresholds (the whole list read, or replaced all or nothing after the
-//! controller's validation through the `Alarms` trait) and the check on demand. Thresholds
+//! controller's validation through the `Alarms` trait), the check on demand, and the alarm
+//! events with their actions' runs (listed and acknowledged within the caller's sites).
+//! Thresholds
 //! are global (ntop's): their globs and a check's report name every site's probes, so a
 //! site-scoped user (even an admin) gets 403 on all three; reading them needs any role of every
 //! site, replacing them and running a check the operator role. It must not use the other
@@ -8,14 +10,16 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use wirewatch_model::alarms::{AlarmCheck, Alarms, ThresholdFields};
+use wirewatch_model::alarms::{AlarmCheck, Alarms, SEVERITIES, ThresholdFields};
 use wirewatch_store::alarms::NewThreshold;
 
-use super::extract::{Json, S};
+use wirewatch_store::events::{EventFilter, EventState};
+
+use super::extract::{Json, Path, Query, S};
 use crate::ApiState;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, Errors};
-use crate::model::AlarmThresholdsReplaced;
+use crate::model::{AlarmEvent, AlarmEventPage, AlarmThresholdsReplaced, EventAction, EventStateParam, EventsParams};
 
 /// Most thresholds in one list.
 const MAX_THRESHOLDS: usize = 10_000;
@@ -71,11 +75,108 @@ pub(super) async fn put_thresholds(
 
 /// Run the alarm check now (operators and admins of every site), as
 /// `wirewatch-controller alarm check` does; answers when it is done, with the seed's report
-/// (globs matching no file included; actions are recorded, not run yet).
+/// (globs matching no file included), once the check's actions have run or failed.
 #[utoipa::path(post, path = "/api/v1/alarms/check", tag = "alarms",
     responses((status = 200, body = AlarmCheck), Errors))]
 pub(super) async fn check(State(st): S, p: Principal) -> ApiResult<Json<AlarmCheck>> {
     require_global(&p, Role::Operator)?;
     let alarms = alarms(&st)?;
     Ok(Json(alarms.check().await.map_err(ApiError::internal)?))
+}
+
+const SOURCES: [&str; 2] = ["threshold", "script"];
+
+fn event_json(e: wirewatch_store::events::Event, actions: &[wirewatch_store::events::ActionRun]) -> AlarmEvent {
+    let ev = e.event;
+    AlarmEvent {
+        id: e.id,
+        raised_at: ev.raised_at,
+        source: ev.source,
+        name: ev.name,
+        severity: ev.severity,
+        subject: ev.subject,
+        message: ev.message,
+        probe: e.probe,
+        threshold_id: ev.threshold_id,
+        value: ev.value,
+        threshold: ev.threshold,
+        direction: ev.direction,
+        controller: ev.controller,
+        acked_at: e.acked_at,
+        acked_by: e.acked_by,
+        actions: actions
+            .iter()
+            .filter(|a| a.event_ids.contains(&e.id))
+            .map(|a| EventAction {
+                id: a.id,
+                action: a.action.clone(),
+                action_parameter: a.parameter.clone(),
+                status: a.status.clone(),
+                attempts: a.attempts,
+                last_error: a.last_error.clone(),
+                finished_at: a.finished_at,
+            })
+            .collect(),
+    }
+}
+
+/// Alarm events, newest first (the caller's sites' probes; events naming no probe need every
+/// site), with their actions' runs; cursor paging.
+#[utoipa::path(get, path = "/api/v1/alarms/events", tag = "alarms", params(EventsParams),
+    responses((status = 200, body = AlarmEventPage), Errors))]
+pub(super) async fn events(State(st): S, p: Principal, Query(q): Query<EventsParams>) -> ApiResult<Json<AlarmEventPage>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1-1000"));
+    }
+    if let Some(s) = q.severity.as_deref().filter(|s| !SEVERITIES.contains(s)) {
+        return Err(ApiError::bad_request(format!("severity {s:?}: one of {}", SEVERITIES.join(", "))));
+    }
+    if let Some(s) = q.source.as_deref().filter(|s| !SOURCES.contains(s)) {
+        return Err(ApiError::bad_request(format!("source {s:?}: one of {}", SOURCES.join(", "))));
+    }
+    let before = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(
+            c.parse::<i64>()
+                .ok()
+                .filter(|&id| id > 0)
+                .ok_or_else(|| ApiError::bad_request("cursor: pass the next_cursor of the previous page"))?,
+        ),
+    };
+    let filter = EventFilter {
+        allowed: p.allowed(),
+        state: match q.state.unwrap_or(EventStateParam::All) {
+            EventStateParam::All => EventState::All,
+            EventStateParam::Open => EventState::Open,
+            EventStateParam::Acked => EventState::Acked,
+        },
+        severity: q.severity.as_deref(),
+        source: q.source.as_deref(),
+        site: q.site.as_deref(),
+        probe: q.probe.as_deref(),
+        since: q.since,
+        until: q.until,
+        before,
+        limit: limit + 1,
+    };
+    let mut list = st.store.events(&filter).await?;
+    let more = list.len() as i64 > limit;
+    list.truncate(limit as usize);
+    let ids: Vec<i64> = list.iter().map(|e| e.id).collect();
+    let actions = if ids.is_empty() { Vec::new() } else { st.store.actions_of(&ids).await? };
+    let next_cursor = if more { list.last().map(|e| e.id.to_string()) } else { None };
+    Ok(Json(AlarmEventPage { items: list.into_iter().map(|e| event_json(e, &actions)).collect(), next_cursor }))
+}
+
+/// Acknowledge an alarm event (operators and admins; of the caller's sites). Acknowledging
+/// an acknowledged event keeps its first acknowledgement.
+#[utoipa::path(post, path = "/api/v1/alarms/events/{id}/ack", tag = "alarms",
+    params(("id" = i64, Path, description = "The event's ID")),
+    responses((status = 200, body = AlarmEvent), Errors))]
+pub(super) async fn ack_event(State(st): S, p: Principal, Path(id): Path<i64>) -> ApiResult<Json<AlarmEvent>> {
+    p.require(Role::Operator)?;
+    let e = st.store.ack_event(p.allowed(), id, &p.name).await?.ok_or_else(|| ApiError::not_found(format!("event {id}")))?;
+    let actions = st.store.actions_of(&[e.id]).await?;
+    Ok(Json(event_json(e, &actions)))
 }

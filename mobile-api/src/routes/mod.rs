@@ -16,6 +16,7 @@ mod inventory;
 mod live;
 pub(crate) mod pages;
 mod preferences;
+mod reports;
 mod rrd;
 
 use std::sync::Arc;
@@ -40,7 +41,7 @@ use crate::model::{HostSort, ImageFormat, Order, Resolution, Unit};
                        scripts use API tokens the same way.",
         version = "1"
     ),
-    components(schemas(ErrorBody, HostSort, Order, Unit, Resolution, ImageFormat)),
+    components(schemas(ErrorBody, HostSort, Order, Unit, Resolution, ImageFormat, crate::model::EventStateParam)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -87,6 +88,10 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(rrd::files))
         .routes(routes!(alarms::thresholds, alarms::put_thresholds))
         .routes(routes!(alarms::check))
+        .routes(routes!(alarms::events))
+        .routes(routes!(alarms::ack_event))
+        .routes(routes!(reports::reports))
+        .routes(routes!(reports::report_output))
         .routes(routes!(health::healthz))
 }
 
@@ -136,6 +141,8 @@ mod tests {
             paths,
             [
                 "/api/v1/alarms/check",
+                "/api/v1/alarms/events",
+                "/api/v1/alarms/events/{id}/ack",
                 "/api/v1/alarms/thresholds",
                 "/api/v1/auth/login",
                 "/api/v1/auth/logout",
@@ -153,6 +160,8 @@ mod tests {
                 "/api/v1/probes/{probe}/live/top-talkers",
                 "/api/v1/probes/{probe}/preferences",
                 "/api/v1/probes/{probe}/preferences/{key}",
+                "/api/v1/reports",
+                "/api/v1/reports/{id}/output",
                 "/api/v1/rrd/files",
                 "/api/v1/rrd/graph",
                 "/api/v1/sites",

@@ -6,7 +6,9 @@
 //! Each module is a file that uses only `run` (the run's context) and these shared files, never
 //! another module: `derived` (host figures shown by `host` and `_wirewatch`), `preferences`
 //! (namespaces, `Forbidden`; used by `ntop` and `_wirewatch`), `ffi` (used by the engine only).
+//! `alarms` adds rrdAlarm's and the alarm events' functions to `_wirewatch`.
 
+mod alarms;
 mod derived;
 mod ffi;
 mod host;
@@ -34,6 +36,9 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     ] {
         let m = PyModule::new(py, name)?;
         fill(&m)?;
+        if name == "_wirewatch" {
+            alarms::register(&m)?;
+        }
         modules.set_item(name, m)?;
     }
     let boot = PyModule::from_code(
