@@ -9,6 +9,7 @@
 //! (`wirewatch-mobile-api`) and the script engine (`wirewatch-python`): [`start`] plugs the
 //! engine into the API's state.
 
+pub mod actions;
 pub mod admin;
 pub mod alarms;
 pub mod ca;
