@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::actions::{ActionRunner, ActionSpec};
 use crate::admin::Format;
 use crate::dispatch::Dispatcher;
 use crate::metrics::{Metrics, SeverityLabel};
@@ -42,6 +43,17 @@ pub async fn import(cfg: &Config, file: &Path) -> anyhow::Result<()> {
     };
     let parsed =
         ConfigFile::parse(&text).map_err(|e| anyhow::anyhow!("{} refused, nothing imported:\n{e}", file.display()))?;
+    // The actions too, as the API's validation does (a script action's file must exist).
+    let runner = ActionRunner::new(cfg, "import", None).map_err(|e| anyhow::anyhow!("alarm actions: {e}"))?;
+    let wrong: Vec<String> = parsed
+        .thresholds()
+        .filter(|t| t.field(Field::Action) != wirewatch_alarm::config::NO_ACTION)
+        .filter_map(|t| {
+            let spec = ActionSpec::new(t.field(Field::Action), t.field(Field::ActionParameter));
+            runner.validate_stored(&spec).err().map(|e| format!("threshold {}: {}: {e}", t.id, Field::Action))
+        })
+        .collect();
+    anyhow::ensure!(wrong.is_empty(), "{} refused, nothing imported:\n{}", file.display(), wrong.join("\n"));
     let rows: Vec<NewThreshold> =
         parsed.thresholds().map(|t| NewThreshold { id: i64::from(t.id), fields: t.fields().clone() }).collect();
     let db = Database::open(cfg).await?;
@@ -152,8 +164,7 @@ fn events_of(
         let probe_id = r.file.split('/').next().and_then(|dir| probes.get(dir)).copied();
         let value = r.value.filter(|v| v.is_finite());
         let value_at = r.time.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
-        let when =
-            value_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| "-".into());
+        let when = value_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| "-".into());
         let window = windows.get(&r.threshold_id);
         let message = format!(
             "{}: value {} is {} the threshold {} at {} (threshold {})",
@@ -203,8 +214,12 @@ fn events_of(
 pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::Result<CheckOutput> {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let probes: std::collections::HashMap<String, i64> =
-        store.probe_ids().await?.into_iter().map(|(id, name)| (wirewatch_model::archive::dir_name(&name), id)).collect();
+    let probes: std::collections::HashMap<String, i64> = store
+        .probe_ids()
+        .await?
+        .into_iter()
+        .map(|(id, name)| (wirewatch_model::archive::dir_name(&name), id))
+        .collect();
     let mut tx = store.begin_alarm_check().await?;
     let list = thresholds(&tx.thresholds().await?)?;
     let mut state = RearmState::new();
@@ -215,10 +230,8 @@ pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::
         }
     }
     let count = list.len();
-    let windows: std::collections::HashMap<u32, (String, String)> = list
-        .iter()
-        .map(|t| (t.id, (t.field(Field::Start).to_string(), t.field(Field::End).to_string())))
-        .collect();
+    let windows: std::collections::HashMap<u32, (String, String)> =
+        list.iter().map(|t| (t.id, (t.field(Field::Start).to_string(), t.field(Field::End).to_string()))).collect();
     let root = root.to_path_buf();
     let report = tokio::task::spawn_blocking(move || {
         let mut state = state;
@@ -258,7 +271,27 @@ pub async fn check(cfg: &Config, format: Format) -> anyhow::Result<()> {
     } else {
         cfg.name.clone()
     };
-    let r = run_check(&db.store, &root, &name).await;
+    let r = async {
+        let engine = if cfg.python.enabled {
+            Some(
+                wirewatch_python::Engine::start(
+                    db.store.clone(),
+                    None,
+                    crate::engine_info(cfg, &name),
+                    cfg.python.clone(),
+                )
+                .context("starting the Python engine for the actions")?,
+            )
+        } else {
+            None
+        };
+        let scripts = engine.map(|e| Arc::new(e) as Arc<dyn wirewatch_model::scripts::Scripts>);
+        let runner = ActionRunner::new(cfg, &name, scripts).map_err(|e| anyhow::anyhow!("alarm actions: {e}"))?;
+        let d =
+            Dispatcher { store: db.store.clone(), runner: Arc::new(runner), controller: name.clone(), metrics: None };
+        check_and_act(&d, &root).await
+    }
+    .await;
     db.close().await;
     let out = r?;
     match format {
@@ -270,7 +303,7 @@ pub async fn check(cfg: &Config, format: Format) -> anyhow::Result<()> {
 
 /// Validates a list of thresholds as `alarm import` does a file: every row's fields with
 /// [`Threshold::from_fields`], IDs unique. The IDs' numbers, in order.
-pub fn validate_rows(rows: &[ThresholdFields]) -> Result<Vec<u32>, InvalidThreshold> {
+pub fn validate_rows(rows: &[ThresholdFields], runner: &ActionRunner) -> Result<Vec<u32>, InvalidThreshold> {
     let mut seen: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
     let mut ids = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
@@ -281,6 +314,15 @@ pub fn validate_rows(rows: &[ThresholdFields]) -> Result<Vec<u32>, InvalidThresh
             id: r.id.clone(),
             message: e.to_string(),
         })?;
+        let action = t.field(Field::Action);
+        if action != wirewatch_alarm::config::NO_ACTION {
+            let spec = ActionSpec::new(action, t.field(Field::ActionParameter));
+            runner.validate_stored(&spec).map_err(|e| InvalidThreshold {
+                row,
+                id: r.id.clone(),
+                message: format!("{}: {e}", Field::Action),
+            })?;
+        }
         if let Some(first) = seen.insert(t.id, row) {
             return Err(InvalidThreshold {
                 row,
@@ -365,7 +407,7 @@ pub struct ApiAlarms {
 
 impl Alarms for ApiAlarms {
     fn validate(&self, rows: &[ThresholdFields]) -> Result<Vec<u32>, InvalidThreshold> {
-        validate_rows(rows, Some(&self.dispatcher.runner))
+        validate_rows(rows, &self.dispatcher.runner)
     }
 
     fn check(&self) -> BoxFuture<'_, Result<AlarmCheck, String>> {

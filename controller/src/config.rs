@@ -70,6 +70,12 @@ pub struct Config {
     pub alarms: AlarmsConfig,
     /// Scheduled Python scripts (`[[schedule]]` tables; config file only).
     pub schedule: Vec<crate::schedule::Schedule>,
+    /// rrdAlarm's actions: attempts, backoff, time limit, webhook hosts (`[actions]` table;
+    /// `WIREWATCH_ACTIONS_<KEY>`).
+    pub actions: crate::actions::ActionsConfig,
+    /// The SMTP relay of the `sendmail` action (`[mail]` table; `WIREWATCH_MAIL_<KEY>`, the
+    /// password also as `WIREWATCH_MAIL_PASSWORD`, taken as it is).
+    pub mail: crate::actions::MailConfig,
 }
 
 /// rrdAlarm's periodic check: every `check_every_secs` one controller of the database (the
@@ -188,6 +194,8 @@ impl Default for Config {
             rrd: wirewatch_rrd::RrdConfig::default(),
             alarms: AlarmsConfig::default(),
             schedule: Vec::new(),
+            actions: crate::actions::ActionsConfig::default(),
+            mail: crate::actions::MailConfig::default(),
         }
     }
 }
@@ -285,15 +293,26 @@ impl Config {
             "graph_queue",
         ];
         const ALARMS_KEYS: &[&str] = &["check_every_secs"];
+        const ACTIONS_KEYS: &[&str] = &["attempts", "backoff_secs", "timeout_secs", "webhook_hosts"];
+        // Not the password: figment would read a value such as `[x` or `123` as an array or a
+        // number; it is taken as it is below.
+        const MAIL_KEYS: &[&str] = &["relay", "port", "starttls", "username", "from"];
         f = f
             .merge(Env::prefixed("WIREWATCH_").only(KEYS))
+            .merge(Env::prefixed("WIREWATCH_ACTIONS_").only(ACTIONS_KEYS).map(|k| format!("actions.{k}").into()))
+            .merge(Env::prefixed("WIREWATCH_MAIL_").only(MAIL_KEYS).map(|k| format!("mail.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_ALARMS_").only(ALARMS_KEYS).map(|k| format!("alarms.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_RRD_").only(RRD_KEYS).map(|k| format!("rrd.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_DATABASE_").only(DATABASE_KEYS).map(|k| format!("database.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_API_").only(API_KEYS).map(|k| format!("api.{k}").into()))
             .merge(Env::prefixed("WIREWATCH_PYTHON_").only(PYTHON_KEYS).map(|k| format!("python.{k}").into()))
             .merge(Env::raw().only(&["DATABASE_URL"]));
-        let c: Config = f.extract().context("reading the controller configuration")?;
+        let mut c: Config = f.extract().context("reading the controller configuration")?;
+        if let Some(p) = std::env::var_os("WIREWATCH_MAIL_PASSWORD") {
+            c.mail.password = p.into_string().map_err(|_| anyhow::anyhow!("WIREWATCH_MAIL_PASSWORD is not UTF-8"))?;
+        }
+        c.actions.validate().map_err(anyhow::Error::msg)?;
+        c.mail.validate().map_err(anyhow::Error::msg)?;
         anyhow::ensure!(c.writers > 0 && c.write_queue > 0, "writers and write_queue must be at least 1");
         anyhow::ensure!(c.max_connections > 0, "max_connections must be at least 1");
         anyhow::ensure!(

@@ -19,6 +19,8 @@ pub struct Dispatcher {
     pub store: Store,
     pub runner: Arc<ActionRunner>,
     pub controller: String,
+    /// Where finished runs are counted (`None` in the CLI).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 fn alarm(e: &Event) -> Alarm {
@@ -33,6 +35,9 @@ fn alarm(e: &Event) -> Alarm {
         value: e.event.value,
         threshold: e.event.threshold,
         direction: e.event.direction.clone(),
+        value_at: e.event.value_at,
+        window_start: e.event.window_start.clone(),
+        window_end: e.event.window_end.clone(),
         probe_id: e.event.probe_id,
     }
 }
@@ -88,7 +93,7 @@ impl Dispatcher {
             Err(e) => return record(&run, "pending", 0, Some(format!("loading its events: {e}"))),
         };
         let alarms: Vec<Alarm> = events.iter().map(alarm).collect();
-        let spec = ActionSpec { action: run.action.clone(), parameter: run.parameter.clone() };
+        let spec = ActionSpec::new(run.action.clone(), run.parameter.clone());
         let (id, action) = (run.id, run.action.clone());
         let outcome = self
             .runner
@@ -98,8 +103,11 @@ impl Dispatcher {
                 }
             })
             .await;
-        let error = outcome.error.clone();
+        let error = outcome.last_error.as_ref().map(ToString::to_string);
         let status = if outcome.ok { "ok" } else { "failed" };
+        if let Some(m) = &self.metrics {
+            m.alarm_actions.get_or_create(&crate::metrics::Outcome { outcome: status }).inc();
+        }
         match self.store.finish_action(run.id, &self.controller, outcome.ok, outcome.attempts, error.as_deref()).await {
             Ok(true) => {}
             Ok(false) => tracing::warn!(action_run = run.id, "another controller took this action run over"),
@@ -122,7 +130,6 @@ impl Dispatcher {
             }
         }
     }
-}
 }
 
 /// Which actions a script's alarm gets (`[[alarms.route]]`): every route whose name glob
@@ -178,7 +185,7 @@ impl AlarmRoute {
         anyhow::ensure!(!self.actions.is_empty(), "alarms.route {:?}: no actions", self.name);
         for (action, parameter) in self.specs() {
             runner
-                .validate(&ActionSpec { action: action.clone(), parameter: parameter.clone() })
+                .validate(&ActionSpec::new(action.clone(), parameter.clone()))
                 .map_err(|e| anyhow::anyhow!("alarms.route {:?}: action {action}:{parameter}: {e}", self.name))?;
         }
         Ok(())

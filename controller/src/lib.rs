@@ -9,14 +9,17 @@
 //! (`wirewatch-mobile-api`) and the script engine (`wirewatch-python`): [`start`] plugs the
 //! engine into the API's state.
 
+pub mod actions;
 pub mod admin;
 pub mod alarms;
 pub mod ca;
 pub mod config;
 pub mod demo;
+pub mod dispatch;
 pub mod ingest;
 pub mod metrics;
 pub mod report;
+pub mod schedule;
 pub mod tls;
 
 use std::collections::HashSet;
@@ -146,15 +149,6 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         });
     }
     tasks.spawn(jobs(store.clone(), name.clone(), cfg.clone(), metrics.clone(), shutdown.clone()));
-    if cfg.alarms.check_every_secs > 0 {
-        tasks.spawn(alarm_checks(
-            store.clone(),
-            name.clone(),
-            cfg.rrd.root(&cfg.data_dir),
-            Duration::from_secs(cfg.alarms.check_every_secs),
-            shutdown.clone(),
-        ));
-    }
     let http = tokio::net::TcpListener::bind(cfg.http_listen)
         .await
         .with_context(|| format!("listening on {}", cfg.http_listen))?;
@@ -174,20 +168,62 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     .await
     .context("starting the JSON API")?;
     let mut api = api;
+    let mut engine_handle: Option<wirewatch_python::Engine> = None;
     if cfg.python.enabled {
-        let info = wirewatch_python::EngineInfo {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-            started: std::time::Instant::now(),
-            started_at: chrono::Utc::now(),
-            db_path: cfg.data_dir.clone(),
-            spool_path: cfg.data_dir.join("python-spool"),
-            controller: name.clone(),
-        };
-        let engine = wirewatch_python::Engine::start(reads.clone(), api.geo.clone(), info, cfg.python.clone())
-            .context("starting the Python engine")?;
-        api.scripts = Some(Arc::new(engine));
+        let engine = wirewatch_python::Engine::start(
+            reads.clone(),
+            api.geo.clone(),
+            engine_info(&cfg, &name),
+            cfg.python.clone(),
+        )
+        .context("starting the Python engine")?;
+        api.scripts = Some(Arc::new(engine.clone()));
+        engine_handle = Some(engine);
     }
+    // Alarm actions, run by this controller: for its checks, scripts' alarms and what a dead
+    // controller left pending.
+    let scripts: Option<Arc<dyn wirewatch_model::scripts::Scripts>> =
+        engine_handle.clone().map(|e| Arc::new(e) as Arc<dyn wirewatch_model::scripts::Scripts>);
+    let runner = Arc::new(
+        actions::ActionRunner::new(&cfg, &name, scripts.clone()).map_err(|e| anyhow::anyhow!("alarm actions: {e}"))?,
+    );
+    for r in &cfg.alarms.route {
+        r.validate(&runner)?;
+    }
+    let dispatcher = dispatch::Dispatcher {
+        store: store.clone(),
+        runner: runner.clone(),
+        controller: name.clone(),
+        metrics: Some(metrics.clone()),
+    };
+    if let Some(engine) = &engine_handle {
+        engine.set_alarm_sink(Arc::new(dispatch::ScriptAlarms {
+            dispatcher: dispatcher.clone(),
+            routes: cfg.alarms.route.clone(),
+        }));
+    }
+    match &scripts {
+        Some(s) => schedule::start(
+            &mut tasks,
+            store.clone(),
+            s.clone(),
+            runner.clone(),
+            &cfg.schedule,
+            &name,
+            shutdown.clone(),
+        ),
+        None => anyhow::ensure!(
+            cfg.schedule.is_empty(),
+            "[[schedule]] runs Python scripts: it needs the Python engine ([python] enabled)"
+        ),
+    }
+    tasks.spawn(alarms::periodic(
+        dispatcher.clone(),
+        metrics.clone(),
+        cfg.rrd.root(&cfg.data_dir),
+        Duration::from_secs(cfg.alarms.check_every_secs),
+        shutdown.clone(),
+    ));
     if cfg.rrd.enabled {
         let root = cfg.rrd.root(&cfg.data_dir);
         std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
@@ -199,11 +235,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         let graphs = wirewatch_rrd::Graphs::start(root, cfg.rrd.graph_queue).context("starting the graph renderer")?;
         api.archives = Some(Arc::new(graphs));
     }
-    api.alarms = Some(Arc::new(alarms::ApiAlarms {
-        store: store.clone(),
-        root: cfg.rrd.root(&cfg.data_dir),
-        controller: name.clone(),
-    }));
+    api.alarms = Some(Arc::new(alarms::ApiAlarms { dispatcher, root: cfg.rrd.root(&cfg.data_dir) }));
     let app = wirewatch_mobile_api::router(Arc::new(api));
     {
         let s = shutdown.clone();
@@ -247,6 +279,19 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         db: Some(db),
         pools: vec![ingest_store, reads],
     })
+}
+
+/// What the Python engine tells scripts about this controller.
+pub(crate) fn engine_info(cfg: &Config, name: &str) -> wirewatch_python::EngineInfo {
+    wirewatch_python::EngineInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        started: std::time::Instant::now(),
+        started_at: chrono::Utc::now(),
+        db_path: cfg.data_dir.clone(),
+        spool_path: cfg.data_dir.join("python-spool"),
+        controller: name.to_string(),
+    }
 }
 
 /// Live queries of the API, answered over the probes' QUIC connections to this controller.
@@ -310,54 +355,6 @@ async fn jobs(store: Store, name: String, cfg: Config, metrics: Arc<metrics::Met
                 Ok(None) => {}
                 Err(e) => tracing::warn!(job, error = %e, "periodic job failed"),
             }
-        }
-    }
-}
-
-/// rrdAlarm's periodic check: every `every`, the controller holding the `alarm_check` job's
-/// lease checks the thresholds over its archive (the check's own transaction holds the
-/// alarms' lock, as `alarm check` and the API's check do).
-async fn alarm_checks(
-    store: Store,
-    name: String,
-    root: std::path::PathBuf,
-    every: Duration,
-    shutdown: CancellationToken,
-) {
-    let tick = every.min(Duration::from_secs(5)).max(Duration::from_millis(200));
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
-            _ = shutdown.cancelled() => break,
-        }
-        // A controller without an archive takes no period from one that has it.
-        if !root.is_dir() {
-            continue;
-        }
-        let lease = match store.lease_job("alarm_check", every).await {
-            Ok(Some(lease)) => lease,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "taking the alarm check's lease");
-                continue;
-            }
-        };
-        match alarms::run_check(&store, &root, &name).await {
-            Ok(out) => {
-                let detail = format!(
-                    "{} thresholds, {} files checked, {} alarms fired, {} globs matched no file",
-                    out.thresholds,
-                    out.report.files_checked,
-                    out.report.alarms_fired,
-                    out.report.unmatched.len()
-                );
-                tracing::info!(%detail, "alarm check ran");
-                if let Err(e) = lease.finish(&name, &detail).await {
-                    tracing::warn!(error = %e, "recording the alarm check's run");
-                }
-            }
-            // The lease is dropped with its transaction: the period stays open to any controller.
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "alarm check failed"),
         }
     }
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use wirewatch_model::identity::{Caller, Role};
-use wirewatch_model::scripts::{ScriptError, ScriptRequest, Scripts};
+use wirewatch_model::scripts::{ScriptError, ScriptOrigin, ScriptRequest, Scripts};
 use wirewatch_store::Store;
 use wirewatch_store::scripts::NewScriptRun;
 
@@ -76,11 +76,9 @@ impl Schedule {
             self.script
         );
         match (self.every_mins, self.daily()?) {
-            (Some(n), None) => anyhow::ensure!(
-                (1..=525_600).contains(&n),
-                "schedule {}: every_mins must be 1 to 525600",
-                self.script
-            ),
+            (Some(n), None) => {
+                anyhow::ensure!((1..=525_600).contains(&n), "schedule {}: every_mins must be 1 to 525600", self.script)
+            }
             (None, Some(_)) => {}
             _ => anyhow::bail!("schedule {}: give exactly one of every_mins and daily_at", self.script),
         }
@@ -172,6 +170,7 @@ pub async fn run_once(
     let started_at = Utc::now();
     let req = ScriptRequest {
         path: entry.script.clone(),
+        origin: ScriptOrigin::Controller,
         method: "GET".into(),
         query: String::new(),
         content_type: None,
@@ -255,13 +254,7 @@ mod tests {
         let now = now.expect("time");
         assert_eq!(entry("reports/x.py", Some(5), None).due_after(now).to_rfc3339(), "2026-12-02T10:10:00+00:00");
         // Today's 06:00 has passed: a run before it is due; today's 23:00 has not: yesterday's.
-        assert_eq!(
-            entry("reports/x.py", None, Some("06:00")).due_after(now).to_rfc3339(),
-            "2026-12-02T06:00:00+00:00"
-        );
-        assert_eq!(
-            entry("reports/x.py", None, Some("23:00")).due_after(now).to_rfc3339(),
-            "2026-12-01T23:00:00+00:00"
-        );
+        assert_eq!(entry("reports/x.py", None, Some("06:00")).due_after(now).to_rfc3339(), "2026-12-02T06:00:00+00:00");
+        assert_eq!(entry("reports/x.py", None, Some("23:00")).due_after(now).to_rfc3339(), "2026-12-01T23:00:00+00:00");
     }
 }

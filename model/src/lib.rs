@@ -37,7 +37,7 @@ pub use geo::{Geo, GeoError, Place};
 pub use host::{Host, HostGauges, HostKey, HostSort, HostSummary, L4, Thpt};
 pub use identity::{Caller, Role};
 pub use mac::Mac;
-pub use scripts::{BoxFuture, ScriptError, ScriptReply, ScriptRequest, Scripts};
+pub use scripts::{BoxFuture, ScriptError, ScriptOrigin, ScriptReply, ScriptRequest, Scripts};
 pub use service::Service;
 pub use stats::{BytesStats, PacketStats};
 pub use wirewatch_wire::Traffic;

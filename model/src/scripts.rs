@@ -11,11 +11,38 @@ use crate::identity::Caller;
 /// A boxed future (traits such as [`Scripts`] are used as trait objects).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// One page request as the engine sees it.
+/// The top-level directories of the scripts roots whose scripts the controller runs itself
+/// (rrdAlarm's actions, script alarms, scheduled reports) and never serves as pages: a viewer
+/// asking for `/python/actions/x.py` would otherwise run an action.
+pub const PRIVATE_DIRS: [&str; 3] = ["actions", "alarms", "reports"];
+
+/// Whether a script path (relative to a scripts root) lies in one of [`PRIVATE_DIRS`].
+pub fn is_private_path(path: &std::path::Path) -> bool {
+    match path.components().find(|c| !matches!(c, std::path::Component::CurDir)) {
+        Some(std::path::Component::Normal(first)) => PRIVATE_DIRS.iter().any(|d| first == std::ffi::OsStr::new(d)),
+        _ => false,
+    }
+}
+
+/// Who asked for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptOrigin {
+    /// A page request over HTTP: scripts of [`PRIVATE_DIRS`] are not found.
+    Http,
+    /// The controller itself (an alarm action): any script of the roots.
+    Controller,
+}
+
+/// One run request as the engine sees it: a page (`/python/<path>`) or a script the controller
+/// runs itself.
 #[derive(Debug, Clone)]
 pub struct ScriptRequest {
-    /// Path below `/python/`, e.g. `json/info.py`.
+    /// Path below `/python/` (below a scripts root), e.g. `json/info.py`.
     pub path: String,
+    pub origin: ScriptOrigin,
+    /// `sys.argv` for this run (the run's own: other runs keep theirs); empty for pages, which
+    /// see the process's.
+    pub argv: Vec<String>,
     pub method: String,
     /// The raw query string (without `?`).
     pub query: String,
@@ -70,6 +97,17 @@ pub fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_paths_are_the_three_top_level_directories() {
+        use std::path::Path;
+        for p in ["actions/x.py", "alarms/a/b.py", "reports/r.py", "./actions/x.py"] {
+            assert!(is_private_path(Path::new(p)), "{p}");
+        }
+        for p in ["x.py", "json/actions/x.py", "actionsx/y.py", "Actions/x.py", "rrdalarm/actions.py"] {
+            assert!(!is_private_path(Path::new(p)), "{p}");
+        }
+    }
 
     #[test]
     fn html_escape_covers_elements_and_double_quoted_attributes() {

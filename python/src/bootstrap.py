@@ -2,7 +2,7 @@
 
 Makes the process-wide parts of Python per script run, so that concurrent scripts do not see
 each other: sys.stdout (print goes to the run's page), sys.stdin (the request body, for the cgi
-module), os.environ (the run's CGI variables over an allow-list of the process environment:
+module), sys.argv (an action's arguments), os.environ (the run's CGI variables over an allow-list of the process environment:
 not the controller's secrets such as DATABASE_URL or WIREWATCH_ADMIN_PASSWORD; a script is trusted
 code in the controller's process and could still read /proc/self/environ). Each worker thread
 has one run at a time; threads a script starts itself print to the controller's log.
@@ -121,6 +121,40 @@ class _Environ(collections.abc.MutableMapping):
         return "environ(%r)" % dict(self)
 
 
+class _Argv(collections.abc.MutableSequence):
+    """sys.argv seen through the running script's own arguments (an alarm action's
+    `["NAME.py", "-p", PARAM, "-t", TEXT]`, as ntop ran its action scripts), else the process's;
+    a script's changes stay in its run. Concurrent runs each see their own."""
+
+    def __init__(self, base):
+        self._base = base
+
+    def _list(self):
+        r = getattr(_local, "argv", None)
+        return r if r is not None else self._base
+
+    def __getitem__(self, i):
+        return self._list()[i]
+
+    def __setitem__(self, i, v):
+        self._list()[i] = v
+
+    def __delitem__(self, i):
+        del self._list()[i]
+
+    def __len__(self):
+        return len(self._list())
+
+    def insert(self, i, v):
+        self._list().insert(i, v)
+
+    def __eq__(self, other):
+        return list(self._list()) == (list(other) if isinstance(other, (list, _Argv)) else other)
+
+    def __repr__(self):
+        return repr(self._list())
+
+
 # What scripts see of the process environment: locale, time zone, search path, home. The
 # controller's own settings (DATABASE_URL, WIREWATCH_*: the admin password, the database) stay
 # out of every script's view (a CGI "print the environment" page would show them otherwise).
@@ -149,6 +183,7 @@ for _k in [k for k in _original_environ._data if not _allowed(k)]:
     del _original_environ._data[_k]
 sys.stdout = _Stdout()
 sys.stdin = _Stdin()
+sys.argv = _Argv(list(getattr(sys, "argv", None) or [""]))
 
 # ntop's scripts use the cgi module (deprecated in 3.11, gone in 3.13: the legacy-cgi package
 # brings it back). FieldStorage's default environ was bound at import to the process
@@ -175,9 +210,10 @@ def _params(query, content_type, body):
     return out
 
 
-def _begin(environ, body):
+def _begin(environ, body, argv=None):
     _local.environ = environ
     _local.stdin = io.BytesIO(body)
+    _local.argv = list(argv) if argv is not None else None
     _local.active = True
 
 
@@ -185,3 +221,4 @@ def _end():
     _local.active = False
     _local.environ = None
     _local.stdin = None
+    _local.argv = None

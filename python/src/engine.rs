@@ -12,7 +12,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use tokio::sync::oneshot;
 use wirewatch_model::geo::Geo;
-use wirewatch_model::scripts::{BoxFuture, ScriptError, ScriptReply, ScriptRequest, Scripts};
+use wirewatch_model::scripts::{
+    BoxFuture, ScriptError, ScriptOrigin, ScriptReply, ScriptRequest, Scripts, is_private_path,
+};
 use wirewatch_store::Store;
 
 use crate::context::{EngineInfo, PythonConfig, RunEnv};
@@ -120,9 +122,11 @@ impl Engine {
         Ok(Engine { ctx, queue: tx })
     }
 
-    /// Where a page's script is: the first root that has it. Paths are relative, `.py`, and
-    /// may not leave the root (no `..`, no symlink out).
-    fn resolve(&self, path: &str) -> Result<(PathBuf, PathBuf), ScriptError> {
+    /// Where a script is: the first root that has it. Paths are relative, `.py`, and may not
+    /// leave the root (no `..`, no symlink out). A page request never reaches the controller's
+    /// own scripts ([`PRIVATE_DIRS`](wirewatch_model::scripts::PRIVATE_DIRS)), by its path or
+    /// through a symbolic link: "not found", as for a script that does not exist.
+    fn resolve(&self, path: &str, origin: ScriptOrigin) -> Result<(PathBuf, PathBuf), ScriptError> {
         let rel = Path::new(path);
         if !path.ends_with(".py") || path.contains('\0') {
             return Err(ScriptError::NotFound(path.to_string()));
@@ -130,11 +134,18 @@ impl Engine {
         if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
             return Err(ScriptError::BadPath(path.to_string()));
         }
+        let page = origin == ScriptOrigin::Http;
+        if page && is_private_path(rel) {
+            return Err(ScriptError::NotFound(path.to_string()));
+        }
         for root in &self.ctx.roots {
             if let Ok(file) = root.join(rel).canonicalize()
-                && file.starts_with(root)
+                && let Ok(inside) = file.strip_prefix(root)
                 && file.is_file()
             {
+                if page && is_private_path(inside) {
+                    return Err(ScriptError::NotFound(path.to_string()));
+                }
                 return Ok((root.clone(), file));
             }
         }
@@ -156,7 +167,7 @@ impl Engine {
 impl Scripts for Engine {
     fn run(&self, req: ScriptRequest) -> BoxFuture<'_, Result<ScriptReply, ScriptError>> {
         Box::pin(async move {
-            let (docroot, file) = self.resolve(&req.path)?;
+            let (docroot, file) = self.resolve(&req.path, req.origin)?;
             let (tx, rx) = oneshot::channel();
             match self.queue.try_send(Job { req, docroot, file, reply: tx }) {
                 Ok(()) => {}

@@ -160,7 +160,10 @@ pub(crate) fn begin<'py>(
             request: request.clone().unbind(),
         })
     });
-    boot.getattr("_begin")?.call1((environ, PyBytes::new(py, &req.body)))?;
+    // sys.argv: the run's own when the request has one (an alarm action's `-p PARAM -t TEXT`),
+    // read through the bootstrap's per-thread dispatcher like os.environ.
+    let argv = (!req.argv.is_empty()).then(|| req.argv.clone());
+    boot.getattr("_begin")?.call1((environ, PyBytes::new(py, &req.body), argv))?;
     let globals = PyDict::new(py);
     globals.set_item("__name__", "__main__")?;
     globals.set_item("__file__", file.display().to_string())?;

@@ -257,7 +257,11 @@ impl AlarmCheck {
             .map(|a| NewAction {
                 action: a.action.clone(),
                 parameter: a.parameter.clone(),
-                events: a.events.iter().filter_map(|&i| usize::try_from(i).ok().and_then(|i| ids.get(i)).copied()).collect(),
+                events: a
+                    .events
+                    .iter()
+                    .filter_map(|&i| usize::try_from(i).ok().and_then(|i| ids.get(i)).copied())
+                    .collect(),
             })
             .collect();
         let at = events.first().map(|e| e.raised_at).unwrap_or_else(Utc::now);

@@ -90,7 +90,11 @@ impl Store {
     /// Takes job `name`'s lease if it has not run since `due_after` and no other controller
     /// holds it (the job's row is made on first use); `None` when it is not this controller's
     /// turn. For schedules that are not a fixed period (daily at a time).
-    pub async fn lease_job_due(&self, name: &str, due_after: chrono::DateTime<chrono::Utc>) -> Result<Option<JobLease>> {
+    pub async fn lease_job_due(
+        &self,
+        name: &str,
+        due_after: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<JobLease>> {
         sqlx::query("INSERT INTO jobs (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
             .bind(name)
             .execute(&self.pool)

@@ -823,4 +823,3 @@ pub fn rrd_contents(root: &Path, start: i64, end: i64) -> BTreeMap<PathBuf, Stri
         })
         .collect()
 }
-

@@ -111,6 +111,22 @@ fn row<'a>(r: &'a Value, id: u64, file: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no row {id} {file} in {r}"))
 }
 
+/// (action, status, attempts) of a check's action runs.
+fn action_outcomes(r: &Value) -> Vec<(String, String, u64)> {
+    r["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap_or("?").to_string(),
+                a["status"].as_str().unwrap_or("?").to_string(),
+                a["attempts"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
 const FIRED: &str = "\"fired\"";
 const OK: &str = "\"ok\"";
 
@@ -166,20 +182,18 @@ fn thresholds_import_export_check_and_rearm_in_postgres() {
     assert_eq!(first["unmatched"], serde_json::json!([{"threshold_id": 4, "glob": "nothing/*/here.rrd"}]));
     assert_eq!(first["files_checked"], 5);
     assert_eq!(first["alarms_fired"], 3);
-    // Actions are recorded, not run (threshold 2's action is None: nothing to record).
-    let actions: Vec<(u64, String, String)> = first["actions"]
-        .as_array()
-        .expect("actions")
-        .iter()
-        .map(|a| (a["threshold_id"].as_u64().expect("id"), a["action"].to_string(), a["status"].to_string()))
-        .collect();
+    // The actions ran (threshold 2's action is None): savelog wrote its file; sendmail has no
+    // relay on this controller, a failure no retry can cure, recorded after one attempt.
     assert_eq!(
-        actions,
-        vec![
-            (1, "\"savelog\"".to_string(), "\"recorded, not run\"".to_string()),
-            (3, "\"sendmail\"".to_string(), "\"recorded, not run\"".to_string())
-        ]
+        action_outcomes(&first),
+        vec![("savelog".to_string(), "ok".to_string(), 1), ("sendmail".to_string(), "failed".to_string(), 1),],
+        "{first}"
     );
+    let mail =
+        first["actions"].as_array().and_then(|a| a.iter().find(|x| x["action"] == "sendmail")).expect("sendmail");
+    assert!(mail["error"].as_str().is_some_and(|e| e.contains("no mail relay")), "{mail}");
+    let saved = std::fs::read_to_string(c.data_dir.join("alarms/alarms.txt")).expect("savelog file");
+    assert!(saved.contains("pa/interfaces/eth0/ethernetBytes.rrd") && saved.contains("<ALARM>"), "{saved}");
     assert_eq!(
         pg.psql(db, "SELECT string_agg(threshold_id || ' ' || file, ',' ORDER BY threshold_id, file) FROM alarm_rearm")
             .expect("rearm"),
@@ -261,7 +275,8 @@ fn thresholds_import_export_check_and_rearm_in_postgres() {
         "{table}"
     );
     assert!(lines.contains(&"4\tnothing/*/here.rrd\tno file matches"), "{table}");
-    assert!(!table.contains("recorded, not run"), "{table}");
+    // Only threshold 2 fired, whose action is None: no action line.
+    assert!(!table.lines().any(|l| l.starts_with("action\t")), "{table}");
     assert!(table.contains("4 thresholds, 5 files checked, 1 alarms fired, 1 globs matched no file"), "{table}");
 }
 
@@ -372,8 +387,8 @@ fn thresholds_and_check_over_the_api() {
     assert_eq!(http(api, "GET", PATH, Some(&admin), None).json(), rows, "nothing replaced");
     assert_eq!(pg.scalar(db, "SELECT count(*) FROM alarm_runs"), 0);
 
-    // The check on demand: the rows the CLI's check fires, ntop's glob with no file, actions
-    // recorded, not run.
+    // The check on demand: the rows the CLI's check fires, ntop's glob with no file, and what
+    // the actions came to.
     let r = http(api, "POST", "/api/v1/alarms/check", Some(&admin), None);
     assert_eq!(r.status, 200, "{}", r.body);
     let first = r.json();
@@ -395,13 +410,11 @@ fn thresholds_and_check_over_the_api() {
     );
     assert_eq!(first["unmatched"], serde_json::json!([{"threshold_id": 4, "glob": "nothing/*/here.rrd"}]));
     assert_eq!((first["files_checked"].clone(), first["alarms_fired"].clone()), (5.into(), 3.into()));
-    let actions: Vec<(u64, String)> = first["actions"]
-        .as_array()
-        .expect("actions")
-        .iter()
-        .map(|a| (a["threshold_id"].as_u64().expect("id"), a["status"].as_str().expect("status").to_string()))
-        .collect();
-    assert_eq!(actions, vec![(1, "recorded, not run".to_string()), (3, "recorded, not run".to_string())]);
+    assert_eq!(
+        action_outcomes(&first),
+        vec![("savelog".to_string(), "ok".to_string(), 1), ("sendmail".to_string(), "failed".to_string(), 1),],
+        "{first}"
+    );
 
     // A second check within threshold 1's hour: held by re-arm.
     let second = http(api, "POST", "/api/v1/alarms/check", Some(&admin), None).json();

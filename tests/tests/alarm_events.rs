@@ -13,12 +13,14 @@ use std::time::Duration;
 use serde_json::Value;
 use wirewatch_e2e::*;
 
-/// A Python action: writes its arguments (ntop's `-p PARAM -t TEXT`) to the spool.
+/// A Python action: reads its arguments as ntop's action scripts did (getopt over
+/// `-p PARAM -t TEXT`) and writes them to the spool.
 const RECORD_ACTION: &str = r#"
-import json, os, sys, ntop
+import getopt, json, os, sys, ntop
+opts, rest = getopt.getopt(sys.argv[1:], "p:t:")
 path = os.path.join(ntop.getSpoolPath(), "record-action.jsonl")
 with open(path, "a") as f:
-    f.write(json.dumps(sys.argv) + "\n")
+    f.write(json.dumps([sys.argv[0], dict(opts), rest]) + "\n")
 "#;
 
 fn thresholds(webhook_port: u16) -> String {
@@ -73,7 +75,13 @@ fn check_records_events_runs_actions_and_scopes_them() {
     let last = last_alarm_step();
     write_minutes(&root, "pa/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
     write_minutes(&root, "pb/interfaces/eth1/ethernetBytes.rrd", last, |_| 500.0);
-    c.cli_stdin(&["alarm", "import", "-"], &thresholds(closed)).expect("import");
+    // The CLI checks a script action's file in the scripts directories it is configured with.
+    let file = dir.path().join("thresholds.txt");
+    std::fs::write(&file, thresholds(closed)).expect("write thresholds");
+    let scripts_env = [("WIREWATCH_PYTHON_SCRIPTS_DIR", scripts.to_str().expect("utf-8"))];
+    let err = c.cli(&["alarm", "import", file.to_str().expect("utf-8")]).expect_err("no record.py without the dir");
+    assert!(err.to_string().contains("no script actions/record.py"), "{err}");
+    c.cli_env(&["alarm", "import", file.to_str().expect("utf-8")], &scripts_env).expect("import");
 
     let api = c.http;
     let admin = login(api, "admin", ADMIN_PASSWORD);
@@ -107,7 +115,11 @@ fn check_records_events_runs_actions_and_scopes_them() {
         .collect();
     assert_eq!(
         actions,
-        vec![("savelog".into(), 1, "ok".into()), ("record".into(), 2, "ok".into()), ("webhook".into(), 1, "failed".into())],
+        vec![
+            ("savelog".into(), 1, "ok".into()),
+            ("record".into(), 2, "ok".into()),
+            ("webhook".into(), 1, "failed".into())
+        ],
         "{report}"
     );
     let hook = report["actions"].as_array().and_then(|a| a.iter().find(|x| x["action"] == "webhook")).expect("webhook");
@@ -122,10 +134,13 @@ fn check_records_events_runs_actions_and_scopes_them() {
     let calls = std::fs::read_to_string(c.data_dir.join("python-spool/record-action.jsonl")).expect("action ran");
     let calls: Vec<Value> = calls.lines().map(|l| serde_json::from_str(l).expect("argv")).collect();
     assert_eq!(calls.len(), 1, "one call per action and parameter: {calls:?}");
-    let argv = calls[0].as_array().expect("argv");
-    assert_eq!(argv[..3], [Value::from("record.py"), Value::from("-p"), Value::from("lab")], "{argv:?}");
-    assert_eq!(argv[3], "-t");
-    let text = argv[4].as_str().expect("text");
+    let call = &calls[0];
+    assert_eq!(
+        (call[0].clone(), call[1]["-p"].clone(), call[2].clone()),
+        ("record.py".into(), "lab".into(), serde_json::json!([])),
+        "{call}"
+    );
+    let text = call[1]["-t"].as_str().expect("text");
     assert!(text.contains("pa/interfaces/eth0") && text.contains("pb/interfaces/eth1"), "{text}");
     // The outcomes are in PostgreSQL.
     assert_eq!(
@@ -151,7 +166,10 @@ fn check_records_events_runs_actions_and_scopes_them() {
     );
     assert!(mine.iter().all(|e| e["probe"] == "pa"), "{mine:?}");
     let t1 = &mine[1];
-    assert_eq!((t1["value"].clone(), t1["threshold"].clone(), t1["type"].clone()), (500.0.into(), 100.0.into(), "above".into()));
+    assert_eq!(
+        (t1["value"].clone(), t1["threshold"].clone(), t1["type"].clone()),
+        (500.0.into(), 100.0.into(), "above".into())
+    );
     assert_eq!(t1["actions"][0]["action"], "savelog", "{t1}");
     // Paging: one at a time, newest first, the cursor to the next.
     let r = http(api, "GET", "/api/v1/alarms/events?limit=3", Some(&admin), None);
@@ -281,7 +299,10 @@ fn scheduled_scripts_raise_alarms_and_store_reports() {
     let list = events(api, &admin, "?source=script");
     assert_eq!(list.len(), 1, "{list:?}");
     let e = &list[0];
-    assert_eq!((e["name"].clone(), e["severity"].clone(), e["subject"].clone()), ("disk full".into(), "error".into(), "/var/spool".into()));
+    assert_eq!(
+        (e["name"].clone(), e["severity"].clone(), e["subject"].clone()),
+        ("disk full".into(), "error".into(), "/var/spool".into())
+    );
     assert!(e["message"].as_str().is_some_and(|m| m.contains("alarms/disk.py")), "{e}");
     assert_eq!(e["probe"], Value::Null);
 

@@ -67,7 +67,8 @@ fn the_other_controller_takes_the_checks_over_and_archives_have_no_gap() {
     wait_until("the threshold fired", Duration::from_secs(120), || {
         pg.scalar("alarm_failover", "SELECT count(*) FROM alarm_events") > 0
     });
-    let checker = pg.psql("alarm_failover", "SELECT controller FROM alarm_events ORDER BY id LIMIT 1").expect("checker");
+    let checker =
+        pg.psql("alarm_failover", "SELECT controller FROM alarm_events ORDER BY id LIMIT 1").expect("checker");
     let dead = cs.iter().position(|c| c.name == checker.trim()).expect("a controller of the test fired");
     let killed_at = chrono::Utc::now();
     cs[dead].kill9();
@@ -87,7 +88,8 @@ fn the_other_controller_takes_the_checks_over_and_archives_have_no_gap() {
     // Exactly once: one event, one action run, one block written, however many checks ran.
     assert_eq!(pg.scalar("alarm_failover", "SELECT count(*) FROM alarm_events"), 1);
     assert_eq!(
-        pg.psql("alarm_failover", "SELECT string_agg(status || ' ' || attempts, ',') FROM alarm_actions").expect("runs"),
+        pg.psql("alarm_failover", "SELECT string_agg(status || ' ' || attempts, ',') FROM alarm_actions")
+            .expect("runs"),
         "ok 1"
     );
     assert_eq!(savelog_blocks(&cs[0]) + savelog_blocks(&cs[1]), 1);

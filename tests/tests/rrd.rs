@@ -4,9 +4,8 @@
 //! `rrd rebuild` leave the same content, and the graph and files endpoints keep to the
 //! caller's sites and to the archive root.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -97,7 +96,8 @@ fn archives_follow_the_store_and_graphs_keep_to_the_callers_sites() {
         let f = root.join(format!("pa/interfaces/{}/{name}.rrd", dir_name(&iface)));
         assert!(f.is_file(), "{}", f.display());
     }
-    let pkts = rrd_integral(&rrd_fetch(&root.join(format!("pa/interfaces/{}/ethernetPkts.rrd", dir_name(&iface))), from, to));
+    let pkts =
+        rrd_integral(&rrd_fetch(&root.join(format!("pa/interfaces/{}/ethernetPkts.rrd", dir_name(&iface))), from, to));
     let stored_pkts =
         s.pg.scalar(db, "SELECT i.packets FROM interfaces i JOIN probes p ON p.id = i.probe_id WHERE p.name = 'pa'");
     assert!((pkts - stored_pkts as f64).abs() / (stored_pkts as f64) < 0.01, "packets {pkts} vs {stored_pkts}");

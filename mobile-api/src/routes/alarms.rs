@@ -124,7 +124,11 @@ fn event_json(e: wirewatch_store::events::Event, actions: &[wirewatch_store::eve
 /// site), with their actions' runs; cursor paging.
 #[utoipa::path(get, path = "/api/v1/alarms/events", tag = "alarms", params(EventsParams),
     responses((status = 200, body = AlarmEventPage), Errors))]
-pub(super) async fn events(State(st): S, p: Principal, Query(q): Query<EventsParams>) -> ApiResult<Json<AlarmEventPage>> {
+pub(super) async fn events(
+    State(st): S,
+    p: Principal,
+    Query(q): Query<EventsParams>,
+) -> ApiResult<Json<AlarmEventPage>> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("limit must be 1-1000"));
@@ -176,7 +180,11 @@ pub(super) async fn events(State(st): S, p: Principal, Query(q): Query<EventsPar
     responses((status = 200, body = AlarmEvent), Errors))]
 pub(super) async fn ack_event(State(st): S, p: Principal, Path(id): Path<i64>) -> ApiResult<Json<AlarmEvent>> {
     p.require(Role::Operator)?;
-    let e = st.store.ack_event(p.allowed(), id, &p.name).await?.ok_or_else(|| ApiError::not_found(format!("event {id}")))?;
+    let e = st
+        .store
+        .ack_event(p.allowed(), id, &p.name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("event {id}")))?;
     let actions = st.store.actions_of(&[e.id]).await?;
     Ok(Json(event_json(e, &actions)))
 }

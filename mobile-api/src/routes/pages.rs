@@ -26,7 +26,7 @@ use super::extract::{ClientAddr, S};
 use crate::ApiState;
 use crate::auth::{Principal, Role, SESSION_COOKIE};
 use crate::error::ApiError;
-use wirewatch_model::scripts::{ScriptError, ScriptRequest};
+use wirewatch_model::scripts::{ScriptError, ScriptOrigin, ScriptRequest};
 
 /// `/python/` runs per user: the caller is authenticated here (and handed to the page handler
 /// in the request's extensions) so a user holding `python_runs_per_user` runs waits, then
@@ -303,6 +303,9 @@ pub async fn python_page(
     };
     let req = ScriptRequest {
         path,
+        // Http: the engine refuses the controller's own scripts (actions/, alarms/, reports/).
+        origin: ScriptOrigin::Http,
+        argv: Vec::new(),
         method: if method == Method::HEAD { "GET".into() } else { method.to_string() },
         query: uri.query().unwrap_or("").to_string(),
         content_type: headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),

@@ -34,9 +34,7 @@ fn raise_alarm(py: Python<'_>, name: String, severity: String, message: String, 
         )));
     }
     if name.trim().is_empty() || name.len() > MAX_NAME || name.contains(['\0', '\n', '\r']) {
-        return Err(PyValueError::new_err(format!(
-            "name: 1 to {MAX_NAME} bytes on one line, without NUL"
-        )));
+        return Err(PyValueError::new_err(format!("name: 1 to {MAX_NAME} bytes on one line, without NUL")));
     }
     if !SEVERITIES.contains(&severity.as_str()) {
         return Err(PyValueError::new_err(format!("severity {severity:?}: one of {}", SEVERITIES.join(", "))));
@@ -116,9 +114,7 @@ fn alarm_events(py: Python<'_>, state: String, severity: Option<String>, limit: 
 fn require_every_site(what: &str) -> PyResult<()> {
     let (sites, user) = with_run(|r| Ok((r.sites.clone(), r.user.clone())))?;
     if sites.is_some() {
-        return Err(Forbidden::new_err(format!(
-            "{what} name every site's probes: {user} is limited to some sites"
-        )));
+        return Err(Forbidden::new_err(format!("{what} name every site's probes: {user} is limited to some sites")));
     }
     Ok(())
 }
