@@ -96,11 +96,13 @@ impl ActionsConfig {
     }
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.timeout_secs.clamp(0.001, 3600.0))
+        let s = if self.timeout_secs.is_finite() { self.timeout_secs.clamp(0.001, 3600.0) } else { 20.0 };
+        Duration::from_secs_f64(s)
     }
 
     fn backoff(&self) -> Duration {
-        Duration::from_secs_f64(self.backoff_secs.clamp(0.0, 3600.0))
+        let s = if self.backoff_secs.is_finite() { self.backoff_secs.clamp(0.0, 3600.0) } else { 2.0 };
+        Duration::from_secs_f64(s)
     }
 }
 
@@ -129,6 +131,7 @@ pub struct MailConfig {
     /// Sign in as this user (empty: no sign-in).
     pub username: String,
     /// The user's password; the environment's `WIREWATCH_MAIL_PASSWORD` overrides it.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub password: String,
     /// The sender, e.g. `rrdAlarm <alarms@example.org>`; needed when `relay` is set.
     pub from: String,
@@ -529,7 +532,7 @@ impl ActionRunner {
                 Ok(()) => return ActionOutcome { ok: true, attempts: n, last_error: None },
                 Err(e) => e,
             };
-            tracing::warn!(action = %spec.action, parameter = %spec.parameter, attempt = n, of = attempts,
+            tracing::warn!(action = %spec.action, parameter = %shown_parameter(spec), attempt = n, of = attempts,
                 error = %e, "alarm action failed");
             if n >= attempts || e.is_permanent() {
                 return ActionOutcome { ok: false, attempts: n, last_error: Some(e) };
@@ -543,17 +546,16 @@ impl ActionRunner {
     async fn attempt(&self, spec: &ActionSpec, alarms: &[Alarm]) -> Result<(), ActionError> {
         let (runner, spec, alarms) = (self.clone(), spec.clone(), alarms.to_vec());
         let task = tokio::spawn(async move { runner.run_once(&spec, &alarms).await });
-        let abort = task.abort_handle();
+        // Aborted past the limit, and also when this future is dropped (the caller gave up,
+        // shutdown): no attempt outlives its run unbounded.
+        let _guard = AbortOnDrop(task.abort_handle());
         match tokio::time::timeout(self.inner.cfg.timeout(), task).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) if e.is_panic() => {
                 Err(ActionError::Failed("the action panicked (a bug of wirewatch's; see the log)".into()))
             }
             Ok(Err(_)) => Err(ActionError::Failed("the attempt was cancelled".into())),
-            Err(_) => {
-                abort.abort();
-                Err(ActionError::Timeout { secs: self.inner.cfg.timeout_secs })
-            }
+            Err(_) => Err(ActionError::Timeout { secs: self.inner.cfg.timeout().as_secs_f64() }),
         }
     }
 
@@ -762,6 +764,14 @@ impl ActionRunner {
     }
 }
 
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Appends `data` to `dir/name` in one write: the directory made 0700 (an existing one must be
 /// a real directory of this user), the file made 0600; a symbolic link, a FIFO or anything
 /// but a regular file where the file goes is refused.
@@ -853,6 +863,17 @@ fn same_host(allowed: &str, host: &str) -> bool {
     match (a.parse::<IpAddr>(), h.parse::<IpAddr>()) {
         (Ok(a), Ok(h)) => a == h,
         _ => a.eq_ignore_ascii_case(h),
+    }
+}
+
+/// The parameter as logs show it: a URL's origin only (a webhook's path often holds its
+/// secret).
+fn shown_parameter(spec: &ActionSpec) -> String {
+    match spec.action.as_str() {
+        WEBHOOK | ALERTMANAGER => reqwest::Url::parse(&spec.parameter)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| "(not a URL)".into()),
+        _ => spec.parameter.clone(),
     }
 }
 
@@ -1025,6 +1046,40 @@ mod tests {
         assert_eq!(m("x", StartTls::Required, "", "").port(), 587);
         let dbg = format!("{:?}", m("x", StartTls::Required, "u", "a@b.c"));
         assert!(!dbg.contains("pw") && dbg.contains("<redacted>"), "{dbg}");
+    }
+
+    #[test]
+    fn actions_and_mail_load_from_the_config_file() {
+        let t = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            let p = t.path().join("c.toml");
+            std::fs::write(&p, text).unwrap();
+            crate::Config::load(Some(&p)).map_err(|e| format!("{e:#}"))
+        };
+        let c = load(
+            "[actions]\nattempts = 2\nbackoff_secs = 0.5\nwebhook_hosts = [\"hooks.example.org\"]\n\
+             [mail]\nrelay = \"smtp.example.org\"\nfrom = \"rrdAlarm <a@example.org>\"\nusername = \"u\"\npassword = \"p\"\n",
+        )
+        .unwrap();
+        assert_eq!((c.actions.attempts, c.actions.backoff_secs, c.actions.timeout_secs), (2, 0.5, 20.0));
+        assert_eq!(c.actions.webhook_hosts, vec!["hooks.example.org"]);
+        assert_eq!(
+            (c.mail.relay.as_str(), c.mail.starttls, c.mail.port()),
+            ("smtp.example.org", StartTls::Required, 587)
+        );
+        let e =
+            load("[mail]\nrelay = \"smtp.example.org\"\nstarttls = \"none\"\nusername = \"u\"\nfrom = \"a@b.org\"\n")
+                .unwrap_err();
+        assert!(e.contains("in clear"), "{e}");
+        assert!(load("[mail]\nrelay = \"smtp.example.org\"\n").unwrap_err().contains("mail.from"));
+        assert!(load("[mail]\nstarttls = \"sometimes\"\n").is_err());
+        assert!(load("[actions]\nattempts = 0\n").unwrap_err().contains("attempts"));
+        assert!(load("[actions]\ntimeout_secs = 0\n").unwrap_err().contains("timeout_secs"));
+        // The printed defaults load back, with no password line.
+        let d = crate::Config::default_toml().unwrap();
+        assert!(d.contains("[actions]") && d.contains("[mail]") && d.contains("starttls = \"required\""), "{d}");
+        assert!(!d.lines().any(|l| l.starts_with("password =")), "{d}");
+        load(&d).unwrap();
     }
 
     #[test]
