@@ -411,7 +411,7 @@ struct Inner {
     controller: String,
     /// `<data-dir>/alarms`.
     alarms_dir: PathBuf,
-    /// The scripts roots (none without an engine).
+    /// The scripts roots (none when `[python] enabled = false`).
     roots: Vec<PathBuf>,
     scripts: Option<Arc<dyn Scripts>>,
     http: reqwest::Client,
@@ -444,7 +444,9 @@ impl ActionRunner {
             .user_agent(concat!("wirewatch/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ActionError::Failed(format!("the webhook client: {}", chain(&e))))?;
-        let roots = if scripts.is_some() && cfg.python.enabled { cfg.python.roots() } else { Vec::new() };
+        // The roots even without an engine in this process (`alarm import` validates actions
+        // without running any).
+        let roots = if cfg.python.enabled { cfg.python.roots() } else { Vec::new() };
         Ok(ActionRunner {
             inner: Arc::new(Inner {
                 cfg: cfg.actions.clone(),
@@ -576,7 +578,7 @@ impl ActionRunner {
             ALERTMANAGER => self.parse_url(ALERTMANAGER, p).map(Parsed::Alertmanager),
             name => {
                 valid_script_name(name)?;
-                if self.inner.scripts.is_none() {
+                if self.inner.roots.is_empty() {
                     return Err(format!(
                         "{name}: no such built-in action ({}), and action scripts need the Python engine, \
                          which is disabled",
@@ -727,7 +729,9 @@ impl ActionRunner {
 
     async fn script(&self, name: &str, parameter: &str, alarms: &[Alarm]) -> Result<(), ActionError> {
         let Some(engine) = self.inner.scripts.as_ref() else {
-            return Err(ActionError::Invalid("action scripts need the Python engine, which is disabled".into()));
+            return Err(ActionError::Invalid(
+                "action scripts need the Python engine, which this process does not run".into(),
+            ));
         };
         let path = format!("actions/{name}.py");
         let req = ScriptRequest {
@@ -915,6 +919,11 @@ mod tests {
         }
     }
 
+    fn write(p: &Path, text: &str) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
     fn runner(dir: &Path, edit: impl FnOnce(&mut crate::Config)) -> ActionRunner {
         let mut cfg = crate::Config { data_dir: dir.to_path_buf(), ..Default::default() };
         edit(&mut cfg);
@@ -988,8 +997,19 @@ mod tests {
         for bad in ["../bin/sh", "a/b", "x.y", "", "a b"] {
             assert!(ok(bad, "p").unwrap_err().contains("an action is one of"), "{bad:?}");
         }
-        assert!(ok("notify", "p").unwrap_err().contains("Python engine"), "{:?}", ok("notify", "p"));
+        assert!(ok("notify", "p").unwrap_err().contains("no script actions/notify.py"), "{:?}", ok("notify", "p"));
         assert_eq!(r.available(), vec!["savelog", "webhook", "alertmanager"]);
+        // Scripts are checked against the roots even with no engine in this process (an
+        // import), and run only with one.
+        write(&t.path().join("scripts/actions/notify.py"), "pass\n");
+        let r = runner(t.path(), |c| c.python.scripts_dir = Some(t.path().join("scripts")));
+        assert!(r.validate(&ActionSpec::new("notify", "p")).is_ok());
+        assert_eq!(r.available(), vec!["savelog", "webhook", "alertmanager", "notify"]);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let e = rt.block_on(r.run_once(&ActionSpec::new("notify", "p"), &[alarm()])).unwrap_err();
+        assert!(e.is_permanent() && e.to_string().contains("does not run"), "{e}");
+        let r = runner(t.path(), |c| c.python.enabled = false);
+        assert!(r.validate(&ActionSpec::new("notify", "p")).unwrap_err().contains("disabled"));
 
         let r = runner(t.path(), |c| {
             c.mail = MailConfig {
