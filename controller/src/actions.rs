@@ -96,11 +96,13 @@ impl ActionsConfig {
     }
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.timeout_secs.clamp(0.001, 3600.0))
+        let s = if self.timeout_secs.is_finite() { self.timeout_secs.clamp(0.001, 3600.0) } else { 20.0 };
+        Duration::from_secs_f64(s)
     }
 
     fn backoff(&self) -> Duration {
-        Duration::from_secs_f64(self.backoff_secs.clamp(0.0, 3600.0))
+        let s = if self.backoff_secs.is_finite() { self.backoff_secs.clamp(0.0, 3600.0) } else { 2.0 };
+        Duration::from_secs_f64(s)
     }
 }
 
@@ -129,6 +131,7 @@ pub struct MailConfig {
     /// Sign in as this user (empty: no sign-in).
     pub username: String,
     /// The user's password; the environment's `WIREWATCH_MAIL_PASSWORD` overrides it.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub password: String,
     /// The sender, e.g. `rrdAlarm <alarms@example.org>`; needed when `relay` is set.
     pub from: String,
@@ -408,7 +411,7 @@ struct Inner {
     controller: String,
     /// `<data-dir>/alarms`.
     alarms_dir: PathBuf,
-    /// The scripts roots (none without an engine).
+    /// The scripts roots (none when `[python] enabled = false`).
     roots: Vec<PathBuf>,
     scripts: Option<Arc<dyn Scripts>>,
     http: reqwest::Client,
@@ -441,6 +444,8 @@ impl ActionRunner {
             .user_agent(concat!("wirewatch/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ActionError::Failed(format!("the webhook client: {}", chain(&e))))?;
+        // The roots even without an engine in this process (`alarm import` validates actions
+        // without running any).
         let roots = if cfg.python.enabled { cfg.python.roots() } else { Vec::new() };
         Ok(ActionRunner {
             inner: Arc::new(Inner {
@@ -530,7 +535,7 @@ impl ActionRunner {
                 Ok(()) => return ActionOutcome { ok: true, attempts: n, last_error: None },
                 Err(e) => e,
             };
-            tracing::warn!(action = %spec.action, parameter = %spec.parameter, attempt = n, of = attempts,
+            tracing::warn!(action = %spec.action, parameter = %shown_parameter(spec), attempt = n, of = attempts,
                 error = %e, "alarm action failed");
             if n >= attempts || e.is_permanent() {
                 return ActionOutcome { ok: false, attempts: n, last_error: Some(e) };
@@ -544,17 +549,16 @@ impl ActionRunner {
     async fn attempt(&self, spec: &ActionSpec, alarms: &[Alarm]) -> Result<(), ActionError> {
         let (runner, spec, alarms) = (self.clone(), spec.clone(), alarms.to_vec());
         let task = tokio::spawn(async move { runner.run_once(&spec, &alarms).await });
-        let abort = task.abort_handle();
+        // Aborted past the limit, and also when this future is dropped (the caller gave up,
+        // shutdown): no attempt outlives its run unbounded.
+        let _guard = AbortOnDrop(task.abort_handle());
         match tokio::time::timeout(self.inner.cfg.timeout(), task).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) if e.is_panic() => {
                 Err(ActionError::Failed("the action panicked (a bug of wirewatch's; see the log)".into()))
             }
             Ok(Err(_)) => Err(ActionError::Failed("the attempt was cancelled".into())),
-            Err(_) => {
-                abort.abort();
-                Err(ActionError::Timeout { secs: self.inner.cfg.timeout_secs })
-            }
+            Err(_) => Err(ActionError::Timeout { secs: self.inner.cfg.timeout().as_secs_f64() }),
         }
     }
 
@@ -619,7 +623,7 @@ impl ActionRunner {
             ALERTMANAGER => self.parse_url(ALERTMANAGER, p).map(Parsed::Alertmanager),
             name => {
                 valid_script_name(name)?;
-                if here && self.inner.scripts.is_none() {
+                if self.inner.roots.is_empty() || (here && self.inner.scripts.is_none()) {
                     return Err(format!(
                         "{name}: no such built-in action ({}), and action scripts need the Python engine, \
                          which is disabled",
@@ -770,7 +774,9 @@ impl ActionRunner {
 
     async fn script(&self, name: &str, parameter: &str, alarms: &[Alarm]) -> Result<(), ActionError> {
         let Some(engine) = self.inner.scripts.as_ref() else {
-            return Err(ActionError::Invalid("action scripts need the Python engine, which is disabled".into()));
+            return Err(ActionError::Invalid(
+                "action scripts need the Python engine, which this process does not run".into(),
+            ));
         };
         let path = format!("actions/{name}.py");
         let req = ScriptRequest {
@@ -804,6 +810,14 @@ impl ActionRunner {
             }
             Err(e) => Err(ActionError::Failed(format!("{path}: {e}"))),
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -901,6 +915,17 @@ fn same_host(allowed: &str, host: &str) -> bool {
     }
 }
 
+/// The parameter as logs show it: a URL's origin only (a webhook's path often holds its
+/// secret).
+fn shown_parameter(spec: &ActionSpec) -> String {
+    match spec.action.as_str() {
+        WEBHOOK | ALERTMANAGER => reqwest::Url::parse(&spec.parameter)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| "(not a URL)".into()),
+        _ => spec.parameter.clone(),
+    }
+}
+
 /// An error with its causes ("a: b: c").
 fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -937,6 +962,11 @@ mod tests {
             window_end: Some("now".into()),
             probe_id: None,
         }
+    }
+
+    fn write(p: &Path, text: &str) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
     }
 
     fn runner(dir: &Path, edit: impl FnOnce(&mut crate::Config)) -> ActionRunner {
@@ -1012,8 +1042,19 @@ mod tests {
         for bad in ["../bin/sh", "a/b", "x.y", "", "a b"] {
             assert!(ok(bad, "p").unwrap_err().contains("an action is one of"), "{bad:?}");
         }
-        assert!(ok("notify", "p").unwrap_err().contains("Python engine"), "{:?}", ok("notify", "p"));
+        assert!(ok("notify", "p").unwrap_err().contains("no script actions/notify.py"), "{:?}", ok("notify", "p"));
         assert_eq!(r.available(), vec!["savelog", "webhook", "alertmanager"]);
+        // Scripts are checked against the roots even with no engine in this process (an
+        // import), and run only with one.
+        write(&t.path().join("scripts/actions/notify.py"), "pass\n");
+        let r = runner(t.path(), |c| c.python.scripts_dir = Some(t.path().join("scripts")));
+        assert!(r.validate(&ActionSpec::new("notify", "p")).is_ok());
+        assert_eq!(r.available(), vec!["savelog", "webhook", "alertmanager", "notify"]);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let e = rt.block_on(r.run_once(&ActionSpec::new("notify", "p"), &[alarm()])).unwrap_err();
+        assert!(e.is_permanent() && e.to_string().contains("does not run"), "{e}");
+        let r = runner(t.path(), |c| c.python.enabled = false);
+        assert!(r.validate(&ActionSpec::new("notify", "p")).unwrap_err().contains("disabled"));
 
         let r = runner(t.path(), |c| {
             c.mail = MailConfig {
@@ -1070,6 +1111,40 @@ mod tests {
         assert_eq!(m("x", StartTls::Required, "", "").port(), 587);
         let dbg = format!("{:?}", m("x", StartTls::Required, "u", "a@b.c"));
         assert!(!dbg.contains("pw") && dbg.contains("<redacted>"), "{dbg}");
+    }
+
+    #[test]
+    fn actions_and_mail_load_from_the_config_file() {
+        let t = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            let p = t.path().join("c.toml");
+            std::fs::write(&p, text).unwrap();
+            crate::Config::load(Some(&p)).map_err(|e| format!("{e:#}"))
+        };
+        let c = load(
+            "[actions]\nattempts = 2\nbackoff_secs = 0.5\nwebhook_hosts = [\"hooks.example.org\"]\n\
+             [mail]\nrelay = \"smtp.example.org\"\nfrom = \"rrdAlarm <a@example.org>\"\nusername = \"u\"\npassword = \"p\"\n",
+        )
+        .unwrap();
+        assert_eq!((c.actions.attempts, c.actions.backoff_secs, c.actions.timeout_secs), (2, 0.5, 20.0));
+        assert_eq!(c.actions.webhook_hosts, vec!["hooks.example.org"]);
+        assert_eq!(
+            (c.mail.relay.as_str(), c.mail.starttls, c.mail.port()),
+            ("smtp.example.org", StartTls::Required, 587)
+        );
+        let e =
+            load("[mail]\nrelay = \"smtp.example.org\"\nstarttls = \"none\"\nusername = \"u\"\nfrom = \"a@b.org\"\n")
+                .unwrap_err();
+        assert!(e.contains("in clear"), "{e}");
+        assert!(load("[mail]\nrelay = \"smtp.example.org\"\n").unwrap_err().contains("mail.from"));
+        assert!(load("[mail]\nstarttls = \"sometimes\"\n").is_err());
+        assert!(load("[actions]\nattempts = 0\n").unwrap_err().contains("attempts"));
+        assert!(load("[actions]\ntimeout_secs = 0\n").unwrap_err().contains("timeout_secs"));
+        // The printed defaults load back, with no password line.
+        let d = crate::Config::default_toml().unwrap();
+        assert!(d.contains("[actions]") && d.contains("[mail]") && d.contains("starttls = \"required\""), "{d}");
+        assert!(!d.lines().any(|l| l.starts_with("password =")), "{d}");
+        load(&d).unwrap();
     }
 
     #[test]

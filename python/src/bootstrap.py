@@ -123,8 +123,8 @@ class _Environ(collections.abc.MutableMapping):
 
 class _Argv(collections.abc.MutableSequence):
     """sys.argv seen through the running script's own arguments (an alarm action's
-    `["NAME.py", "-p", PARAM, "-t", TEXT]`, as ntop ran its action scripts), else the process's;
-    a script's changes stay in its run. Concurrent runs each see their own."""
+    `["NAME.py", "-p", PARAM, "-t", TEXT]`, as ntop ran its action scripts; a page's: a copy of
+    the process's); a script's changes stay in its run. Concurrent runs each see their own."""
 
     def __init__(self, base):
         self._base = base
@@ -213,7 +213,8 @@ def _params(query, content_type, body):
 def _begin(environ, body, argv=None):
     _local.environ = environ
     _local.stdin = io.BytesIO(body)
-    _local.argv = list(argv) if argv is not None else None
+    # A copy for every run: a page that edits sys.argv leaves the next run's as it was.
+    _local.argv = list(argv) if argv is not None else list(sys.argv._base)
     _local.active = True
 
 

@@ -518,7 +518,7 @@ async fn python_action_scripts_get_ntops_argv() {
     write_script(root, "actions/exit3.py", "import sys\nsys.exit(3)\n");
     write_script(root, "actions/exit0.py", "import sys\nsys.exit(0)\nraise RuntimeError('not reached')\n");
     write_script(root, "actions/bad.name.py", "pass\n");
-    write_script(root, "page.py", "import sys\nprint(repr(list(sys.argv)))\n");
+    write_script(root, "page.py", "import sys\nprint(repr(list(sys.argv)))\nsys.argv.append('edited')\n");
     let (engine, cfg) = engine(&pg, "actions_py", dir.path(), root).await;
     let engine = Arc::new(engine);
     let r = ActionRunner::new(&cfg, "ctl-test", Some(engine.clone())).expect("runner");
@@ -552,31 +552,34 @@ async fn python_action_scripts_get_ntops_argv() {
         assert_eq!(seen, vec![want.clone(), want], "{name}");
     }
 
-    // A page run afterwards sees the process's argv, not an action's.
-    let page = wirewatch_model::Scripts::run(
-        engine.as_ref(),
-        wirewatch_model::ScriptRequest {
-            path: "page.py".into(),
-            origin: wirewatch_model::ScriptOrigin::Http,
-            argv: Vec::new(),
-            method: "GET".into(),
-            query: String::new(),
-            content_type: None,
-            body: Vec::new(),
-            caller: wirewatch_model::identity::Caller {
-                name: "v".into(),
-                role: wirewatch_model::identity::Role::Viewer,
-                sites: None,
+    // A page run afterwards sees the process's argv, not an action's (nor what an earlier
+    // page did to its own).
+    let page = || {
+        wirewatch_model::Scripts::run(
+            engine.as_ref(),
+            wirewatch_model::ScriptRequest {
+                path: "page.py".into(),
+                origin: wirewatch_model::ScriptOrigin::Http,
+                argv: Vec::new(),
+                method: "GET".into(),
+                query: String::new(),
+                content_type: None,
+                body: Vec::new(),
+                caller: wirewatch_model::identity::Caller {
+                    name: "v".into(),
+                    role: wirewatch_model::identity::Role::Viewer,
+                    sites: None,
+                },
+                headers: Vec::new(),
+                remote_addr: "127.0.0.1".into(),
+                csp_nonce: "n".into(),
             },
-            headers: Vec::new(),
-            remote_addr: "127.0.0.1".into(),
-            csp_nonce: "n".into(),
-        },
-    )
-    .await
-    .expect("page");
-    let text = String::from_utf8(page.body).expect("utf-8");
-    assert!(!text.contains("-p") && !text.contains("record.py"), "{text}");
+        )
+    };
+    let first = String::from_utf8(page().await.expect("page").body).expect("utf-8");
+    let second = String::from_utf8(page().await.expect("page").body).expect("utf-8");
+    assert!(!first.contains("-p") && !first.contains("record.py") && !first.contains("edited"), "{first}");
+    assert_eq!(first, second);
 
     // Failure is an exception or a non-zero exit; sys.exit(0) is success.
     let mut seen = Vec::new();
