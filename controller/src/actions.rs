@@ -476,8 +476,7 @@ impl ActionRunner {
             .map(|b| b.to_string())
             .collect();
         let mut scripts = BTreeSet::new();
-        let roots = if self.inner.scripts.is_some() { self.inner.roots.as_slice() } else { &[] };
-        for root in roots {
+        for root in &self.inner.roots {
             let Ok(dir) = std::fs::read_dir(root.join("actions")) else { continue };
             for e in dir.flatten() {
                 let name = e.file_name();
@@ -623,7 +622,7 @@ impl ActionRunner {
             ALERTMANAGER => self.parse_url(ALERTMANAGER, p).map(Parsed::Alertmanager),
             name => {
                 valid_script_name(name)?;
-                if self.inner.roots.is_empty() || (here && self.inner.scripts.is_none()) {
+                if self.inner.roots.is_empty() {
                     return Err(format!(
                         "{name}: no such built-in action ({}), and action scripts need the Python engine, \
                          which is disabled",

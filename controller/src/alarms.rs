@@ -287,8 +287,7 @@ pub async fn check(cfg: &Config, format: Format) -> anyhow::Result<()> {
         };
         let scripts = engine.map(|e| Arc::new(e) as Arc<dyn wirewatch_model::scripts::Scripts>);
         let runner = ActionRunner::new(cfg, &name, scripts).map_err(|e| anyhow::anyhow!("alarm actions: {e}"))?;
-        let d =
-            Dispatcher { store: db.store.clone(), runner: Arc::new(runner), controller: name.clone(), metrics: None };
+        let d = Dispatcher::new(db.store.clone(), Arc::new(runner), name.clone(), None);
         check_and_act(&d, &root).await
     }
     .await;

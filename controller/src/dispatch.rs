@@ -21,6 +21,23 @@ pub struct Dispatcher {
     pub controller: String,
     /// Where finished runs are counted (`None` in the CLI).
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Action runs going at once on this controller (the rest wait their turn).
+    pub slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// Action runs going at once on one controller.
+pub const MAX_CONCURRENT_ACTIONS: usize = 16;
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        runner: Arc<ActionRunner>,
+        controller: String,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
+    ) -> Dispatcher {
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_ACTIONS));
+        Dispatcher { store, runner, controller, metrics, slots }
+    }
 }
 
 fn alarm(e: &Event) -> Alarm {
@@ -88,6 +105,8 @@ impl Dispatcher {
     }
 
     async fn run_one(&self, run: ActionRun) -> ActionRecord {
+        // Never closed: an error here cannot happen, and running anyway is the safe side.
+        let _slot = self.slots.acquire().await.ok();
         let events = match self.store.events_by_id(&run.event_ids).await {
             Ok(e) => e,
             Err(e) => return record(&run, "pending", 0, Some(format!("loading its events: {e}"))),

@@ -190,12 +190,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     for r in &cfg.alarms.route {
         r.validate(&runner)?;
     }
-    let dispatcher = dispatch::Dispatcher {
-        store: store.clone(),
-        runner: runner.clone(),
-        controller: name.clone(),
-        metrics: Some(metrics.clone()),
-    };
+    let dispatcher = dispatch::Dispatcher::new(store.clone(), runner.clone(), name.clone(), Some(metrics.clone()));
     if let Some(engine) = &engine_handle {
         engine.set_alarm_sink(Arc::new(dispatch::ScriptAlarms {
             dispatcher: dispatcher.clone(),

@@ -100,8 +100,8 @@ enum AlarmCmd {
     Import { file: PathBuf },
     /// Print the thresholds in ntop's rrdAlarmConfig.txt format.
     Export,
-    /// Check every threshold now against this controller's RRD archive and print the report
-    /// (actions are recorded, not run, in this release).
+    /// Check every threshold now against this controller's RRD archive, run the fired
+    /// thresholds' actions, and print the report with what each action came to.
     Check {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
