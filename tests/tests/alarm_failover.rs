@@ -25,7 +25,7 @@ const ENV: &[(&str, &str)] = &[
 fn fresh_capture(dir: &Path) -> std::path::PathBuf {
     let out = dir.join("fresh.pcap");
     let start = chrono::Utc::now().timestamp() - 180;
-    let st = Command::new(pcaps().join("gen_pcap.py"))
+    let st = Command::new(pcaps().join("../gen_pcap.py"))
         .args(["--packets", "30000", "--hosts", "40", "--hosts6", "10", "--duration", "60", "--seed", "7"])
         .args(["--start", &start.to_string(), "--out"])
         .arg(&out)
