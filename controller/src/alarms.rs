@@ -391,6 +391,56 @@ pub fn api_report(out: CheckOutput) -> AlarmCheck {
     }
 }
 
+/// Starts this controller's side of rrdAlarm: the action runner (with the Python engine for
+/// action scripts), the dispatcher, the engine's alarm service (`wirewatch.raise_alarm`, the
+/// configurator page), the scheduled scripts and the periodic task (checks, the firing gauge,
+/// stale actions). The dispatcher, for the API's checks.
+#[allow(clippy::too_many_arguments)]
+pub fn start(
+    cfg: &Config,
+    name: &str,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+    engine: Option<&wirewatch_python::Engine>,
+    archives: Option<Arc<dyn wirewatch_model::archive::Archives>>,
+    tasks: &mut tokio::task::JoinSet<()>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Dispatcher> {
+    let scripts = engine.map(|e| Arc::new(e.clone()) as Arc<dyn wirewatch_model::scripts::Scripts>);
+    let runner =
+        Arc::new(ActionRunner::new(cfg, name, scripts.clone()).map_err(|e| anyhow::anyhow!("alarm actions: {e}"))?);
+    for r in &cfg.alarms.route {
+        r.validate(&runner)?;
+    }
+    let root = cfg.rrd.root(&cfg.data_dir);
+    let dispatcher = Dispatcher::new(store.clone(), runner.clone(), name.to_string(), Some(metrics.clone()));
+    if let Some(engine) = engine {
+        engine.set_alarm_service(Arc::new(crate::dispatch::ScriptAlarms {
+            dispatcher: dispatcher.clone(),
+            routes: cfg.alarms.route.clone(),
+            root: root.clone(),
+            archives,
+        }));
+    }
+    match &scripts {
+        Some(s) => {
+            crate::schedule::start(tasks, store.clone(), s.clone(), runner, &cfg.schedule, name, shutdown.clone())
+        }
+        None => anyhow::ensure!(
+            cfg.schedule.is_empty(),
+            "[[schedule]] runs Python scripts: it needs the Python engine ([python] enabled)"
+        ),
+    }
+    tasks.spawn(periodic(
+        dispatcher.clone(),
+        metrics.clone(),
+        root,
+        Duration::from_secs(cfg.alarms.check_every_secs),
+        shutdown.clone(),
+    ));
+    Ok(dispatcher)
+}
+
 /// A check, then its actions run at once and waited for (the CLI's and the API's check).
 pub async fn check_and_act(d: &Dispatcher, root: &Path) -> anyhow::Result<CheckOutput> {
     let mut out = run_check(&d.store, root, &d.controller).await?;

@@ -216,11 +216,15 @@ impl AlarmRoute {
     }
 }
 
-/// Scripts' alarms: an event, then the routed actions, run on after the call returns (the
-/// calling script holds a Python worker; a Python action needs one too).
+/// rrdAlarm for scripts. Scripts' alarms: an event, then the routed actions, run on after the
+/// call returns (the calling script holds a Python worker; a Python action needs one too).
 pub struct ScriptAlarms {
     pub dispatcher: Dispatcher,
     pub routes: Vec<AlarmRoute>,
+    /// The archive root the checks read.
+    pub root: std::path::PathBuf,
+    /// The archive's file listing (`None` without an archive).
+    pub archives: Option<Arc<dyn wirewatch_model::archive::Archives>>,
 }
 
 impl ScriptAlarms {
@@ -238,7 +242,7 @@ impl ScriptAlarms {
     }
 }
 
-impl wirewatch_model::alarms::AlarmSink for ScriptAlarms {
+impl wirewatch_model::alarms::AlarmService for ScriptAlarms {
     fn raise(
         &self,
         a: wirewatch_model::alarms::RaisedAlarm,
@@ -270,6 +274,64 @@ impl wirewatch_model::alarms::AlarmSink for ScriptAlarms {
                 d.run(&ids).await;
             });
             Ok(wirewatch_model::alarms::Raised { event_id, action_ids })
+        })
+    }
+
+    fn validate(
+        &self,
+        rows: &[wirewatch_model::alarms::ThresholdFields],
+    ) -> Result<Vec<u32>, wirewatch_model::alarms::InvalidThreshold> {
+        crate::alarms::validate_rows(rows, &self.dispatcher.runner)
+    }
+
+    fn check_now(&self) -> wirewatch_model::BoxFuture<'_, Result<wirewatch_model::alarms::AlarmCheck, String>> {
+        Box::pin(async move {
+            let d = &self.dispatcher;
+            let out =
+                crate::alarms::run_check(&d.store, &self.root, &d.controller).await.map_err(|e| format!("{e:#}"))?;
+            let runs = d.store.action_runs(&out.action_ids).await.map_err(|e| e.to_string())?;
+            let (d2, ids) = (d.clone(), out.action_ids.clone());
+            tokio::spawn(async move {
+                d2.run(&ids).await;
+            });
+            let mut out = out;
+            out.actions = runs
+                .iter()
+                .map(|r| ActionRecord {
+                    id: r.id,
+                    action: r.action.clone(),
+                    action_parameter: r.parameter.clone(),
+                    event_ids: r.event_ids.clone(),
+                    status: r.status.clone(),
+                    attempts: 0,
+                    error: None,
+                })
+                .collect();
+            Ok(crate::alarms::api_report(out))
+        })
+    }
+
+    fn actions(&self) -> Vec<String> {
+        let mut all = vec![wirewatch_alarm::config::NO_ACTION.to_string()];
+        all.extend(self.dispatcher.runner.available());
+        all
+    }
+
+    fn files(&self, prefix: String, limit: usize) -> wirewatch_model::BoxFuture<'_, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let Some(archives) = &self.archives else { return Ok(Vec::new()) };
+            let prefix = wirewatch_model::archive::ArchivePath::parse(&prefix, false).map_err(|e| e.to_string())?;
+            let mut dirs: Vec<String> = self
+                .dispatcher
+                .store
+                .probe_names(None)
+                .await
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|n| wirewatch_model::archive::dir_name(n))
+                .collect();
+            dirs.sort();
+            archives.files(dirs, prefix, limit).await.map_err(|e| e.to_string())
         })
     }
 }

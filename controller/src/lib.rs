@@ -180,45 +180,6 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         api.scripts = Some(Arc::new(engine.clone()));
         engine_handle = Some(engine);
     }
-    // Alarm actions, run by this controller: for its checks, scripts' alarms and what a dead
-    // controller left pending.
-    let scripts: Option<Arc<dyn wirewatch_model::scripts::Scripts>> =
-        engine_handle.clone().map(|e| Arc::new(e) as Arc<dyn wirewatch_model::scripts::Scripts>);
-    let runner = Arc::new(
-        actions::ActionRunner::new(&cfg, &name, scripts.clone()).map_err(|e| anyhow::anyhow!("alarm actions: {e}"))?,
-    );
-    for r in &cfg.alarms.route {
-        r.validate(&runner)?;
-    }
-    let dispatcher = dispatch::Dispatcher::new(store.clone(), runner.clone(), name.clone(), Some(metrics.clone()));
-    if let Some(engine) = &engine_handle {
-        engine.set_alarm_sink(Arc::new(dispatch::ScriptAlarms {
-            dispatcher: dispatcher.clone(),
-            routes: cfg.alarms.route.clone(),
-        }));
-    }
-    match &scripts {
-        Some(s) => schedule::start(
-            &mut tasks,
-            store.clone(),
-            s.clone(),
-            runner.clone(),
-            &cfg.schedule,
-            &name,
-            shutdown.clone(),
-        ),
-        None => anyhow::ensure!(
-            cfg.schedule.is_empty(),
-            "[[schedule]] runs Python scripts: it needs the Python engine ([python] enabled)"
-        ),
-    }
-    tasks.spawn(alarms::periodic(
-        dispatcher.clone(),
-        metrics.clone(),
-        cfg.rrd.root(&cfg.data_dir),
-        Duration::from_secs(cfg.alarms.check_every_secs),
-        shutdown.clone(),
-    ));
     if cfg.rrd.enabled {
         let root = cfg.rrd.root(&cfg.data_dir);
         std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
@@ -230,6 +191,16 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         let graphs = wirewatch_rrd::Graphs::start(root, cfg.rrd.graph_queue).context("starting the graph renderer")?;
         api.archives = Some(Arc::new(graphs));
     }
+    let dispatcher = alarms::start(
+        &cfg,
+        &name,
+        &store,
+        &metrics,
+        engine_handle.as_ref(),
+        api.archives.clone(),
+        &mut tasks,
+        &shutdown,
+    )?;
     api.alarms = Some(Arc::new(alarms::ApiAlarms { dispatcher, root: cfg.rrd.root(&cfg.data_dir) }));
     let app = wirewatch_mobile_api::router(Arc::new(api));
     {

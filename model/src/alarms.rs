@@ -175,8 +175,19 @@ pub struct Raised {
     pub action_ids: Vec<i64>,
 }
 
-/// Where scripts' alarms go (implemented by the controller: an event in PostgreSQL and the
-/// actions its routes give it).
-pub trait AlarmSink: Send + Sync {
+/// rrdAlarm and alarm events for scripts (implemented by the controller): raising an alarm
+/// (an event in PostgreSQL and the actions its routes give it), and what the bundled
+/// configurator page needs — validation as the API's, a check now, the actions and archive
+/// files to choose from.
+pub trait AlarmService: Send + Sync {
     fn raise(&self, alarm: RaisedAlarm) -> BoxFuture<'_, Result<Raised, String>>;
+    /// Validates a whole list as `PUT /api/v1/alarms/thresholds` does.
+    fn validate(&self, rows: &[ThresholdFields]) -> Result<Vec<u32>, InvalidThreshold>;
+    /// Runs one check now; its actions are started, not waited for (a page holds a worker an
+    /// action script may need), so they are reported `pending`.
+    fn check_now(&self) -> BoxFuture<'_, Result<AlarmCheck, String>>;
+    /// The action names a threshold may use here.
+    fn actions(&self) -> Vec<String>;
+    /// Archive files (relative paths, sorted) starting with `prefix`, at most `limit`.
+    fn files(&self, prefix: String, limit: usize) -> BoxFuture<'_, Result<Vec<String>, String>>;
 }

@@ -79,7 +79,7 @@ pub struct EngineInfo {
 pub(crate) struct RunEnv {
     pub store: Store,
     /// Where `wirewatch.raise_alarm` records alarms (set once the controller has built it).
-    pub alarms: std::sync::OnceLock<Arc<dyn wirewatch_model::alarms::AlarmSink>>,
+    pub alarms: std::sync::OnceLock<Arc<dyn wirewatch_model::alarms::AlarmService>>,
     pub geo: Option<Arc<Geo>>,
     pub handle: tokio::runtime::Handle,
     pub info: EngineInfo,

@@ -154,7 +154,7 @@ impl Engine {
 
     /// Where scripts' alarms go (`wirewatch.raise_alarm`); set once, later calls are ignored.
     /// Until it is set, raising an alarm fails with a clear error.
-    pub fn set_alarm_sink(&self, sink: Arc<dyn wirewatch_model::alarms::AlarmSink>) {
+    pub fn set_alarm_service(&self, sink: Arc<dyn wirewatch_model::alarms::AlarmService>) {
         let _ = self.ctx.env.alarms.set(sink);
     }
 

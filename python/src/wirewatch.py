@@ -241,6 +241,30 @@ class alarms:
         return _wirewatch.alarm_thresholds()
 
     @staticmethod
+    def replace(rows):
+        """Replaces every threshold (operators of every site), all or nothing: a list of dicts
+        of the ten fields (id, rrd_path, type, value, repetitions, start, end, action,
+        action_parameter, rearm_secs), validated as the API does (ValueError naming the row
+        and field). Returns (thresholds, unchanged, re-arm states dropped)."""
+        return _wirewatch.alarm_replace(rows)
+
+    @staticmethod
+    def check():
+        """Runs the check now (operators of every site): the report as a dict (rows,
+        unmatched, actions, ...); the actions start and are reported pending."""
+        return _wirewatch.alarm_check()
+
+    @staticmethod
+    def actions():
+        """The action names a threshold may use here ("None" first)."""
+        return _wirewatch.alarm_actions()
+
+    @staticmethod
+    def files(prefix="", limit=1000):
+        """Archive files (relative paths) starting with prefix, for autocompletion."""
+        return _wirewatch.alarm_files(prefix, limit)
+
+    @staticmethod
     def runs(limit=20):
         """The last checks, newest first: started_at, duration_ms, thresholds, files_checked,
         alarms_fired, controller (every site's users)."""

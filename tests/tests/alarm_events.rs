@@ -337,3 +337,127 @@ fn scheduled_scripts_raise_alarms_and_store_reports() {
     assert_eq!(pg.scalar("alarm_schedule", "SELECT count(*) FROM alarm_events"), 1);
     assert_eq!(pg.scalar("alarm_schedule", "SELECT count(*) FROM script_runs"), 2, "not again within the hour");
 }
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let enc = |s: &str| -> String {
+                s.bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect()
+            };
+            format!("{}={}", enc(k), enc(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn threshold_form(path: &str, kind: &str) -> String {
+    form(&[
+        ("op", "save"),
+        ("rows", "2"),
+        ("r0_id", "1"),
+        ("r0_rrd_path", path),
+        ("r0_type", kind),
+        ("r0_value", "100"),
+        ("r0_repetitions", "1"),
+        ("r0_start", "now-30m"),
+        ("r0_end", "now"),
+        ("r0_action", "savelog"),
+        ("r0_action_parameter", "page.log"),
+        ("r0_rearm_secs", "0"),
+        // The empty row a page always has at its end: nothing typed, nothing added.
+        ("r1_id", ""),
+        ("r1_rrd_path", ""),
+    ])
+}
+
+/// The bundled configurator and report pages: autocompletion from the archive's files and the
+/// actions, a save validated as the API's (a wrong row named, nothing replaced), values
+/// escaped, viewers read-only, and "Check Thresholds Now" with the seed's report.
+#[test]
+fn configurator_and_report_pages() {
+    let pg = Pg::start();
+    let url = pg.create_db("alarm_pages");
+    let dir = scratch();
+    let c = Controller::start(
+        &dir.path().join("ctl"),
+        &url,
+        "pages-ctl",
+        free_udp_port(),
+        &[("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "0"), ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+    );
+    c.enroll("pa", "site-a", &dir.path().join("ids"));
+    let last = last_alarm_step();
+    write_minutes(&c.data_dir.join("rrd"), "pa/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
+    let api = c.http;
+    let admin = login(api, "admin", ADMIN_PASSWORD);
+    c.cli_stdin(&["user", "add", "vic", "--role", "viewer", "--password-stdin"], "vic-password-123\n")
+        .expect("user add");
+    let vic = login(api, "vic", "vic-password-123");
+    let post = |token: &str, page: &str, body: &str| {
+        http_raw(api, "POST", page, Some(token), Some(("application/x-www-form-urlencoded", body.as_bytes())))
+    };
+    const CONFIG: &str = "/python/rrdalarm/config.py";
+
+    let page = http(api, "GET", CONFIG, Some(&admin), None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<option value=\"pa/interfaces/eth0/ethernetBytes.rrd\">"), "{}", page.body);
+    assert!(page.body.contains("<option value=\"savelog\">") && page.body.contains("<option value=\"None\">"));
+
+    // Saved, and stored as the page's user did it.
+    let r = post(&admin, CONFIG, &threshold_form("pa/interfaces/*/ethernetBytes.rrd", "above"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Saved 1 thresholds"), "{}", r.body);
+    assert_eq!(
+        pg.psql("alarm_pages", "SELECT rrd_path || ' ' || updated_by FROM alarm_thresholds").expect("row"),
+        "pa/interfaces/*/ethernetBytes.rrd page admin"
+    );
+    // A wrong row: named, nothing replaced, what was typed kept in the table.
+    let r = post(&admin, CONFIG, &threshold_form("pa/x.rrd", "sideways"));
+    assert!(r.body.contains("Nothing saved") && r.body.contains("Threshold Type"), "{}", r.body);
+    assert!(r.body.contains("value=\"pa/x.rrd\""), "{}", r.body);
+    assert_eq!(
+        pg.psql("alarm_pages", "SELECT rrd_path FROM alarm_thresholds").expect("row"),
+        "pa/interfaces/*/ethernetBytes.rrd"
+    );
+    // Markup in a field is text on the page.
+    let r = post(&admin, CONFIG, &threshold_form("pa/<script>alert(1)</script>.rrd", "above"));
+    // (saved or refused, the row is shown again: escaped either way)
+    assert!(
+        r.body.contains("pa/&lt;script&gt;alert(1)&lt;/script&gt;.rrd") && !r.body.contains("<script>alert"),
+        "{}",
+        r.body
+    );
+    // A viewer reads, cannot save.
+    let page = http(api, "GET", CONFIG, Some(&vic), None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("readonly") && !page.body.contains(">Save<"), "{}", page.body);
+    let r = post(&vic, CONFIG, &threshold_form("pa/interfaces/*/ethernetBytes.rrd", "below"));
+    assert!(r.body.contains("Nothing saved") && r.body.contains("operator"), "{}", r.body);
+
+    // Check Thresholds Now: the seed's report, the event listed.
+    let r = post(&admin, CONFIG, &threshold_form("pa/interfaces/*/ethernetBytes.rrd", "above"));
+    assert!(r.body.contains("Saved 1 thresholds"), "{}", r.body);
+    let r = post(&admin, "/python/rrdalarm/report.py", "op=check");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains(
+            "<td>1</td><td>pa/interfaces/eth0/ethernetBytes.rrd</td><td>500.0</td><td>above</td><td>100.0</td>"
+        ),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("<td>savelog</td><td>ALARM FIRED</td>"), "{}", r.body);
+    assert!(r.body.contains("Actions started: savelog page.log (1 alarms"), "{}", r.body);
+    wait_until("the page's check ran its action", Duration::from_secs(20), || {
+        std::fs::read_to_string(c.data_dir.join("alarms/page.log")).is_ok_and(|s| s.contains("<ALARM>"))
+    });
+    let r = http(api, "GET", "/python/rrdalarm/report.py", Some(&vic), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("threshold 1") && !r.body.contains("Check Thresholds Now"), "{}", r.body);
+}

@@ -160,7 +160,113 @@ fn alarm_runs(py: Python<'_>, limit: i64) -> PyResult<Bound<'_, PyList>> {
     Ok(out)
 }
 
+fn service() -> PyResult<(std::sync::Arc<dyn wirewatch_model::alarms::AlarmService>, tokio::runtime::Handle)> {
+    let ctx = with_run(|r| Ok(r.ctx.clone()))?;
+    let s = ctx
+        .alarms
+        .get()
+        .cloned()
+        .ok_or_else(|| PyRuntimeError::new_err("alarms are not available in this engine (no controller)"))?;
+    Ok((s, ctx.handle.clone()))
+}
+
+/// Runs a future of the alarm service on the controller's runtime, this thread waiting.
+fn on_service<T: Send + 'static>(
+    py: Python<'_>,
+    f: impl FnOnce(
+        std::sync::Arc<dyn wirewatch_model::alarms::AlarmService>,
+    ) -> wirewatch_model::BoxFuture<'static, Result<T, String>>
+    + Send
+    + 'static,
+) -> PyResult<T> {
+    let (s, handle) = service()?;
+    py.detach(move || {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        handle.spawn(async move {
+            let _ = tx.send(f(s).await);
+        });
+        rx.recv().map_err(|_| "the controller is shutting down".to_string()).and_then(|r| r)
+    })
+    .map_err(PyRuntimeError::new_err)
+}
+
+fn require_operator_of_every_site(what: &str) -> PyResult<String> {
+    require_every_site(what)?;
+    let (role, user) = with_run(|r| Ok((r.role, r.user.clone())))?;
+    if role < Role::Operator {
+        return Err(Forbidden::new_err(format!("{what} needs the operator role ({user} is {})", role.as_str())));
+    }
+    Ok(user)
+}
+
+/// Replaces every threshold (operators and admins of every site), all or nothing: each row a
+/// dict of the ten fields, validated as the API validates them (ValueError naming the row and
+/// field). Returns (thresholds, unchanged, re-arm states dropped).
+#[pyfunction]
+fn alarm_replace(
+    py: Python<'_>,
+    rows: Vec<std::collections::HashMap<String, String>>,
+) -> PyResult<(usize, usize, u64)> {
+    let user = require_operator_of_every_site("replacing the alarm thresholds")?;
+    if rows.len() > 10_000 {
+        return Err(PyValueError::new_err("at most 10000 thresholds"));
+    }
+    let mut list = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let mut fields: [String; 10] = Default::default();
+        for (k, slot) in wirewatch_model::alarms::FIELD_KEYS.iter().zip(fields.iter_mut()) {
+            *slot = r.get(*k).cloned().ok_or_else(|| PyValueError::new_err(format!("row {}: no {k}", i + 1)))?;
+        }
+        if let Some(extra) = r.keys().find(|k| !wirewatch_model::alarms::FIELD_KEYS.contains(&k.as_str())) {
+            return Err(PyValueError::new_err(format!("row {}: unknown field {extra:?}", i + 1)));
+        }
+        list.push(wirewatch_model::alarms::ThresholdFields::from_array(fields));
+    }
+    let (svc, _) = service()?;
+    let ids = svc.validate(&list).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let new: Vec<wirewatch_store::alarms::NewThreshold> = list
+        .into_iter()
+        .zip(ids)
+        .map(|(r, id)| wirewatch_store::alarms::NewThreshold { id: i64::from(id), fields: r.into_array() })
+        .collect();
+    let by = format!("page {user}");
+    let r = run::on_pool(py, move |s| Box::pin(async move { s.replace_alarm_thresholds(&new, &by).await }))?;
+    Ok((r.thresholds, r.unchanged, r.rearm_dropped))
+}
+
+/// Runs the check now (operators and admins of every site) and returns its report as a dict
+/// (the API's `AlarmCheck`); the fired thresholds' actions start and are reported pending.
+#[pyfunction]
+fn alarm_check(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    require_operator_of_every_site("checking the alarm thresholds")?;
+    let report = on_service(py, |s| Box::pin(async move { s.check_now().await }))?;
+    let text = serde_json::to_string(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    py.import("json")?.getattr("loads")?.call1((text,))
+}
+
+/// The actions a threshold may name here (`None` first).
+#[pyfunction]
+fn alarm_actions() -> PyResult<Vec<String>> {
+    require_every_site("alarm actions")?;
+    Ok(service()?.0.actions())
+}
+
+/// Archive files starting with `prefix` (users of every site), for autocompletion.
+#[pyfunction]
+#[pyo3(signature = (prefix = String::new(), limit = 1000))]
+fn alarm_files(py: Python<'_>, prefix: String, limit: usize) -> PyResult<Vec<String>> {
+    require_every_site("archive files for thresholds")?;
+    if !(1..=10_000).contains(&limit) {
+        return Err(PyValueError::new_err("limit: 1 to 10000"));
+    }
+    on_service(py, move |s| Box::pin(async move { s.files(prefix, limit).await }))
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(alarm_replace, m)?)?;
+    m.add_function(wrap_pyfunction!(alarm_check, m)?)?;
+    m.add_function(wrap_pyfunction!(alarm_actions, m)?)?;
+    m.add_function(wrap_pyfunction!(alarm_files, m)?)?;
     m.add_function(wrap_pyfunction!(raise_alarm, m)?)?;
     m.add_function(wrap_pyfunction!(alarm_events, m)?)?;
     m.add_function(wrap_pyfunction!(alarm_thresholds, m)?)?;
