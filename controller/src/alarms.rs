@@ -17,6 +17,7 @@ use wirewatch_model::BoxFuture;
 use wirewatch_model::alarms::{
     AlarmAction, AlarmCheck, AlarmRow, AlarmUnmatched, Alarms, InvalidThreshold, ThresholdFields,
 };
+use wirewatch_rrd::alarm_history;
 use wirewatch_store::Store;
 use wirewatch_store::alarms::{AlarmRun, NewThreshold, Rearm};
 
@@ -130,10 +131,10 @@ pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::
         }
     }
     let count = list.len();
-    let root = root.to_path_buf();
+    let check_root = root.to_path_buf();
     let report = tokio::task::spawn_blocking(move || {
         let mut state = state;
-        wirewatch_alarm::check(&root, &list, &RrdFetch, started, &mut state)
+        wirewatch_alarm::check(&check_root, &list, &RrdFetch, started, &mut state)
     })
     .await
     .context("the check panicked")?;
@@ -154,6 +155,15 @@ pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::
         controller: controller.to_string(),
     })
     .await?;
+    if let Err(e) = alarm_history::record(
+        root,
+        SystemTime::now(),
+        duration_ms / 1000.0,
+        report.alarms_fired,
+        crate::alarm_history_step(),
+    ) {
+        tracing::warn!(error = %e, "writing rrdAlarm's history archives (rrdAlarm/duration.rrd, results.rrd)");
+    }
     let actions = report
         .fired()
         .filter(|r| r.action != wirewatch_alarm::config::NO_ACTION)
