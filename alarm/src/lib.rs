@@ -6,7 +6,8 @@
 //! - [`at`]: rrdfetch's AT-style times (`now-3h`, `e-1h`, epoch seconds) resolved against
 //!   an injected "now".
 //! - [`paths`]: the files a glob matches under the archive root, never outside it.
-//! - [`fetch`]: the [`Fetch`] trait (a file's values over a window) and [`RrdFetch`] (librrd).
+//! - [`fetch`]: [`fetch_table`] (librrd's fetch, every data source: what ntop's `rrd_fetch`
+//!   returned), the [`Fetch`] trait (a file's values over a window) and [`RrdFetch`] (librrd).
 //! - [`check`]: ntop's check (newest → oldest, repetitions, first firing per file stops its
 //!   scan, re-arm on wall time) producing the seed's report rows.
 //!
@@ -22,4 +23,4 @@ pub mod paths;
 
 pub use check::{CheckReport, Outcome, RearmKey, RearmState, ResultRow, Unmatched, check};
 pub use config::{ConfigFile, Direction, Field, FieldError, Threshold};
-pub use fetch::{Fetch, FetchError, RrdFetch, Series};
+pub use fetch::{Fetch, FetchError, RrdFetch, Series, Table, consolidation, fetch_table};

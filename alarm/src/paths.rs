@@ -50,6 +50,12 @@ impl Root {
         &self.given
     }
 
+    /// The root with its symbolic links resolved (what every match lies inside); `None` when it
+    /// does not exist.
+    pub fn resolved(&self) -> Option<&Path> {
+        self.resolved.as_deref()
+    }
+
     /// The regular files inside the root that `pattern` (relative to it) matches, sorted by
     /// their relative path.
     pub fn matches(&self, pattern: &str) -> Result<Matches, MatchError> {

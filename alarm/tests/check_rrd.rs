@@ -76,6 +76,29 @@ fn fetch_reads_the_written_values() {
     assert!(RrdFetch.fetch(&dir.path().join("missing.rrd"), T0, last).is_err());
 }
 
+/// The whole fetch (ntop's `rrd_fetch` shape): librrd's start, end and step, the data
+/// sources, and one row per step after the start, unknown as NaN; any consolidation by name.
+#[test]
+fn fetch_table_is_librrds_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("a.rrd");
+    let last = write_rrd(&f, &[Some(1.0), Some(2.0), None, Some(4.0)]);
+    let t = wirewatch_alarm::fetch_table(&f, ConsolidationFn::Avg, T0, last).unwrap();
+    // An end on a step boundary: librrd includes the step that begins there (not written yet).
+    assert_eq!((t.start, t.end, t.step), (T0, last + 60, 60));
+    assert_eq!(t.names, ["gauge"]);
+    assert_eq!(t.row_count(), 5);
+    let rows: Vec<Option<f64>> = t.rows().map(|r| Some(r[0]).filter(|v| !v.is_nan())).collect();
+    assert_eq!(rows, [Some(1.0), Some(2.0), None, Some(4.0), None]);
+    assert_eq!(wirewatch_alarm::consolidation("max"), Some(ConsolidationFn::Max));
+    assert_eq!(wirewatch_alarm::consolidation("LAST"), Some(ConsolidationFn::Last));
+    assert_eq!(wirewatch_alarm::consolidation("MEDIAN"), None);
+    // A file that is not an RRD: librrd's error, naming the file.
+    std::fs::write(dir.path().join("bad.rrd"), b"not an rrd").unwrap();
+    let e = wirewatch_alarm::fetch_table(&dir.path().join("bad.rrd"), ConsolidationFn::Avg, T0, last).unwrap_err();
+    assert!(e.0.contains("bad.rrd"), "{e}");
+}
+
 #[test]
 fn above_and_below() {
     let dir = tempfile::tempdir().unwrap();

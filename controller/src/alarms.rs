@@ -18,6 +18,7 @@ use wirewatch_model::BoxFuture;
 use wirewatch_model::alarms::{
     AlarmAction, AlarmCheck, AlarmRow, AlarmUnmatched, Alarms, InvalidThreshold, ThresholdFields,
 };
+use wirewatch_rrd::alarm_history;
 use wirewatch_store::Store;
 use wirewatch_store::alarms::{AlarmRun, NewThreshold, Rearm};
 use wirewatch_store::events::{NewAction, NewEvent};
@@ -232,10 +233,10 @@ pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::
     let count = list.len();
     let windows: std::collections::HashMap<u32, (String, String)> =
         list.iter().map(|t| (t.id, (t.field(Field::Start).to_string(), t.field(Field::End).to_string()))).collect();
-    let root = root.to_path_buf();
+    let check_root = root.to_path_buf();
     let report = tokio::task::spawn_blocking(move || {
         let mut state = state;
-        wirewatch_alarm::check(&root, &list, &RrdFetch, started, &mut state)
+        wirewatch_alarm::check(&check_root, &list, &RrdFetch, started, &mut state)
     })
     .await
     .context("the check panicked")?;
@@ -259,6 +260,15 @@ pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::
         controller: controller.to_string(),
     })
     .await?;
+    if let Err(e) = alarm_history::record(
+        root,
+        SystemTime::now(),
+        duration_ms / 1000.0,
+        report.alarms_fired,
+        crate::alarm_history_step(),
+    ) {
+        tracing::warn!(error = %e, "writing rrdAlarm's history archives (rrdAlarm/duration.rrd, results.rrd)");
+    }
     Ok(CheckOutput { started_at, duration_ms, thresholds: count, report, event_ids, action_ids, actions: Vec::new() })
 }
 

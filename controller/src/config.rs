@@ -270,6 +270,7 @@ impl Config {
             "timeout_secs",
             "grace_secs",
             "max_output_bytes",
+            "rrd_files_per_run",
         ];
         const DATABASE_KEYS: &[&str] = &[
             "ingest_connections",

@@ -4,7 +4,10 @@
 //! so the HTTP layer does not link librrd).
 //!
 //! Layout below the archive root (as ntop's, relative to its `rrd` directory):
-//! `<probe>/interfaces/<interface>/<name>.rrd` and `<probe>/hosts/<host>/<name>.rrd`.
+//! `<probe>/interfaces/<interface>/<name>.rrd` and `<probe>/hosts/<host>/<name>.rrd`, and
+//! beside the probes' directories the [`RESERVED_DIRS`] no probe can have:
+//! `rrdAlarm/{duration,results}.rrd` (rrdAlarm's check history) and `scripts/…` (what scripts
+//! write with `ntop.updateRRDCounter`/`updateRRDGauge`).
 
 use std::net::IpAddr;
 
@@ -22,6 +25,17 @@ pub const HOST_FILES: [&str; 4] = ["bytesSent", "bytesRcvd", "pktSent", "pktRcvd
 pub fn proto_files() -> impl Iterator<Item = (usize, String)> {
     BytesStats::KEYS.iter().enumerate().filter(|(_, k)| **k != "total").map(|(i, k)| (i, format!("{k}Bytes")))
 }
+
+/// rrdAlarm's own directory below the root: its check history (`duration.rrd`, `results.rrd`).
+pub const ALARM_DIR: &str = "rrdAlarm";
+
+/// The directory below the root that scripts write in (`ntop.updateRRDCounter`/`updateRRDGauge`).
+pub const SCRIPTS_DIR: &str = "scripts";
+
+/// Top-level directories that are not a probe's: [`probe_dir_name`] never gives one of them, so
+/// the archiver never writes, prunes or rebuilds them as a probe's, and no probe's site scope
+/// reaches them.
+pub const RESERVED_DIRS: [&str; 2] = [ALARM_DIR, SCRIPTS_DIR];
 
 /// Longest directory name made of a name (longer names keep a prefix and a hash).
 const MAX_COMPONENT: usize = 120;
@@ -55,6 +69,20 @@ pub fn dir_name(name: &str) -> String {
         out.push_str(&digest);
     }
     out
+}
+
+/// A probe's directory below the root: [`dir_name`], except that a name whose directory would
+/// be one of the [`RESERVED_DIRS`] (compared without case, for case-insensitive file systems)
+/// has its first byte written `%XX` too (`scripts` → `%73cripts`). Still injective: `dir_name`
+/// never escapes a letter.
+pub fn probe_dir_name(name: &str) -> String {
+    let d = dir_name(name);
+    if RESERVED_DIRS.iter().any(|r| r.eq_ignore_ascii_case(&d)) {
+        // Reserved names are ASCII letters: the first byte is one character.
+        format!("%{:02X}{}", d.as_bytes()[0], &d[1..])
+    } else {
+        d
+    }
 }
 
 /// A host's directory name: its address, IPv6 colons written `_` (rrdgraph splits its
@@ -196,6 +224,22 @@ mod tests {
         assert_ne!(d, dir_name(&"x".repeat(501)));
         for n in ["a/b", "..", "x:y", "\0", &long] {
             ArchivePath::parse(&format!("{}/interfaces/{}/ethernetBytes.rrd", dir_name(n), dir_name(n)), true).unwrap();
+        }
+    }
+
+    #[test]
+    fn no_probe_gets_a_reserved_directory() {
+        assert_eq!(probe_dir_name("pa"), "pa");
+        assert_eq!(probe_dir_name("scripts"), "%73cripts");
+        assert_eq!(probe_dir_name("rrdAlarm"), "%72rdAlarm");
+        assert_eq!(probe_dir_name("RRDALARM"), "%52RDALARM");
+        assert_eq!(probe_dir_name("scripts2"), "scripts2");
+        assert_eq!(probe_dir_name(".."), dir_name(".."));
+        // Still injective: the escaped form is not another name's directory.
+        assert_ne!(probe_dir_name("scripts"), probe_dir_name("%73cripts"));
+        for r in RESERVED_DIRS {
+            assert!(!RESERVED_DIRS.contains(&probe_dir_name(r).as_str()));
+            ArchivePath::parse(&format!("{}/x.rrd", probe_dir_name(r)), true).unwrap();
         }
     }
 

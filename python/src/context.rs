@@ -35,6 +35,9 @@ pub struct PythonConfig {
     pub grace_secs: f64,
     /// A page larger than this fails (protects the controller's memory).
     pub max_output_bytes: usize,
+    /// Archive files one run may make with `ntop.updateRRDCounter`/`updateRRDGauge` (updating
+    /// existing ones is not counted).
+    pub rrd_files_per_run: u32,
 }
 
 impl Default for PythonConfig {
@@ -48,6 +51,7 @@ impl Default for PythonConfig {
             timeout_secs: 10.0,
             grace_secs: 2.0,
             max_output_bytes: 64 << 20,
+            rrd_files_per_run: 16,
         }
     }
 }
@@ -73,6 +77,9 @@ pub struct EngineInfo {
     /// `ntop.getSpoolPath()`: a directory scripts may write to.
     pub spool_path: PathBuf,
     pub controller: String,
+    /// The RRD archive root (`[rrd] dir`) that `ntop.rrd_fetch` and `ntop.updateRRD*` paths are
+    /// relative to; `None` when the controller keeps no archive.
+    pub rrd_root: Option<PathBuf>,
 }
 
 /// What a run reads of the engine: built once by `Engine::start`, shared by every run.

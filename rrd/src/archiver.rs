@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use wirewatch_model::archive::{HOST_FILES, INTERFACE_FILES, dir_name, host_dir_name, proto_files};
+use wirewatch_model::archive::{
+    HOST_FILES, INTERFACE_FILES, RESERVED_DIRS, dir_name, host_dir_name, probe_dir_name, proto_files,
+};
 use wirewatch_store::Store;
 use wirewatch_store::archive::{ArchiveInterface, HostInterval, InterfaceInterval};
 
@@ -151,7 +153,7 @@ impl Archiver {
     }
 
     async fn sync_interface(&self, i: &ArchiveInterface, horizon: i64) -> Result<SyncReport, RrdError> {
-        let dir = self.root.join(dir_name(&i.probe)).join("interfaces").join(dir_name(&i.interface));
+        let dir = self.root.join(probe_dir_name(&i.probe)).join("interfaces").join(dir_name(&i.interface));
         let names: Vec<String> = Self::interface_files().into_iter().map(|f| f.0).collect();
         let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(format!("{n}.rrd"))).collect();
         let p2 = paths.clone();
@@ -194,7 +196,7 @@ impl Archiver {
         if ips.is_empty() {
             return Ok(SyncReport::default());
         }
-        let base = self.root.join(dir_name(probe)).join("hosts");
+        let base = self.root.join(probe_dir_name(probe)).join("hosts");
         let b2 = base.clone();
         let ips2 = ips.clone();
         let held: Vec<(IpAddr, i64)> = blocking(move || {
@@ -275,7 +277,9 @@ impl Archiver {
     }
 
     /// Recreates the whole archive from PostgreSQL: built beside the root, then swapped in
-    /// (a running controller's next pass continues from the new files' last intervals).
+    /// (a running controller's next pass continues from the new files' last intervals). The
+    /// [`RESERVED_DIRS`] (rrdAlarm's history, scripts' files) are not derived: they are moved
+    /// into the new tree as they are.
     pub async fn rebuild(&self) -> Result<SyncReport, RrdError> {
         let name = self.root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "rrd".into());
         let fresh = self.root.with_file_name(format!("{name}.rebuild"));
@@ -288,6 +292,13 @@ impl Archiver {
         std::fs::create_dir_all(&fresh).map_err(|e| RrdError::Io(fresh.display().to_string(), e))?;
         let builder = Archiver::new(self.store.clone(), self.cfg.clone(), fresh.clone());
         let report = builder.sync().await?;
+        // What is not derived from the store (rrdAlarm's history, scripts' files) moves over.
+        for d in RESERVED_DIRS {
+            let from = self.root.join(d);
+            if std::fs::symlink_metadata(&from).is_ok() {
+                std::fs::rename(&from, fresh.join(d)).map_err(|e| RrdError::Io(from.display().to_string(), e))?;
+            }
+        }
         if self.root.exists() {
             std::fs::rename(&self.root, &old).map_err(|e| RrdError::Io(self.root.display().to_string(), e))?;
         }

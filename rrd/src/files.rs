@@ -3,6 +3,10 @@
 //! those that end after it, so offering the same intervals twice, after a restart or with
 //! more that arrived late, neither skips nor doubles one. No store here (tests drive it with
 //! intervals of their own).
+//!
+//! Also ntop's own kind of file ([`update_at`]): one value at a time, made when missing with
+//! one data source named `counter` (DERIVE for `updateRRDCounter`, GAUGE for
+//! `updateRRDGauge`), for scripts and rrdAlarm's history.
 
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
@@ -89,6 +93,15 @@ fn archives(step: u64) -> Result<Vec<Archive>, RrdError> {
         .collect()
 }
 
+/// Makes a file (never over an existing one, nor through a symbolic link: librrd creates it
+/// exclusively) with one data source, starting at `start`, with the archives of [`archives`].
+fn create(path: &Path, ds: &DataSource, step: u64, start: i64) -> Result<(), RrdError> {
+    let rras = archives(step)?;
+    let t0 = UNIX_EPOCH + Duration::from_secs(u64::try_from(start).unwrap_or(1));
+    rrd::ops::create::create(path, t0, Duration::from_secs(step), true, None, &[], [ds], rras.iter())
+        .map_err(|e| RrdError::rrd(path, e))
+}
+
 fn at(secs: i64) -> BatchTime {
     BatchTime::Timestamp(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
 }
@@ -118,10 +131,7 @@ pub fn append(path: &Path, kind: Kind, step: u64, points: &[Point]) -> Result<Ap
                 Kind::Count => DataSource::absolute(&name, heartbeat, Some(0), None),
                 Kind::Rate | Kind::Level => DataSource::gauge(&name, heartbeat, Some(0.0), None),
             };
-            let rras = archives(step)?;
-            let t0 = UNIX_EPOCH + Duration::from_secs(u64::try_from(start).unwrap_or(1));
-            rrd::ops::create::create(path, t0, Duration::from_secs(step), true, None, &[], [&ds], rras.iter())
-                .map_err(|e| RrdError::rrd(path, e))?;
+            create(path, &ds, step, start)?;
             out.created = true;
             start
         }
@@ -150,6 +160,72 @@ pub fn append(path: &Path, kind: Kind, step: u64, points: &[Point]) -> Result<Ap
             .map_err(|e| RrdError::rrd(path, e))?;
     }
     Ok(out)
+}
+
+/// A value for [`update_at`]; it also says which data source the file has.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// A running total (ntop's `updateRRDCounter`): DS `counter`, DERIVE, minimum 0 (rrdtool
+    /// stores its rate per second; a total that went down is unknown, not negative).
+    Counter(u64),
+    /// A level (ntop's `updateRRDGauge`): DS `counter`, GAUGE, minimum 0.
+    Gauge(f64),
+}
+
+/// What [`update_at`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// The value was written; `created`: the file was made for it.
+    Written { created: bool },
+    /// Not written: the file's last update is at or after that second (librrd stores one value
+    /// per second at most, and never before its last).
+    NotAfterLast { last: i64 },
+}
+
+/// ntop's update: writes `value` at `at` (epoch seconds) to the file at `path`, making the file
+/// first when there is none (step `step`, heartbeat two steps, the archives of the interval
+/// files, starting one second before `at`, as ntop's `rrdTime - 1`). ntop's layout: one data
+/// source named `counter` (see [`Value`]). The directory must exist. A file another writer
+/// made meanwhile is used as it is; a second value in the file's last second is
+/// [`Update::NotAfterLast`], not an error.
+pub fn update_at(path: &Path, value: Value, step: u64, at_secs: i64) -> Result<Update, RrdError> {
+    let step = step.max(1);
+    let mut created = false;
+    let last = match last_update(path)? {
+        Some(last) => last,
+        None => {
+            let start = at_secs.saturating_sub(1).max(1);
+            let heartbeat = u32::try_from(step.saturating_mul(2)).unwrap_or(u32::MAX);
+            let name = DataSourceName::new("counter").map_err(|e| RrdError::Rrd(e.to_string()))?;
+            let ds = match value {
+                Value::Counter(_) => DataSource::derive(&name, heartbeat, Some(0), None),
+                Value::Gauge(_) => DataSource::gauge(&name, heartbeat, Some(0.0), None),
+            };
+            match create(path, &ds, step, start) {
+                Ok(()) => {
+                    created = true;
+                    start
+                }
+                // Made by another writer between the look and the create.
+                Err(e) => last_update(path).ok().flatten().ok_or(e)?,
+            }
+        }
+    };
+    if at_secs <= last {
+        return Ok(Update::NotAfterLast { last });
+    }
+    let datum = match value {
+        Value::Counter(n) => Datum::Int(n),
+        Value::Gauge(v) => Datum::Float(v),
+    };
+    match rrd::ops::update::update_all(path, rrd::ops::update::Options::default(), &[(at(at_secs), [datum])]) {
+        Ok(()) => Ok(Update::Written { created }),
+        // Another writer took that second first.
+        Err(e) if e.to_string().contains("illegal attempt to update using time") => {
+            Ok(Update::NotAfterLast { last: last_update(path)?.unwrap_or(at_secs) })
+        }
+        Err(e) => Err(RrdError::rrd(path, e)),
+    }
 }
 
 fn zero(kind: Kind) -> Datum {
@@ -228,6 +304,38 @@ mod tests {
         append(&f, Kind::Count, 60, &[p(T0 + 7, T0 + 60, 6000.0), p(T0 + 60, T0 + 120, 60.0)]).unwrap();
         let total = integral(&f, T0 - 600, T0 + 600).unwrap();
         assert!((total - 6060.0).abs() < 1e-6, "integral {total}");
+    }
+
+    /// ntop's files: made when missing with one `counter` data source, a value per second at
+    /// most (a second one in the same second is not written, not an error), read back.
+    #[test]
+    fn ntop_updates_make_the_file_then_write_at_the_given_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = dir.path().join("g.rrd");
+        assert_eq!(update_at(&g, Value::Gauge(2.5), 60, T0 + 60).unwrap(), Update::Written { created: true });
+        assert_eq!(update_at(&g, Value::Gauge(9.0), 60, T0 + 60).unwrap(), Update::NotAfterLast { last: T0 + 60 });
+        assert_eq!(update_at(&g, Value::Gauge(9.0), 60, T0 + 30).unwrap(), Update::NotAfterLast { last: T0 + 60 });
+        assert_eq!(update_at(&g, Value::Gauge(3.5), 60, T0 + 120).unwrap(), Update::Written { created: false });
+        let info = rrd::ops::info::info(&g).unwrap();
+        let text = |k: &str| info.get(k).and_then(|v| v.clone().into_string());
+        assert_eq!(text("ds[counter].type").as_deref(), Some("GAUGE"));
+        assert_eq!(info.get("step").and_then(|v| v.clone().into_count()), Some(60));
+        assert_eq!(info.get("ds[counter].minimal_heartbeat").and_then(|v| v.clone().into_count()), Some(120));
+        assert_eq!(last_update(&g).unwrap(), Some(T0 + 120));
+        // 2.5 over (T0, T0+60] read through the first archive (the step's) is partly in the
+        // step before: the minute ending at T0 + 120 is wholly 3.5.
+        let t = |s: i64| UNIX_EPOCH + Duration::from_secs(s as u64);
+        let data =
+            rrd::ops::fetch::fetch(&g, ConsolidationFn::Avg, t(T0 + 60), t(T0 + 120), Duration::from_secs(60)).unwrap();
+        let vals: Vec<f64> = data.rows().iter().flat_map(|r| r.as_slice().to_vec()).collect();
+        assert!(vals.contains(&3.5), "{vals:?}");
+        let c = dir.path().join("c.rrd");
+        update_at(&c, Value::Counter(1000), 10, T0 + 10).unwrap();
+        update_at(&c, Value::Counter(1600), 10, T0 + 20).unwrap();
+        let info = rrd::ops::info::info(&c).unwrap();
+        assert_eq!(info.get("ds[counter].type").and_then(|v| v.clone().into_string()).as_deref(), Some("DERIVE"));
+        // No directory: an error, not a panic.
+        assert!(update_at(&dir.path().join("none/x.rrd"), Value::Gauge(1.0), 60, T0).is_err());
     }
 
     /// Levels are written as they are; rates too, with quiet gaps at zero.

@@ -9,15 +9,23 @@
 //!   [`Archiver::rebuild`] recreates the whole tree from PostgreSQL.
 //! - [`graphs`]: [`Graphs`], the one thread that renders (librrd's graph calls are not
 //!   thread-safe), implementing `wirewatch_model::Archives` for the HTTP layer.
+//! - [`scripts`]: the archive as Python scripts reach it (ntop's `rrd_fetch`,
+//!   `updateRRDCounter`, `updateRRDGauge`) and the rules they keep to (paths below the root,
+//!   the caller's sites, writes below `scripts/` only).
+//! - [`alarm_history`]: rrdAlarm's `rrdAlarm/duration.rrd` and `results.rrd`, written after
+//!   each check.
 //!
 //! Time is packet time: an interval is written at the end of its batch's interval (the
 //! samples' `ts`), so a replayed capture from 2016 fills 2016 in its files, and the files are
 //! the same whenever and however fast the batches arrived (a rebuild gives the same content).
-//! This crate writes and renders the archives; `wirewatch-alarm` links librrd too, to fetch only.
+//! This crate writes and renders the archives; `wirewatch-alarm` links librrd too, to fetch only
+//! (its fetch and its confinement of paths to the root are used here, not repeated).
 
+pub mod alarm_history;
 pub mod archiver;
 pub mod files;
 pub mod graphs;
+pub mod scripts;
 
 use std::path::{Path, PathBuf};
 

@@ -280,6 +280,52 @@ fn thresholds_import_export_check_and_rearm_in_postgres() {
     assert!(table.contains("4 thresholds, 5 files checked, 1 alarms fired, 1 globs matched no file"), "{table}");
 }
 
+/// `rrdtool lastupdate FILE`: (time, value) of its last update.
+fn last_update(file: &Path) -> (i64, f64) {
+    let out = std::process::Command::new("rrdtool").arg("lastupdate").arg(file).output().expect("rrdtool");
+    assert!(out.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (t, v) = text.lines().last().and_then(|l| l.split_once(':')).unwrap_or_else(|| panic!("{text}"));
+    (t.trim().parse().expect("time"), v.trim().parse().expect("value"))
+}
+
+/// As ntop's rrdAlarm did, each check's duration (seconds) and the alarms it fired go to
+/// `rrdAlarm/duration.rrd` and `rrdAlarm/results.rrd` (made when missing; ntop's one `counter`
+/// data source, GAUGE; step the check period, 60 s when periodic checks are off): after two
+/// checks `rrdtool` reads both and their last update is the second check's.
+#[test]
+fn each_check_is_archived_in_rrdalarm_files() {
+    let Fx { pg: _pg, db: _, dir: _dir, c, root, last } = Fx::start("alarm_history", "alarm-ctl", "0");
+    write_files(&root, last);
+    c.cli_stdin(&["alarm", "import", "-"], NTOP_FILE).expect("import");
+    let first = check(&c);
+    assert_eq!(first["alarms_fired"], 3);
+    // librrd keeps one value a second: the second check in another second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = check(&c);
+    assert_eq!(second["alarms_fired"], 2);
+    let started = chrono::DateTime::parse_from_rfc3339(second["started_at"].as_str().expect("started_at"))
+        .expect("time")
+        .timestamp();
+    for (file, want) in [
+        ("rrdAlarm/duration.rrd", second["duration_ms"].as_f64().expect("duration") / 1000.0),
+        ("rrdAlarm/results.rrd", 2.0),
+    ] {
+        let f = root.join(file);
+        let out = std::process::Command::new("rrdtool").arg("info").arg(&f).output().expect("rrdtool info");
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let info = String::from_utf8_lossy(&out.stdout);
+        assert!(info.contains("step = 60") && info.contains("ds[counter].type = \"GAUGE\""), "{file}: {info}");
+        let (t, v) = last_update(&f);
+        assert!(t >= started && t <= started + 60, "{file}: last update {t}, check started {started}");
+        assert!((v - want).abs() <= 1e-9 * want.max(1.0), "{file}: {v} vs {want}");
+    }
+    // Thresholds may watch the checker itself (the history is an archive file like the others).
+    let watch = "1\trrdAlarm/results.rrd\tabove\t100\t0\tnow-1h\tnow\tNone\t \t0\n";
+    c.cli_stdin(&["alarm", "import", "-"], watch).expect("import");
+    assert_eq!(outcomes(&check(&c)), expect(&[(1, "rrdAlarm/results.rrd", OK)]));
+}
+
 /// The name a CLI command runs under with no name configured: the host's name and the
 /// default QUIC port, as `serve` would name itself.
 fn cli_controller_name() -> String {

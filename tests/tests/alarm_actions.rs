@@ -483,6 +483,7 @@ async fn engine(pg: &Pg, db: &str, dir: &Path, scripts: &Path) -> (wirewatch_pyt
         db_path: dir.to_path_buf(),
         spool_path: dir.join("spool"),
         controller: "ctl-test".into(),
+        rrd_root: None,
     };
     let engine = wirewatch_python::Engine::start(store, None, info, cfg.python.clone()).expect("engine");
     (engine, cfg)

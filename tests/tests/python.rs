@@ -501,3 +501,223 @@ fn region_map_draws_and_zooms_in_a_browser() {
     let dots = b.eval("document.querySelectorAll('#cityplot circle').length");
     assert_eq!(dots, want.to_string(), "one dot per located city");
 }
+
+/// What `rrd.py` (see [`ntop_rrd_functions_keep_to_the_archive_and_the_callers_sites`]) does:
+/// one ntop RRD call from the query's parameters, its result or its exception as JSON.
+const RRD_SCRIPT: &str = r#"import json, ntop
+p = params
+def call():
+    op = p['op']
+    if op == 'gauge':
+        return ntop.updateRRDGauge(p['path'], p['key'], float(p['value']), int(p['step']))
+    if op == 'counter':
+        return ntop.updateRRDCounter(p['path'], p['key'], int(p['value']), int(p['step']))
+    if op == 'fetch':
+        r = ntop.rrd_fetch(p['file'], p.get('cf', 'AVERAGE'), p['start'], p['end'])
+        return [list(r[0]), list(r[1]), [list(row) for row in r[2]]]
+    if op == 'many':
+        out = []
+        for i in range(int(p['n'])):
+            try:
+                out.append(ntop.updateRRDGauge('scripts/many', p['tag'] + str(i), 1.0, 60))
+            except PermissionError as e:
+                out.append(type(e).__name__ + ': ' + str(e))
+        return out
+try:
+    out = {'ok': call()}
+except Exception as e:
+    out = {'error': type(e).__name__, 'message': str(e), 'permission': isinstance(e, PermissionError),
+           'io': isinstance(e, OSError)}
+ntop.sendHTTPHeader(12)
+ntop.sendString(json.dumps(out))
+"#;
+
+/// `rrdtool NAME FILE` (info, lastupdate), its output.
+fn rrdtool(cmd: &str, file: &std::path::Path) -> String {
+    let out = std::process::Command::new("rrdtool").arg(cmd).arg(file).output().expect("rrdtool");
+    assert!(out.status.success(), "rrdtool {cmd} {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let v: String = v
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            format!("{k}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// ntop's `updateRRDGauge`/`updateRRDCounter`/`rrd_fetch` in a page: a gauge file made with
+/// ntop's layout (`rrdtool info` reads it), a file of known values fetched in ntop's shape, a
+/// caller limited to a site reading only its probes' files, and the refusals: `..`, absolute
+/// paths, links, probes' and rrdAlarm's directories, viewers and site-limited callers writing,
+/// steps and values out of bounds, more new files in a run than `rrd_files_per_run`.
+#[test]
+fn ntop_rrd_functions_keep_to_the_archive_and_the_callers_sites() {
+    use wirewatch_rrd::files::{Kind, Point, append};
+    let pg = Pg::start();
+    let url = pg.create_db("pyrrd");
+    let dir = scratch();
+    let scripts = scratch();
+    let scripts_dir = scripts.path().display().to_string();
+    let c = Controller::start(
+        &dir.path().join("ctl"),
+        &url,
+        "pyrrd-ctl",
+        free_udp_port(),
+        &[
+            ("WIREWATCH_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("WIREWATCH_API_REVERSE_DNS", "false"),
+            ("WIREWATCH_ALARMS_CHECK_EVERY_SECS", "0"),
+            ("WIREWATCH_PYTHON_SCRIPTS_DIR", scripts_dir.as_str()),
+            ("WIREWATCH_PYTHON_RRD_FILES_PER_RUN", "3"),
+        ],
+    );
+    std::fs::write(scripts.path().join("rrd.py"), RRD_SCRIPT).expect("script");
+    c.enroll("pa", "site-a", dir.path());
+    c.enroll("pb", "site-b", dir.path());
+    let user = |name: &str, role: &str, sites: Option<&str>| {
+        let mut args = vec!["user", "add", name, "--role", role, "--password-stdin"];
+        if let Some(s) = sites {
+            args.extend(["--sites", s]);
+        }
+        c.cli_stdin(&args, "pass-word-123\n").expect("user add");
+        login(c.http, name, "pass-word-123")
+    };
+    let admin = login(c.http, "admin", ADMIN_PASSWORD);
+    let operator = user("olga", "operator", None);
+    let viewer = user("vic", "viewer", None);
+    let site_admin = user("sam", "admin", Some("site-a"));
+    let site_viewer = user("sue", "viewer", Some("site-a"));
+    let call = |token: &str, pairs: &[(&str, &str)]| -> Value {
+        let r = http(c.http, "GET", &format!("/python/rrd.py?{}", query(pairs)), Some(token), None);
+        assert_eq!(r.status, 200, "{pairs:?}: {}", r.body);
+        serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body))
+    };
+    let error = |v: &Value| (v["error"].as_str().unwrap_or("(none)").to_string(), v["message"].to_string());
+
+    // Files of known values: pa's (minutes 2 and 3 not written: the update after them spans
+    // more than the heartbeat, so minutes 2 to 4 are unknown), pb's.
+    let root = c.data_dir.join("rrd");
+    const T0: i64 = 1_490_976_000;
+    let minute = |i: i64, v: f64| Point { start: T0 + 60 * i, end: T0 + 60 * (i + 1), value: v };
+    let pa_file = "pa/interfaces/eth0/knownHostsNum.rrd";
+    let pts: Vec<Point> = [0, 1, 4, 5].iter().map(|&i| minute(i, (i + 1) as f64)).collect();
+    append(&root.join(pa_file), Kind::Level, 60, &pts).expect("write");
+    let pb_file = "pb/interfaces/eth1/knownHostsNum.rrd";
+    append(&root.join(pb_file), Kind::Level, 60, &pts).expect("write");
+    let (start, end) = (T0.to_string(), (T0 + 359).to_string());
+    let fetch =
+        |token: &str, file: &str| call(token, &[("op", "fetch"), ("file", file), ("start", &start), ("end", &end)]);
+
+    // ntop's shape: ((start, end, step), (names...), [(value,...) per step, None unknown]).
+    let want = serde_json::json!([[T0, T0 + 360, 60], ["gauge"], [[1.0], [2.0], [null], [null], [null], [6.0]]]);
+    assert_eq!(fetch(&site_viewer, pa_file)["ok"], want);
+    assert_eq!(fetch(&viewer, pb_file)["ok"], want);
+    // Another site's probe is not found, as the API's 404; so is a missing file.
+    for (token, file) in
+        [(&site_viewer, pb_file), (&site_admin, pb_file), (&site_viewer, "pa/interfaces/eth0/none.rrd")]
+    {
+        let r = fetch(token, file);
+        assert_eq!(error(&r).0, "FileNotFoundError", "{file}: {r}");
+        assert_eq!(r["io"], true);
+    }
+    // Paths that leave the root, and a link out of it.
+    std::os::unix::fs::symlink("/etc/hostname", root.join("pa/link.rrd")).expect("symlink");
+    for bad in ["../ctl/x.rrd", "/etc/passwd", "pa/../pb/interfaces/eth1/knownHostsNum.rrd", ".hidden/x.rrd"] {
+        assert_eq!(error(&fetch(&admin, bad)).0, "ValueError", "{bad}");
+    }
+    assert_eq!(error(&fetch(&admin, "pa/link.rrd")).0, "FileNotFoundError");
+    let r = call(&admin, &[("op", "fetch"), ("file", pa_file), ("cf", "MEDIAN"), ("start", "now-1h"), ("end", "now")]);
+    assert_eq!(error(&r).0, "ValueError", "{r}");
+    let r = call(&admin, &[("op", "fetch"), ("file", pa_file), ("start", "now"), ("end", "now-1h")]);
+    assert_eq!(error(&r).0, "ValueError", "{r}");
+
+    // updateRRDGauge by an operator: the file, ntop's layout, read by rrdtool; a counter too.
+    let gauge = |token: &str, path: &str, key: &str, value: &str, step: &str| {
+        call(token, &[("op", "gauge"), ("path", path), ("key", key), ("value", value), ("step", step)])
+    };
+    assert_eq!(gauge(&operator, "scripts/lab", "temperature", "21.5", "60")["ok"], 0);
+    let made = root.join("scripts/lab/temperature.rrd");
+    let info = rrdtool("info", &made);
+    for line in
+        ["step = 60", "ds[counter].type = \"GAUGE\"", "ds[counter].minimal_heartbeat = 120", "ds[counter].min = 0"]
+    {
+        assert!(info.contains(line), "{line}: {info}");
+    }
+    assert!(info.contains("rra[0].cf = \"AVERAGE\"") && info.contains("cf = \"MAX\""), "{info}");
+    assert!(rrdtool("lastupdate", &made).contains(": 21.5"), "{}", rrdtool("lastupdate", &made));
+    // The same second again is not written (-1), not an error.
+    let again = gauge(&operator, "scripts/lab", "temperature", "30", "60");
+    assert!(again["ok"] == 0 || again["ok"] == -1, "{again}");
+    let r = call(
+        &admin,
+        &[("op", "counter"), ("path", "scripts/lab/"), ("key", "bytes"), ("value", "1000"), ("step", "10")],
+    );
+    assert_eq!(r["ok"], 0, "{r}");
+    assert!(rrdtool("info", &root.join("scripts/lab/bytes.rrd")).contains("ds[counter].type = \"DERIVE\""));
+    // What a script wrote, a script reads back.
+    let r = call(
+        &admin,
+        &[("op", "fetch"), ("file", "scripts/lab/temperature.rrd"), ("start", "now-10min"), ("end", "now")],
+    );
+    assert_eq!(r["ok"][1], serde_json::json!(["counter"]), "{r}");
+
+    // Who may write: operators and admins who see every site.
+    for (who, token) in [("viewer", &viewer), ("site viewer", &site_viewer), ("site admin", &site_admin)] {
+        let r = gauge(token, "scripts/lab", "x", "1", "60");
+        assert_eq!(error(&r).0, "Forbidden", "{who}: {r}");
+        assert_eq!(r["permission"], true);
+    }
+    // Where: below scripts/ only, no link followed, nothing outside the root.
+    std::os::unix::fs::symlink(root.join("pa"), root.join("scripts/intopa")).expect("symlink");
+    for (path, key) in [
+        ("pa/interfaces/eth0", "knownHostsNum"),
+        ("rrdAlarm", "duration"),
+        ("pc", "x"),
+        ("scripts/intopa/interfaces/eth0", "x"),
+    ] {
+        let r = gauge(&admin, path, key, "1", "60");
+        assert_eq!(error(&r).0, "PermissionError", "{path}/{key}: {r}");
+    }
+    for (path, key) in [("../scripts", "x"), ("/tmp", "x"), ("scripts/..", "x"), ("scripts", "")] {
+        assert_eq!(error(&gauge(&admin, path, key, "1", "60")).0, "ValueError", "{path}/{key}");
+    }
+    assert!(!root.join("pa/interfaces/eth0/x.rrd").exists() && !root.join("rrdAlarm").exists());
+    // Bounds: the step (1 s to a day), the value.
+    for step in ["0", "-60", "86401", "99999999999"] {
+        assert_eq!(error(&gauge(&admin, "scripts/lab", "s", "1", step)).0, "ValueError", "step {step}");
+    }
+    for value in ["-1", "nan", "inf"] {
+        assert_eq!(error(&gauge(&admin, "scripts/lab", "v", value, "60")).0, "ValueError", "value {value}");
+    }
+    let r = call(&admin, &[("op", "counter"), ("path", "scripts/lab"), ("key", "c"), ("value", "-5"), ("step", "10")]);
+    assert_eq!(error(&r).0, "ValueError", "{r}");
+    // At most rrd_files_per_run (3) new files in one run; the next run may make more.
+    let many = |tag: &str| call(&admin, &[("op", "many"), ("tag", tag), ("n", "5")])["ok"].clone();
+    let first = many("a");
+    assert_eq!(&first.as_array().expect("results")[..3], &[0, 0, 0], "{first}");
+    for r in &first.as_array().expect("results")[3..] {
+        assert!(
+            r.as_str().is_some_and(|m| m.starts_with("PermissionError") && m.contains("rrd_files_per_run")),
+            "{first}"
+        );
+    }
+    assert!(!root.join("scripts/many/a3.rrd").exists());
+    assert_eq!(many("b").as_array().expect("results")[..3], [0, 0, 0]);
+    // Updating files the run did not make is not counted.
+    let again = many("a");
+    assert_eq!(again.as_array().expect("results").iter().filter(|v| **v == 0 || **v == -1).count(), 5, "{again}");
+}

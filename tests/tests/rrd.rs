@@ -5,7 +5,7 @@
 //! caller's sites and to the archive root.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -112,8 +112,24 @@ fn archives_follow_the_store_and_graphs_keep_to_the_callers_sites() {
     eprintln!("ethernetPkts {pkts:.1} vs {stored_pkts}; host {top} bytesSent {got_sent:.1} vs {sent}");
     assert!((got_sent - sent as f64).abs() <= sent as f64 * 0.01, "host {top} sent {got_sent} vs {sent}");
 
+    // What is not derived from the store (rrdAlarm's history, written after the periodic
+    // check; a script's file) is part of the archive and survives what follows.
+    wait_until("rrdAlarm's history after the periodic check", Duration::from_secs(30), || {
+        root.join("rrdAlarm/duration.rrd").is_file() && root.join("rrdAlarm/results.rrd").is_file()
+    });
+    std::fs::create_dir_all(root.join("scripts/kept")).expect("mkdir");
+    let now = chrono::Utc::now().timestamp();
+    wirewatch_rrd::files::update_at(
+        &root.join("scripts/kept/gauge.rrd"),
+        wirewatch_rrd::files::Value::Gauge(1.0),
+        60,
+        now,
+    )
+    .expect("a script's file");
+
     // Passes after everything is in write nothing twice; neither does a crash and restart.
     let before = rrd_contents(&root, from, to);
+    assert!(before.contains_key(Path::new("scripts/kept/gauge.rrd")), "{:?}", before.keys());
     eprintln!("{} archive files", before.len());
     assert!(before.len() > 20, "{}", before.len());
     std::thread::sleep(Duration::from_secs(3));
@@ -128,6 +144,7 @@ fn archives_follow_the_store_and_graphs_keep_to_the_callers_sites() {
             .expect("rrd rebuild");
     assert!(out.contains("rebuilt"), "{out}");
     assert_eq!(rrd_contents(&root, from, to), before, "the rebuild differs");
+    assert!(root.join("rrdAlarm/results.rrd").is_file() && root.join("scripts/kept/gauge.rrd").is_file());
 
     // Graphs: the requested size, for the caller's sites only; paths stay in the root.
     let admin = login(s.c.http, "admin", ADMIN_PASSWORD);
@@ -177,6 +194,22 @@ fn archives_follow_the_store_and_graphs_keep_to_the_callers_sites() {
     assert!(!mine.is_empty() && mine.iter().all(|f| f.starts_with("pb/")), "{mine:?}");
     let bad = http(s.c.http, "GET", "/api/v1/rrd/files?prefix=../", Some(&admin), None);
     assert_eq!(bad.status, 400);
+    // rrdAlarm's history and scripts' files: listed and drawn for callers who see every site
+    // only (a site's user gets what it gets for another site's probe).
+    let ours = http(s.c.http, "GET", "/api/v1/rrd/files?prefix=rrdAlarm/", Some(&admin), None).json();
+    assert_eq!(ours["files"], serde_json::json!(["rrdAlarm/duration.rrd", "rrdAlarm/results.rrd"]));
+    let ours = http(s.c.http, "GET", "/api/v1/rrd/files?prefix=scripts/", Some(&admin), None).json();
+    assert_eq!(ours["files"], serde_json::json!(["scripts/kept/gauge.rrd"]));
+    let (status, _, png) = get_bytes(s.c.http, &q("rrdAlarm/duration.rrd", 400, 150), &admin);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&png));
+    for prefix in ["rrdAlarm/", "scripts/", "r"] {
+        let theirs = http(s.c.http, "GET", &format!("/api/v1/rrd/files?prefix={prefix}"), Some(&bee), None).json();
+        assert_eq!(theirs["files"], serde_json::json!([]), "{prefix}");
+    }
+    for file in ["rrdAlarm/duration.rrd", "scripts/kept/gauge.rrd"] {
+        let (status, _, _) = get_bytes(s.c.http, &q(file, 400, 150), &bee);
+        assert_eq!(status, 404, "{file}");
+    }
 }
 
 fn host(ip: &str, bytes: u64) -> wirewatch_wire::HostDelta {

@@ -1,14 +1,15 @@
 //! The RRD archive: graphs of one file (PNG or SVG, rendered by the controller's librrd thread
 //! through the `Archives` trait) and the list of files for autocompletion. A path's first
 //! component is its probe's directory: only the caller's sites' probes are visible (another
-//! site's file is 404, as everywhere). It must not use the other resource modules.
+//! site's file is 404, as everywhere); `rrdAlarm/` and `scripts/` only to callers who see every
+//! site. It must not use the other resource modules.
 
 use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wirewatch_model::archive::{ArchiveError, ArchivePath, GraphFormat, GraphRequest, dir_name};
+use wirewatch_model::archive::{ArchiveError, ArchivePath, GraphFormat, GraphRequest, RESERVED_DIRS, probe_dir_name};
 
 use super::extract::{Json, Query, S};
 use crate::ApiState;
@@ -27,9 +28,15 @@ fn archive_error(e: ArchiveError) -> ApiError {
     }
 }
 
-/// The archive directories of the probes the caller may see.
+/// The archive directories of the probes the caller may see, and for a caller who sees every
+/// site the controller's own beside them (`rrdAlarm/`, `scripts/`: not any one site's).
 async fn visible_dirs(st: &ApiState, p: &Principal) -> ApiResult<HashSet<String>> {
-    Ok(st.store.probe_names(p.allowed()).await?.iter().map(|n| dir_name(n)).collect())
+    let mut dirs: HashSet<String> =
+        st.store.probe_names(p.allowed()).await?.iter().map(|n| probe_dir_name(n)).collect();
+    if p.allowed().is_none() {
+        dirs.extend(RESERVED_DIRS.iter().map(|d| d.to_string()));
+    }
+    Ok(dirs)
 }
 
 fn archives(st: &ApiState) -> ApiResult<std::sync::Arc<dyn wirewatch_model::archive::Archives>> {

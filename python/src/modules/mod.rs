@@ -5,7 +5,8 @@
 //!
 //! Each module is a file that uses only `run` (the run's context) and these shared files, never
 //! another module: `derived` (host figures shown by `host` and `_wirewatch`), `preferences`
-//! (namespaces, `Forbidden`; used by `ntop` and `_wirewatch`), `ffi` (used by the engine only).
+//! (namespaces, `Forbidden`; used by `ntop` and `_wirewatch`), `rrd` (ntop's RRD functions over
+//! the archive, with `Forbidden`; used by `ntop`), `ffi` (used by the engine only).
 //! `alarms` adds rrdAlarm's and the alarm events' functions to `_wirewatch`.
 
 mod alarms;
@@ -15,6 +16,7 @@ mod host;
 mod interface;
 mod ntop;
 mod preferences;
+mod rrd;
 mod wirewatch;
 
 use pyo3::prelude::*;

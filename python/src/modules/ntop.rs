@@ -1,6 +1,7 @@
 //! ntop's `ntop` module (names and 2010 return types, see ../shared/NTOP_API.md): HTTP headers
-//! and statuses, the page chrome, output, the host cursor, the controller's facts and the
-//! preferences (from `preferences`). Must not read the database except through `run`.
+//! and statuses, the page chrome, output, the host cursor, the controller's facts, the
+//! preferences (from `preferences`) and the RRD functions (from `rrd`). Must not read the
+//! database except through `run`.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -8,6 +9,7 @@ use pyo3::types::PyDict;
 use wirewatch_model::scripts::html_escape;
 
 use super::preferences::{Forbidden, get_preference, set_preference};
+use super::rrd::{rrd_fetch, update_rrd_counter, update_rrd_gauge};
 use crate::run::{self, with_run};
 
 /// ntop's MIME codes (1 = HTML, 12 = JSON), or a MIME type string.
@@ -177,6 +179,9 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_preference, m)?)?;
     m.add_function(wrap_pyfunction!(get_db_path, m)?)?;
     m.add_function(wrap_pyfunction!(get_spool_path, m)?)?;
+    m.add_function(wrap_pyfunction!(update_rrd_counter, m)?)?;
+    m.add_function(wrap_pyfunction!(update_rrd_gauge, m)?)?;
+    m.add_function(wrap_pyfunction!(rrd_fetch, m)?)?;
     m.add("Forbidden", m.py().get_type::<Forbidden>())?;
     m.add("HTML", 1)?;
     m.add("JSON", 12)?;
