@@ -437,7 +437,15 @@ async fn retention_run(
             .rows_affected();
         // Run logs (a row a minute per periodic job and alarm check) age like the hourly data.
         let since = now - chrono::Duration::days(i64::from(r.hourly_days));
-        for q in ["DELETE FROM job_runs WHERE started_at < $1", "DELETE FROM alarm_runs WHERE started_at < $1"] {
+        // Alarm events and their finished action runs too (an open event stays until it is
+        // acknowledged; a pending run until it has run).
+        for q in [
+            "DELETE FROM job_runs WHERE started_at < $1",
+            "DELETE FROM alarm_runs WHERE started_at < $1",
+            "DELETE FROM alarm_actions WHERE status <> 'pending' AND created_at < $1",
+            "DELETE FROM alarm_events e WHERE e.raised_at < $1 AND e.acked_at IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM alarm_actions a WHERE a.event_ids @> ARRAY[e.id])",
+        ] {
             sqlx::query(q).bind(since).execute(&mut **tx).await?;
         }
     }

@@ -175,7 +175,30 @@ async fn scenario(pg: &Pg, db: &str, url: &str, now: chrono::DateTime<chrono::Ut
         expected.push(format!("host_hourly_a{}", arrived0.format("%Y%m")));
     }
     expected.sort();
+    // Alarm events age like the hourly data once acknowledged and with no run pending; action
+    // runs once finished.
+    let old = (cutoff - chrono::Duration::hours(1)).to_rfc3339();
+    let recent = now.to_rfc3339();
+    pg.psql(
+        db,
+        &format!(
+            "INSERT INTO alarm_events (raised_at, source, name, severity, subject, message, controller, acked_at, acked_by) VALUES \
+               ('{old}', 'script', 'old acked', 'info', '', '', 'a', '{old}', 'u'), \
+               ('{old}', 'script', 'old open', 'info', '', '', 'a', NULL, NULL), \
+               ('{old}', 'script', 'old acked, run pending', 'info', '', '', 'a', '{old}', 'u'), \
+               ('{recent}', 'script', 'recent acked', 'info', '', '', 'a', '{recent}', 'u'); \
+             INSERT INTO alarm_actions (created_at, action, parameter, event_ids, status) \
+               SELECT '{old}', 'savelog', 'x', ARRAY[id], CASE WHEN name = 'old open' THEN 'ok' ELSE 'pending' END \
+               FROM alarm_events WHERE name IN ('old open', 'old acked, run pending')"
+        ),
+    )
+    .expect("events");
     let r = store.run_job("retention", Duration::from_secs(3600), "a", keep).await.expect("retention");
+    assert_eq!(
+        pg.psql(db, "SELECT string_agg(name, ',' ORDER BY id) FROM alarm_events").expect("events"),
+        "old open,old acked, run pending,recent acked"
+    );
+    assert_eq!(pg.psql(db, "SELECT string_agg(status, ',') FROM alarm_actions").expect("actions"), "pending");
     assert_eq!(
         r.as_deref(),
         Some(format!("dropped {} partitions {expected:?}; deleted 1 rollup rows", expected.len()).as_str()),
