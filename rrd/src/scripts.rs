@@ -18,9 +18,10 @@
 //!   a directory outside `scripts/` could become a probe's when one of that name is enrolled;
 //!   [`ALARM_DIR`] is the controller's own. No symbolic link is followed on the way (each
 //!   directory is looked at with `lstat`, made with `mkdir`; the file is created exclusively).
-//! - Bounds: a step of 1 s to a day ([`MAX_STEP_SECS`]), gauges finite and not negative, a
-//!   fetch window of at most ten years ending before 2100 and at most [`MAX_FETCH_VALUES`]
-//!   values, and the engine's bound on files made per run (`may_create`).
+//! - Bounds: a step of 1 s to a day ([`MAX_STEP_SECS`]), gauges finite and not negative, at
+//!   most [`MAX_SUBDIRS`] directories below `scripts/`, a fetch window of at most ten years
+//!   ending before 2100 and at most [`MAX_FETCH_VALUES`] values, and the engine's bound on
+//!   files made per run (`may_create`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,10 @@ use crate::files::{self, Update, Value};
 
 /// The longest step a script's file may have (a day: coarser files hold nothing useful).
 pub const MAX_STEP_SECS: u64 = 86_400;
+
+/// Directories a script's file may lie in below `scripts/` (the API's file listing walks as
+/// deep, and a path of one-letter directories must not make hundreds at once).
+pub const MAX_SUBDIRS: usize = 5;
 
 /// The most values one fetch returns (rows × data sources).
 pub const MAX_FETCH_VALUES: usize = 1_000_000;
@@ -212,6 +217,9 @@ pub fn update(
             )));
         }
     }
+    if dirs.len() > 1 + MAX_SUBDIRS {
+        return Err(invalid(format!("{rel}: at most {MAX_SUBDIRS} directories below {SCRIPTS_DIR}/")));
+    }
     let resolved = root
         .canonicalize()
         .map_err(|e| ScriptFileError::Failed(format!("the archive root cannot be reached: {}", e.kind())))?;
@@ -343,6 +351,7 @@ mod tests {
         // ntop's trailing slash, a '/' in the key.
         assert_eq!(put("scripts/lab/", "a/b", true).unwrap(), Update::Written { created: true });
         assert!(root.join("scripts/lab/a_b.rrd").is_file());
+        assert_eq!(put("scripts/a/b/c/d/e", "deepest", true).unwrap(), Update::Written { created: true });
         // The same second again: not written, not an error; an existing file needs no budget.
         assert_eq!(put("scripts/lab", "temp", false).unwrap(), Update::NotAfterLast { last: T0 });
         // A new file or directory needs the budget.

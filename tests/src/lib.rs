@@ -823,3 +823,57 @@ pub fn rrd_contents(root: &Path, start: i64, end: i64) -> BTreeMap<PathBuf, Stri
         })
         .collect()
 }
+
+/// Host `i` of a benchmark batch `seq`: an address of 198.18.0.0/15 (reserved for
+/// benchmarks), traffic growing with `seq`, one service.
+pub fn bench_host(i: u32, seq: u64) -> wirewatch_wire::HostDelta {
+    use std::net::{IpAddr, Ipv4Addr};
+    use wirewatch_wire::*;
+    // 198.18.0.0/15 is reserved for benchmarking (RFC 2544).
+    let ip = IpAddr::V4(Ipv4Addr::from(0xc612_0000u32 + i));
+    let t = Traffic { tx_packets: 3 + seq, tx_bytes: 1500 + u64::from(i), rx_packets: 2, rx_bytes: 800 };
+    HostDelta {
+        ip,
+        mac: Some([2, 0, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
+        vlan: 0,
+        first_seen_ns: 1_700_000_000_000_000_000,
+        last_seen_ns: 1_700_000_000_000_000_000 + seq * 10_000_000_000,
+        traffic: t,
+        l4: [t, Traffic::default(), Traffic::default(), Traffic::default()],
+        services: vec![("https".into(), t)],
+        syn_sent: 1,
+        tcp_sessions_total: 1,
+        udp_flows: 0,
+        gauges: HostGauges {
+            peers_sent: 3,
+            peers_rcvd: 2,
+            tcp_sessions_active: 1,
+            thpt_actual_tx: 150.0,
+            ..Default::default()
+        },
+    }
+}
+
+/// Benchmark batch `seq` of one interface `eth0`: `hosts` hosts ([`bench_host`]), the 10 s
+/// interval ending at `end_ns`.
+pub fn bench_batch(seq: u64, hosts: u32, end_ns: u64) -> wirewatch_wire::Batch {
+    use wirewatch_wire::*;
+    Batch {
+        seq,
+        interval_start_ns: end_ns - 10_000_000_000,
+        interval_end_ns: end_ns,
+        spool: SpoolStatus::default(),
+        interfaces: vec![InterfaceDelta {
+            name: "eth0".into(),
+            link_type: "EN10MB".into(),
+            counters: InterfaceCounters {
+                packets: u64::from(hosts) * 5,
+                bytes: u64::from(hosts) * 3000,
+                ..Default::default()
+            },
+            gauges: InterfaceGauges { hosts: u64::from(hosts), ..Default::default() },
+            hosts: (0..hosts).map(|i| bench_host(i, seq)).collect(),
+            macs: vec![],
+        }],
+    }
+}

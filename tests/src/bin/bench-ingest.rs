@@ -12,62 +12,15 @@
 //! asking heavy reads over and over (top talkers over a day of raw samples, 1,000-host pages).
 #![allow(clippy::unwrap_used)]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use wirewatch_e2e::*;
+use wirewatch_e2e::{bench_batch as batch, *};
 use wirewatch_probe::uplink::{Identity, client_config};
 use wirewatch_wire::*;
-
-fn host(i: u32, seq: u64) -> HostDelta {
-    // 198.18.0.0/15 is reserved for benchmarking (RFC 2544).
-    let ip = IpAddr::V4(Ipv4Addr::from(0xc612_0000u32 + i));
-    let t = Traffic { tx_packets: 3 + seq, tx_bytes: 1500 + u64::from(i), rx_packets: 2, rx_bytes: 800 };
-    HostDelta {
-        ip,
-        mac: Some([2, 0, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
-        vlan: 0,
-        first_seen_ns: 1_700_000_000_000_000_000,
-        last_seen_ns: 1_700_000_000_000_000_000 + seq * 10_000_000_000,
-        traffic: t,
-        l4: [t, Traffic::default(), Traffic::default(), Traffic::default()],
-        services: vec![("https".into(), t)],
-        syn_sent: 1,
-        tcp_sessions_total: 1,
-        udp_flows: 0,
-        gauges: HostGauges {
-            peers_sent: 3,
-            peers_rcvd: 2,
-            tcp_sessions_active: 1,
-            thpt_actual_tx: 150.0,
-            ..Default::default()
-        },
-    }
-}
-
-fn batch(seq: u64, hosts: u32, end_ns: u64) -> Batch {
-    Batch {
-        seq,
-        interval_start_ns: end_ns - 10_000_000_000,
-        interval_end_ns: end_ns,
-        spool: SpoolStatus::default(),
-        interfaces: vec![InterfaceDelta {
-            name: "eth0".into(),
-            link_type: "EN10MB".into(),
-            counters: InterfaceCounters {
-                packets: u64::from(hosts) * 5,
-                bytes: u64::from(hosts) * 3000,
-                ..Default::default()
-            },
-            gauges: InterfaceGauges { hosts: u64::from(hosts), ..Default::default() },
-            hosts: (0..hosts).map(|i| host(i, seq)).collect(),
-            macs: vec![],
-        }],
-    }
-}
 
 async fn exchange(conn: &quinn::Connection, frame: &[u8]) -> Result<ControllerMessage> {
     let (mut s, mut r) = conn.open_bi().await?;
