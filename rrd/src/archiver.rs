@@ -92,12 +92,13 @@ impl Archiver {
             // The probe's first interfaces only (ids grow with each new name it reports).
             ifaces.sort_by_key(|i| i.interface_id);
             ifaces.truncate(self.cfg.interfaces_max);
-            let Some(horizon) = self.store.archive_horizon(probe_id, Duration::from_secs(self.cfg.settle_secs)).await?
+            let Some((horizon, settled)) =
+                self.store.archive_horizon_settled(probe_id, Duration::from_secs(self.cfg.settle_secs)).await?
             else {
                 continue;
             };
             for i in &ifaces {
-                match self.sync_interface(i, horizon).await {
+                match self.sync_interface(i, horizon, settled).await {
                     Ok(r) => {
                         report.files_created += r.files_created;
                         report.intervals_written += r.intervals_written;
@@ -152,7 +153,7 @@ impl Archiver {
         v
     }
 
-    async fn sync_interface(&self, i: &ArchiveInterface, horizon: i64) -> Result<SyncReport, RrdError> {
+    async fn sync_interface(&self, i: &ArchiveInterface, horizon: i64, settled: bool) -> Result<SyncReport, RrdError> {
         let dir = self.root.join(probe_dir_name(&i.probe)).join("interfaces").join(dir_name(&i.interface));
         let names: Vec<String> = Self::interface_files().into_iter().map(|f| f.0).collect();
         let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(format!("{n}.rrd"))).collect();
@@ -161,6 +162,18 @@ impl Archiver {
         // From the least advanced file (a missing file: from the first interval kept).
         let after = held.iter().map(|h| h.unwrap_or(i64::MIN)).min().unwrap_or(i64::MIN);
         if after >= horizon {
+            // Up to date. A stream that has settled on an interval ending inside a step: close
+            // that step, or its last bytes never show in a fetch.
+            if settled && held.iter().all(|h| h.map(secs) == Some(secs(horizon))) {
+                let kinds: Vec<Kind> = Self::interface_files().into_iter().map(|f| f.1).collect();
+                blocking(move || {
+                    for (path, kind) in paths.iter().zip(kinds) {
+                        files::close_step(path, kind)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            }
             return Ok(SyncReport::default());
         }
         let rows = self.store.interface_intervals(i.probe_id, i.interface_id, after, horizon).await?;

@@ -74,6 +74,30 @@ pub fn last_update(path: &Path) -> Result<Option<i64>, RrdError> {
     Ok(Some(i64::try_from(last).unwrap_or(i64::MAX)))
 }
 
+/// Closes a file's last step once nothing more can come for it (the probe's stream settled):
+/// rrdtool shows a step only once an update at or after its end arrived, so the bytes of an
+/// interval ending inside a step stay out of `rrdtool fetch` until then. A zero at the end of
+/// that step (what a quiet gap is) makes them visible. Levels are left as they are. Does
+/// nothing for a missing file or one whose last update is on a step boundary. Whether it wrote.
+pub fn close_step(path: &Path, kind: Kind) -> Result<bool, RrdError> {
+    if kind == Kind::Level || !path.exists() {
+        return Ok(false);
+    }
+    let info = rrd::ops::info::info(path).map_err(|e| RrdError::rrd(path, e))?;
+    let count = |k: &str| info.get(k).and_then(|v| v.clone().into_count());
+    let (Some(last), Some(step)) = (count("last_update"), count("step")) else {
+        return Err(RrdError::Rrd(format!("{}: no last_update or step", path.display())));
+    };
+    let step = step.max(1);
+    if last % step == 0 {
+        return Ok(false);
+    }
+    let end = i64::try_from(last.div_ceil(step) * step).unwrap_or(i64::MAX);
+    rrd::ops::update::update_all(path, rrd::ops::update::Options::default(), &[(at(end), [zero(kind)])])
+        .map_err(|e| RrdError::rrd(path, e))?;
+    Ok(true)
+}
+
 /// The archives of a file (ntop's: ~3 days at the step, 90 days hourly, 3 years daily; the
 /// consolidated ones keep the average and the maximum).
 fn archives(step: u64) -> Result<Vec<Archive>, RrdError> {

@@ -52,6 +52,11 @@ fn ts_text(ns: i64) -> String {
     crate::ingest::pg_time(u64::try_from(ns).unwrap_or(0))
 }
 
+/// How long after a batch arrived every batch its probe sent before it has committed (they
+/// commit on several writers, not in order); the archive waits this long before it takes a
+/// later batch's arrival as the sign that an interval is complete.
+pub const COMMIT_GRACE: chrono::Duration = chrono::Duration::seconds(5);
+
 impl Store {
     /// Every interface of every probe (the archive keeps them all).
     pub async fn archive_interfaces(&self) -> Result<Vec<ArchiveInterface>> {
@@ -79,6 +84,16 @@ impl Store {
     /// interval committed, or once its newest batch arrived `settle` ago (by the store's clock).
     /// `None`: nothing committed.
     pub async fn archive_horizon(&self, probe_id: i64, settle: std::time::Duration) -> Result<Option<i64>> {
+        Ok(self.archive_horizon_settled(probe_id, settle).await?.map(|h| h.0))
+    }
+
+    /// [`archive_horizon`](Self::archive_horizon), and whether the probe's newest batch has
+    /// settled (nothing newer arrived for `settle`: the stream may have ended).
+    pub async fn archive_horizon_settled(
+        &self,
+        probe_id: i64,
+        settle: std::time::Duration,
+    ) -> Result<Option<(i64, bool)>> {
         let last = sqlx::query(
             "SELECT interval_end_ns, received_at FROM batches WHERE probe_id = $1 ORDER BY seq DESC LIMIT 1",
         )
@@ -88,19 +103,26 @@ impl Store {
         let Some(last) = last else { return Ok(None) };
         let end: i64 = last.try_get("interval_end_ns")?;
         let at: chrono::DateTime<chrono::Utc> = last.try_get("received_at")?;
-        let settle = chrono::Duration::from_std(settle).unwrap_or(chrono::Duration::MAX);
-        if self.clock().now() - at >= settle {
-            return Ok(Some(end));
+        let settle = chrono::Duration::from_std(settle).unwrap_or(chrono::Duration::MAX).max(COMMIT_GRACE);
+        let now = self.clock().now();
+        if now - at >= settle {
+            return Ok(Some((end, true)));
         }
-        // The newest interval may still be arriving: the one before it is complete.
+        // The newest interval may still be arriving; and a probe's batches commit on several
+        // writers, so a later batch may commit before an earlier one. An interval is complete
+        // once a batch of a later interval arrived COMMIT_GRACE ago (every batch sent before it
+        // has committed by then): the newest such later interval's predecessor.
         let before: Option<i64> = sqlx::query_scalar(
-            "SELECT interval_end_ns FROM batches WHERE probe_id = $1 AND interval_end_ns < $2 ORDER BY seq DESC LIMIT 1",
+            "WITH recent AS (SELECT interval_end_ns, received_at FROM batches WHERE probe_id = $1 \
+                             ORDER BY seq DESC LIMIT 10000) \
+             SELECT max(interval_end_ns) FROM recent \
+             WHERE interval_end_ns < (SELECT max(interval_end_ns) FROM recent WHERE received_at <= $2)",
         )
         .bind(probe_id)
-        .bind(end)
-        .fetch_optional(&self.pool)
+        .bind(now - COMMIT_GRACE)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(before)
+        Ok(before.map(|b| (b, false)))
     }
 
     /// An interface's committed intervals ending in `(after_ns, upto_ns]`, oldest first.

@@ -282,8 +282,11 @@ fn split_late_and_repeated_intervals_are_archived_once() {
         store.write_batch(p.id, "t", &batch(1, end(0), vec![host("2001:db8::7", 7)])).await.expect("b1");
         assert_eq!(archiver.sync().await.expect("sync").intervals_written, 0);
         assert!(!eth.exists());
-        // The next interval arrives: the first is complete, with both parts.
+        // The next interval arrives: once every batch sent before it has surely committed (the
+        // store's commit grace), the first is complete, with both parts.
         store.write_batch(p.id, "t", &batch(2, end(10), vec![host("192.0.2.1", 50)])).await.expect("b2");
+        assert_eq!(archiver.sync().await.expect("sync").intervals_written, 0);
+        clock.set(now + wirewatch_store::archive::COMMIT_GRACE);
         let r = archiver.sync().await.expect("sync");
         assert!(r.intervals_written > 0 && r.errors == 0, "{r:?}");
         assert_eq!(last_update(&eth).expect("last"), Some(t));
@@ -296,6 +299,7 @@ fn split_late_and_repeated_intervals_are_archived_once() {
         // it once it has settled.
         clock.set(now + chrono::Duration::seconds(120));
         store.write_batch(p.id, "t", &batch(3, end(40), vec![host("192.0.2.1", 5)])).await.expect("b3");
+        clock.set(now + chrono::Duration::seconds(120) + wirewatch_store::archive::COMMIT_GRACE);
         restarted.sync().await.expect("sync");
         assert_eq!(last_update(&eth).expect("last"), Some(t + 10));
         clock.set(now + chrono::Duration::seconds(300));
