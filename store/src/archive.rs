@@ -52,10 +52,8 @@ fn ts_text(ns: i64) -> String {
     crate::ingest::pg_time(u64::try_from(ns).unwrap_or(0))
 }
 
-/// How long after a batch arrived every batch its probe sent before it has committed (they
-/// commit on several writers, not in order); the archive waits this long before it takes a
-/// later batch's arrival as the sign that an interval is complete.
-pub const COMMIT_GRACE: chrono::Duration = chrono::Duration::seconds(5);
+/// How many of a probe's newest batches the archive's horizon looks at.
+const HORIZON_WINDOW: i64 = 2000;
 
 impl Store {
     /// Every interface of every probe (the archive keeps them all).
@@ -81,7 +79,8 @@ impl Store {
     /// The end (ns) of the newest interval of a probe that is complete: every batch of it
     /// committed. A probe delivers its batches in sequence order and an interval over the batch
     /// bound is several consecutive batches, so an interval is complete once a batch of a later
-    /// interval committed, or once its newest batch arrived `settle` ago (by the store's clock).
+    /// interval committed with no batch before it missing, or once its newest batch arrived
+    /// `settle` ago (by the store's clock).
     /// `None`: nothing committed.
     pub async fn archive_horizon(&self, probe_id: i64, settle: std::time::Duration) -> Result<Option<i64>> {
         Ok(self.archive_horizon_settled(probe_id, settle).await?.map(|h| h.0))
@@ -94,35 +93,39 @@ impl Store {
         probe_id: i64,
         settle: std::time::Duration,
     ) -> Result<Option<(i64, bool)>> {
-        let last = sqlx::query(
-            "SELECT interval_end_ns, received_at FROM batches WHERE probe_id = $1 ORDER BY seq DESC LIMIT 1",
+        // A probe's batches commit on several writers (a later one may commit before an earlier
+        // one), and a controller that dies may have committed a later batch whose predecessor
+        // the probe then re-sends to another controller seconds later. So only the batches
+        // before the first recent hole in the sequence count: a hole whose next batch arrived
+        // `settle` ago or more is taken as permanent (a probe restarted with new numbers).
+        let rows = sqlx::query(
+            "SELECT seq, interval_end_ns, received_at FROM batches WHERE probe_id = $1 ORDER BY seq DESC LIMIT $2",
         )
         .bind(probe_id)
-        .fetch_optional(&self.pool)
+        .bind(HORIZON_WINDOW)
+        .fetch_all(&self.pool)
         .await?;
-        let Some(last) = last else { return Ok(None) };
-        let end: i64 = last.try_get("interval_end_ns")?;
-        let at: chrono::DateTime<chrono::Utc> = last.try_get("received_at")?;
-        let settle = chrono::Duration::from_std(settle).unwrap_or(chrono::Duration::MAX).max(COMMIT_GRACE);
+        let mut recent: Vec<(i64, i64, chrono::DateTime<chrono::Utc>)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get("seq")?, r.try_get("interval_end_ns")?, r.try_get("received_at")?)))
+            .collect::<Result<_>>()?;
+        recent.reverse();
+        let settle = chrono::Duration::from_std(settle).unwrap_or(chrono::Duration::MAX);
         let now = self.clock().now();
-        if now - at >= settle {
+        let mut upto = recent.len();
+        for i in 1..recent.len() {
+            if recent[i].0 != recent[i - 1].0 + 1 && now - recent[i].2 < settle {
+                upto = i;
+                break;
+            }
+        }
+        let prefix = &recent[..upto];
+        let Some(&(_, end, at)) = prefix.last() else { return Ok(None) };
+        if upto == recent.len() && now - at >= settle {
             return Ok(Some((end, true)));
         }
-        // The newest interval may still be arriving; and a probe's batches commit on several
-        // writers, so a later batch may commit before an earlier one. An interval is complete
-        // once a batch of a later interval arrived COMMIT_GRACE ago (every batch sent before it
-        // has committed by then): the newest such later interval's predecessor.
-        let before: Option<i64> = sqlx::query_scalar(
-            "WITH recent AS (SELECT interval_end_ns, received_at FROM batches WHERE probe_id = $1 \
-                             ORDER BY seq DESC LIMIT 10000) \
-             SELECT max(interval_end_ns) FROM recent \
-             WHERE interval_end_ns < (SELECT max(interval_end_ns) FROM recent WHERE received_at <= $2)",
-        )
-        .bind(probe_id)
-        .bind(now - COMMIT_GRACE)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(before.map(|b| (b, false)))
+        // The newest interval may still be arriving (a split interval's parts): the one before.
+        Ok(prefix.iter().map(|r| r.1).filter(|&e| e < end).max().map(|b| (b, false)))
     }
 
     /// An interface's committed intervals ending in `(after_ns, upto_ns]`, oldest first.
