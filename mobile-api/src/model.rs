@@ -346,6 +346,10 @@ pub struct HostDetail {
     pub throughput_rcvd: Throughput,
     /// ntop's host role flags (`http_host`, `dns_server`, `dhcp_client`, …).
     pub roles: Vec<String>,
+    /// The host's directory in the RRD archive (`probe/hosts/address`, as `/rrd/files` and
+    /// `/rrd/graph` name paths); its files exist only for archived hosts (list them with
+    /// `/rrd/files?prefix=…/`). `null`: this controller keeps no archive.
+    pub archive: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

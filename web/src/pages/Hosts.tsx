@@ -103,17 +103,17 @@ function Row({ h, unit }: { h: HostSummary; unit: Unit }) {
           <span class="muted">–</span>
         )}
       </td>
-      <td class="ip">{h.ip}</td>
+      <td class="ip opt2">{h.ip}</td>
       <td class="mac opt">{h.mac ?? '–'}</td>
       <td class="name opt">{h.name ?? '–'}</td>
       <td class="bar">
         <InOutBar inbound={h.inbound_share} outbound={h.outbound_share} />
       </td>
       <td class="vendor opt">{h.vendor ?? '–'}</td>
-      <td class="num sent" data-value={h.sent}>
+      <td class="num sent opt2" data-value={h.sent}>
         {amount(h.sent, unit)}
       </td>
-      <td class="num rcvd" data-value={h.rcvd}>
+      <td class="num rcvd opt2" data-value={h.rcvd}>
         {amount(h.rcvd, unit)}
       </td>
       <td class="num total" data-value={h.total}>
@@ -179,13 +179,13 @@ export function Hosts({ loc }: { loc: Loc }) {
                 <tr>
                   <SortHeader v={v} label="Host" sort="name" />
                   <th scope="col">Location</th>
-                  <SortHeader v={v} label="IP" sort="ip" />
+                  <SortHeader v={v} label="IP" sort="ip" cls="opt2" />
                   <th scope="col" class="opt">MAC</th>
                   <th scope="col" class="opt">Name</th>
                   <th scope="col">In / out</th>
                   <th scope="col" class="opt">Vendor</th>
-                  <SortHeader v={v} label="Sent" sort="sent_bytes" unitSort />
-                  <SortHeader v={v} label="Received" sort="rcvd_bytes" unitSort />
+                  <SortHeader v={v} label="Sent" sort="sent_bytes" unitSort cls="opt2" />
+                  <SortHeader v={v} label="Received" sort="rcvd_bytes" unitSort cls="opt2" />
                   <SortHeader v={v} label="Total" sort="bytes" unitSort />
                   <th scope="col" class="opt">Probe</th>
                   <SortHeader v={v} label="Last seen" sort="last_seen" cls="opt" />

@@ -41,10 +41,11 @@ function SiteThroughput({ site, interfaces }: { site: string; interfaces: number
   if (error) return <span class="muted">history unavailable</span>;
   if (!values) return <span class="muted">…</span>;
   const last = values[values.length - 1];
+  if (last === undefined) return <span class="muted">no history yet</span>;
   return (
     <span class="thpt">
-      <Sparkline values={values} label={`Throughput of site ${site}${last !== undefined ? `, latest ${bits(last)}` : ''}`} />
-      {last !== undefined && <span class="figure">{bits(last)}</span>}
+      {values.length > 1 && <Sparkline values={values} label={`Throughput of site ${site}, latest ${bits(last)}`} />}
+      <span class="figure">{bits(last)}</span>
     </span>
   );
 }
