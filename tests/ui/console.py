@@ -176,6 +176,14 @@ def main():
         expect(page.locator("p.summary")).to_contain_text("open alarms")
         errors.none("overview")
         shot(page, out, "overview-desktop")
+        # A site's own page (a deep link too).
+        page.locator("li.site[data-site='site-a'] h2 a").click()
+        expect(page).to_have_url(re.compile(r"/sites/site-a$"))
+        expect(page.get_by_role("heading", name="Site site-a", level=1)).to_be_visible()
+        expect(page.locator("li.site")).to_have_count(1)
+        page.goto(url + "/sites/no-such-site")
+        expect(page.get_by_role("alert")).to_contain_text("no site no-such-site")
+        errors.none("site page")
 
         # The host table: every host the probe sent with the oracle's byte counts, by bytes.
         page.goto(url + f"/hosts?probe={SPEC['probe']}&limit=1000")

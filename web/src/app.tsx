@@ -48,7 +48,15 @@ function Page({ loc, me }: { loc: Loc; me: Me }) {
   }
   if (p === '/alarms') return <Alarms loc={loc} me={me} />;
   const site = /^\/sites\/([^/]+)$/.exec(p);
-  if (site) return <Overview />;
+  if (site) {
+    let name = site[1] ?? '';
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      // Taken as it is: no such site.
+    }
+    return <Overview key={p} only={name} />;
+  }
   return (
     <main id="main" tabIndex={-1}>
       <h1>Page not found</h1>

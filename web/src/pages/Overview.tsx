@@ -50,8 +50,10 @@ function SiteThroughput({ site, interfaces }: { site: string; interfaces: number
   );
 }
 
-export function Overview() {
-  const sites = useApi<Site[]>('/api/v1/sites');
+/** The sites (`only`: one site's page, `/sites/<name>`). */
+export function Overview({ only }: { only?: string }) {
+  const all = useApi<Site[]>('/api/v1/sites');
+  const sites = { ...all, data: all.data?.filter((s) => only === undefined || s.name === only) };
   const probes = useApi<Probe[]>('/api/v1/probes');
   const events = useApi<EventPage>('/api/v1/alarms/events?state=open&limit=1000');
   const failed = sites.error ?? probes.error ?? events.error;
@@ -66,7 +68,7 @@ export function Overview() {
   const unsited = openBySite.get('') ?? 0;
   return (
     <main id="main" tabIndex={-1}>
-      <h1>Sites</h1>
+      <h1>{only === undefined ? 'Sites' : `Site ${only}`}</h1>
       {failed ? (
         <ErrorMessage
           error={failed}
@@ -78,12 +80,19 @@ export function Overview() {
         />
       ) : !sites.data || !probes.data ? (
         <Loading what="sites" />
+      ) : sites.data.length === 0 && only !== undefined ? (
+        <ErrorMessage error={new Error(`Not found: no site ${only} (or not one of yours).`)} />
       ) : sites.data.length === 0 ? (
         <p>No site yet: enrol a probe with <code>wirewatch-controller probe enroll NAME --site SITE</code>.</p>
       ) : (
         <>
           <p class="summary">
-            {sites.data.length} sites,{' '}
+            {only !== undefined && (
+              <>
+                <a href="/">Every site</a> ·{' '}
+              </>
+            )}
+            {sites.data.length} {sites.data.length === 1 ? 'site' : 'sites'},{' '}
             <a href="/alarms">
               {count(events.data?.items.length ?? 0)}
               {more} open alarms
@@ -98,8 +107,11 @@ export function Overview() {
               return (
                 <li class="card site" key={s.name} data-site={s.name}>
                   <h2>
-                    <a href={`/hosts?site=${encodeURIComponent(s.name)}`}>{s.name}</a>
+                    <a href={`/sites/${encodeURIComponent(s.name)}`}>{s.name}</a>
                   </h2>
+                  <p class="links">
+                    <a href={`/hosts?site=${encodeURIComponent(s.name)}`}>Hosts of {s.name}</a>
+                  </p>
                   <SiteThroughput site={s.name} interfaces={ifaces} />
                   <dl class="facts">
                     <dt>Probes online</dt>
