@@ -4,9 +4,10 @@
 //! API's); then the app itself in headless Chromium, driven by Playwright (`tests/ui/console.py`):
 //! sign-in, the sites overview, the host table against the capture's oracle (sorted, filtered
 //! by a subnet, paged with the cursor, packets), a host's page against the API, markup in a
-//! stored name and an event shown as text, an event acknowledged by a click, themes, keyboard
-//! use, the 390×844 layout, sign-out, a silent refresh of a 2-second access token, an expired
-//! session and a stopped controller, with no console error on any page. Screenshots of each
+//! stored name and an event shown as text, an event acknowledged by a click, a viewer without
+//! that button, the API's refusals (403, 500, 503) as messages, themes, keyboard use, the
+//! 390×844 layout, sign-out, a silent refresh of a 2-second access token, an expired session
+//! and a stopped controller, with no console error on any page. Screenshots of each
 //! page go to `<target>/tmp/console-screenshots`.
 
 use std::path::{Path, PathBuf};
@@ -141,6 +142,9 @@ fn console_in_a_real_browser() {
     .expect("hostile event");
     let hostile_event = s.pg.scalar("console", "SELECT max(id) FROM alarm_events");
 
+    s.c.cli_stdin(&["user", "add", "vic", "--role", "viewer", "--password-stdin"], "vic-password-123\n")
+        .expect("user add");
+
     // A second controller of the database, whose access tokens live 2 s (stopped by the script).
     let ctl2 = Controller::start(
         &s.dir.path().join("ctl2"),
@@ -162,6 +166,8 @@ fn console_in_a_real_browser() {
         "stop_pid": ctl2.child.id(),
         "user": "admin",
         "password": ADMIN_PASSWORD,
+        "viewer": "vic",
+        "viewer_password": "vic-password-123",
         "probe": "pa",
         "hosts": oracle,
         "cidr": "192.168.0.0/16",

@@ -7,7 +7,7 @@ capture stored and an alarm event recorded.
 
 SPEC (written by the Rust test): url, url_short_ttl (a second controller of the same database
 whose access tokens live 2 s), stop_pid (that controller's process, stopped at the end),
-user, password, probe, hosts {ip: [tx_packets, tx_bytes, rx_packets, rx_bytes]} (the
+user, password (an admin), viewer, viewer_password, probe, hosts {ip: [tx_packets, tx_bytes, rx_packets, rx_bytes]} (the
 capture's oracle), cidr, event_id, event_subject, hostile_ip, hostile_name, hostile_event_id,
 out (a directory for screenshots).
 
@@ -313,6 +313,26 @@ def main():
         expect(page.get_by_role("alert")).to_contain_text("Not found")
         errors.none("missing host", [r"status of 404"])
 
+        # The controller's other refusals as the API words them (answers replaced in the
+        # browser: nothing here makes the controller fail on purpose).
+        for status, code, message, shown in [
+            (403, "forbidden", "needs the operator role", "Not allowed: needs the operator role"),
+            (500, "internal", "internal error (logged on the controller)", "The controller failed (HTTP 500)"),
+            (503, "unavailable", "database unavailable", "The controller is unavailable"),
+        ]:
+            body = json.dumps({"error": {"code": code, "message": message}})
+            def answer(route, s=status, b=body):
+                route.fulfill(status=s, body=b, content_type="application/json")
+
+            page.route("**/api/v1/sites", lambda route: answer(route))
+            page.goto(url + "/")
+            expect(page.get_by_role("alert")).to_contain_text(shown)
+            page.unroute("**/api/v1/sites")
+            errors.none(f"HTTP {status}", [rf"status of {status}"])
+        page.get_by_role("button", name="Try again").click()
+        expect(page.locator("li.site").first).to_be_visible()
+        errors.none("try again")
+
         # Alarms: the event the threshold check recorded, acknowledged by a click.
         page.get_by_role("navigation", name="Console").get_by_role("link", name="Alarms").click()
         row = page.locator(f"tr[data-event='{SPEC['event_id']}']")
@@ -375,6 +395,20 @@ def main():
             no_horizontal_scroll(page, name)
             shot(page, out, f"{name}-phone")
         errors.none("phone layout")
+
+        # A viewer sees the events, without the button to acknowledge them.
+        viewer = browser.new_context(viewport=DESKTOP)
+        vpage = viewer.new_page()
+        verrors = Errors(vpage)
+        vpage.goto(url + "/alarms?state=all")
+        vpage.get_by_label("User name").fill(SPEC["viewer"])
+        vpage.get_by_label("Password").fill(SPEC["viewer_password"])
+        vpage.get_by_role("button", name="Sign in").click()
+        expect(vpage.locator(f"tr[data-event='{SPEC['hostile_event_id']}']")).to_contain_text("open")
+        check(vpage.get_by_role("button", name=re.compile("^Acknowledge")).count() == 0, "a viewer may acknowledge")
+        expect(vpage.locator(".who")).to_contain_text("(viewer)")
+        verrors.none("viewer")
+        viewer.close()
 
         # Sign-out ends the session: a reload shows the form.
         page.set_viewport_size(DESKTOP)
