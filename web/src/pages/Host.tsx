@@ -203,6 +203,10 @@ export function Host({ iface, ip }: { iface: string; ip: string }) {
         <section aria-labelledby="h-counters">
           <h2 id="h-counters">Counters</h2>
           <InOutBar inbound={d.inbound_share} outbound={d.outbound_share} />
+          <p class="legend">
+            <span class="key in" aria-hidden="true" /> received {d.inbound_share.toFixed(1)} % ·{' '}
+            <span class="key out" aria-hidden="true" /> sent {d.outbound_share.toFixed(1)} % (of the {d.unit})
+          </p>
           <table class="counters">
             <tbody>
               <tr data-row="bytes">
