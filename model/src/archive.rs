@@ -91,6 +91,16 @@ pub fn host_dir_name(ip: IpAddr) -> String {
     ip.to_string().replace(':', "_")
 }
 
+/// A host's directory relative to the root, as clients name it (`probe/hosts/address`).
+pub fn host_dir(probe: &str, ip: IpAddr) -> String {
+    format!("{}/hosts/{}", probe_dir_name(probe), host_dir_name(ip))
+}
+
+/// An interface's directory relative to the root, as clients name it (`probe/interfaces/name`).
+pub fn interface_dir(probe: &str, interface: &str) -> String {
+    format!("{}/interfaces/{}", probe_dir_name(probe), dir_name(interface))
+}
+
 /// The first 16 hex digits of a SHA-256.
 fn sha256_hex16(data: &[u8]) -> String {
     use sha2::Digest;

@@ -2,7 +2,7 @@
 //! replayed capture stored, its RRD archive written and an alarm event recorded by a threshold
 //! check; how the controller serves the app (deep links, caching, the policy, what stays the
 //! API's); then the app itself in headless Chromium, driven by Playwright (`tests/ui/console.py`):
-//! sign-in, the sites overview, the host table against the capture's oracle (sorted, filtered
+//! sign-in, the sites overview, a site's and an interface's page, the host table against the capture's oracle (sorted, filtered
 //! by a subnet, paged with the cursor, packets), a host's page against the API, markup in a
 //! stored name and an event shown as text, an event acknowledged by a click, a viewer without
 //! that button, the API's refusals (403, 500, 503) as messages, themes, keyboard use, the
@@ -169,6 +169,7 @@ fn console_in_a_real_browser() {
         "viewer": "vic",
         "viewer_password": "vic-password-123",
         "probe": "pa",
+        "frames": oracle_frames(CAPTURE_A),
         "hosts": oracle,
         "cidr": "192.168.0.0/16",
         "event_id": event_id,

@@ -7,7 +7,7 @@ capture stored and an alarm event recorded.
 
 SPEC (written by the Rust test): url, url_short_ttl (a second controller of the same database
 whose access tokens live 2 s), stop_pid (that controller's process, stopped at the end),
-user, password (an admin), viewer, viewer_password, probe, hosts {ip: [tx_packets, tx_bytes, rx_packets, rx_bytes]} (the
+user, password (an admin), viewer, viewer_password, probe, frames (the capture's), hosts {ip: [tx_packets, tx_bytes, rx_packets, rx_bytes]} (the
 capture's oracle), cidr, event_id, event_subject, hostile_ip, hostile_name, hostile_event_id,
 out (a directory for screenshots).
 
@@ -17,6 +17,7 @@ allows only the browser's own report of that failed request. Exits non-zero with
 the first failed check.
 """
 
+import contextlib
 import gzip
 import ipaddress
 import json
@@ -39,6 +40,10 @@ ARGS = [
     "--disable-sync",
 ]
 DESKTOP = {"width": 1280, "height": 900}
+# The page a failure is shown on (its screenshot is written on the way out).
+CURRENT = []
+# Started in __main__ and stopped after a failure's screenshot.
+PLAYWRIGHT = []
 PHONE = {"width": 390, "height": 844}
 
 
@@ -141,12 +146,13 @@ def main():
     raw, gz = served_sizes(url)
     log(f"console size: JS + CSS {raw} B, {gz} B gzip-compressed ({gz / 1024:.1f} KiB)")
 
-    with sync_playwright() as p:
+    with contextlib.nullcontext(PLAYWRIGHT[0]) as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         ctx = browser.new_context(viewport=DESKTOP)
         page = ctx.new_page()
         page.set_default_timeout(20_000)
         errors = Errors(page)
+        CURRENT[:] = [page]
 
         # A wrong password: the message, no session.
         page.goto(url + "/hosts?probe=" + SPEC["probe"])
@@ -184,6 +190,36 @@ def main():
         page.goto(url + "/sites/no-such-site")
         expect(page.get_by_role("alert")).to_contain_text("no site no-such-site")
         errors.none("site page")
+
+        # An interface's page, from the probe's list: the API's counters, history, RRD graph.
+        page.goto(url + "/")
+        link = page.locator(f"li[data-probe='{SPEC['probe']}'] a[data-interface]").first
+        iid = link.get_attribute("data-interface")
+        link.click()
+        expect(page).to_have_url(re.compile(rf"/interfaces/{iid}$"))
+        i = api(url, admin, f"/api/v1/interfaces/{iid}")
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"{i['probe']} · {i['name']}")
+
+        def value(row):
+            return page.eval_on_selector(f"table.counters tr[data-row='{row}'] td", "td => Number(td.dataset.value)")
+
+        check(value("Packets") == SPEC["frames"], f"interface packets {value('Packets')}, the capture has {SPEC['frames']}")
+        check((value("Bytes"), value("Packets"), value("Hosts")) == (i["bytes"], i["packets"], i["hosts"]),
+              f"interface page {(value('Bytes'), value('Packets'), value('Hosts'))} vs API {i}")
+        for k, v in i["bytes_stats"].items():
+            if v:
+                check(page.eval_on_selector(f"table.bytes-stats tr[data-row='{k}'] td", "td => Number(td.dataset.value)") == v,
+                      f"bytesStats {k}")
+        expect(page.locator(".chart canvas").first).to_be_visible()
+        page.wait_for_function("() => document.querySelector('img.rrd-graph')?.naturalWidth > 0")
+        errors.none("interface page")
+        shot(page, out, "interface-desktop")
+        page.get_by_role("link", name="its hosts").click()
+        expect(page).to_have_url(re.compile(rf"/hosts\?interface={iid}$"))
+        wait_table(page)
+        ifaces = page.eval_on_selector_all("table.hosts tbody tr", "trs => trs.map(tr => tr.dataset.interface)")
+        check(len(ifaces) > 0 and set(ifaces) == {iid}, f"hosts of interface {iid}: {set(ifaces)}")
+        errors.none("hosts of an interface")
 
         # The host table: every host the probe sent with the oracle's byte counts, by bytes.
         page.goto(url + f"/hosts?probe={SPEC['probe']}&limit=1000")
@@ -387,6 +423,7 @@ def main():
             ("overview", "/", "li.site"),
             ("hosts", f"/hosts?probe={SPEC['probe']}", "table.hosts tbody tr"),
             ("host", f"/hosts/{iface}/{top}", ".chart canvas"),
+            ("interface", f"/interfaces/{iid}", ".chart canvas"),
             ("alarms", "/alarms?state=all", "table.events tbody tr"),
         ]:
             page.goto(url + path)
@@ -430,6 +467,7 @@ def main():
         page = ctx.new_page()
         page.set_default_timeout(20_000)
         errors = Errors(page)
+        CURRENT[:] = [page]
         refreshes = []
         page.on("request", lambda r: refreshes.append(r.url) if r.url.endswith("/api/v1/auth/refresh") else None)
         page.goto(short + "/")
@@ -483,4 +521,18 @@ if __name__ == "__main__":
         sys.exit(2)
     with open(sys.argv[1]) as f:
         SPEC = json.load(f)
-    main()
+    PLAYWRIGHT.append(sync_playwright().start())
+    try:
+        main()
+    except BaseException:
+        # What the page showed when a check timed out or failed.
+        if CURRENT:
+            try:
+                CURRENT[0].screenshot(path=os.path.join(SPEC["out"], "failure.png"), full_page=True)
+                print(f"the page at the failure: {CURRENT[0].url}, {SPEC['out']}/failure.png", flush=True)
+                print(CURRENT[0].inner_text("body")[:3000], flush=True)
+            except Exception as e:
+                print(f"(no screenshot of the failure: {e})", flush=True)
+        raise
+    finally:
+        PLAYWRIGHT[0].stop()

@@ -4,6 +4,7 @@ import { ErrorMessage } from './components/Message';
 import { Alarms } from './pages/Alarms';
 import { Host } from './pages/Host';
 import { Hosts } from './pages/Hosts';
+import { InterfacePage } from './pages/Interface';
 import { Overview } from './pages/Overview';
 import { SignIn } from './pages/SignIn';
 import { useLocation, type Loc } from './router';
@@ -16,7 +17,7 @@ function useSession(): Session {
 }
 
 const NAV = [
-  { href: '/', label: 'Sites', match: (p: string) => p === '/' || p.startsWith('/sites/') },
+  { href: '/', label: 'Sites', match: (p: string) => p === '/' || p.startsWith('/sites/') || p.startsWith('/interfaces/') },
   { href: '/hosts', label: 'Hosts', match: (p: string) => p === '/hosts' || p.startsWith('/hosts/') },
   { href: '/alarms', label: 'Alarms', match: (p: string) => p === '/alarms' },
 ];
@@ -47,6 +48,8 @@ function Page({ loc, me }: { loc: Loc; me: Me }) {
     return <Host key={p} iface={host[1] ?? ''} ip={ip} />;
   }
   if (p === '/alarms') return <Alarms loc={loc} me={me} />;
+  const iface = /^\/interfaces\/(\d+)$/.exec(p);
+  if (iface) return <InterfacePage key={p} id={iface[1] ?? ''} />;
   const site = /^\/sites\/([^/]+)$/.exec(p);
   if (site) {
     let name = site[1] ?? '';

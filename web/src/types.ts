@@ -17,8 +17,26 @@ export interface Interface {
   probe: string;
   site: string;
   name: string;
+  link_type: string;
+  live: boolean;
   packets: number;
   bytes: number;
+  undecoded_packets: number;
+  undecoded_bytes: number;
+  pcap_drops: number;
+  if_drops: number;
+  hosts: number;
+  macs: number;
+  flows_total: number;
+  flows_active: number;
+  flows_expired: number;
+  host_evictions: number;
+  mac_evictions: number;
+  flow_evictions: number;
+  first_seen: string | null;
+  last_seen: string | null;
+  bytes_stats: Record<string, number>;
+  archive: string | null;
 }
 
 export interface Probe {

@@ -40,8 +40,15 @@ function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
 }
 
-/** A time series chart (uPlot) of sent and received rates, redrawn on theme changes. */
-export function RateChart({ ts, sent, rcvd, label }: { ts: number[]; sent: number[]; rcvd: number[]; label: string }) {
+export interface Series {
+  label: string;
+  values: number[];
+  /** A CSS variable holding the line's colour. */
+  color: string;
+}
+
+/** A time series chart (uPlot) of rates in bit/s, redrawn on theme changes. */
+export function RateChart({ ts, series, label }: { ts: number[]; series: Series[]; label: string }) {
   const box = useRef<HTMLDivElement>(null);
   const theme = useTheme();
   useEffect(() => {
@@ -54,12 +61,16 @@ export function RateChart({ ts, sent, rcvd, label }: { ts: number[]; sent: numbe
         height: 240,
         series: [
           {},
-          { label: 'sent', stroke: cssVar('--out'), width: 2, value: (_u, v) => (v == null ? '–' : bits(v)) },
-          { label: 'received', stroke: cssVar('--in'), width: 2, value: (_u, v) => (v == null ? '–' : bits(v)) },
+          ...series.map((s) => ({
+            label: s.label,
+            stroke: cssVar(s.color),
+            width: 2,
+            value: (_u: uPlot, v: number | null) => (v == null ? '–' : bits(v)),
+          })),
         ],
         axes: [axis, { ...axis, size: 80, values: (_u, vals) => vals.map((v) => bits(v)) }],
       },
-      [ts, sent, rcvd],
+      [ts, ...series.map((s) => s.values)],
       el,
     );
     const ro = new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height: 240 }));
@@ -68,6 +79,22 @@ export function RateChart({ ts, sent, rcvd, label }: { ts: number[]; sent: numbe
       ro.disconnect();
       plot.destroy();
     };
-  }, [ts, sent, rcvd, theme]);
+  }, [ts, series, theme]);
   return <div class="chart" ref={box} role="img" aria-label={label} />;
+}
+
+/** Rates per second from points that count what happened since the point before. */
+export function rates<P extends { ts: string }>(points: P[], pick: ((p: P) => number)[]): { ts: number[]; values: number[][] } {
+  const ts: number[] = [];
+  const values: number[][] = pick.map(() => []);
+  points.forEach((p, i) => {
+    const t = Date.parse(p.ts) / 1000;
+    const prev = i > 0 ? Date.parse(points[i - 1]?.ts ?? '') / 1000 : NaN;
+    const next = i + 1 < points.length ? Date.parse(points[i + 1]?.ts ?? '') / 1000 : NaN;
+    // An interval's length: to the previous point, else to the next; at least a second.
+    const secs = Math.max(1, Number.isFinite(prev) ? t - prev : Number.isFinite(next) ? next - t : 10);
+    ts.push(t);
+    pick.forEach((f, k) => values[k]?.push((f(p) * 8) / secs));
+  });
+  return { ts, values };
 }

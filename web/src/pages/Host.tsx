@@ -1,8 +1,10 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import { apiBlob } from '../api';
-import { InOutBar, RateChart } from '../components/Charts';
+import { useEffect, useMemo } from 'preact/hooks';
+import { InOutBar, RateChart, rates } from '../components/Charts';
+import { RrdGraph } from '../components/RrdGraph';
 import { ErrorMessage, Loading } from '../components/Message';
 import { bits, bytes, count, flag, time } from '../format';
+
+const HOST_FILES = ['bytesSent.rrd', 'bytesRcvd.rrd', 'pktSent.rrd', 'pktRcvd.rrd'];
 import { useApi } from '../hooks';
 import type { HostDetail, HostHistory, Traffic } from '../types';
 
@@ -50,90 +52,20 @@ function TrafficHead({ first }: { first: string }) {
 /** The host's traffic over time (raw intervals, rates per second), drawn with uPlot. */
 function History({ base }: { base: string }) {
   const h = useApi<HostHistory>(`${base}/history?resolution=raw`);
-  const series = useMemo(() => {
-    const pts = h.data?.points ?? [];
-    const ts: number[] = [];
-    const sent: number[] = [];
-    const rcvd: number[] = [];
-    pts.forEach((p, i) => {
-      const t = Date.parse(p.ts) / 1000;
-      const prev = i > 0 ? Date.parse(pts[i - 1]?.ts ?? '') / 1000 : NaN;
-      const next = i + 1 < pts.length ? Date.parse(pts[i + 1]?.ts ?? '') / 1000 : NaN;
-      // An interval's length: to the previous point, else to the next; at least a second.
-      const secs = Math.max(1, Number.isFinite(prev) ? t - prev : Number.isFinite(next) ? next - t : 10);
-      ts.push(t);
-      sent.push((p.sent_bytes * 8) / secs);
-      rcvd.push((p.rcvd_bytes * 8) / secs);
-    });
-    return { ts, sent, rcvd };
+  const chart = useMemo(() => {
+    const r = rates(h.data?.points ?? [], [(p) => p.sent_bytes, (p) => p.rcvd_bytes]);
+    return {
+      ts: r.ts,
+      series: [
+        { label: 'sent', values: r.values[0] ?? [], color: '--out' },
+        { label: 'received', values: r.values[1] ?? [], color: '--in' },
+      ],
+    };
   }, [h.data]);
   if (h.error) return <ErrorMessage error={h.error} onRetry={h.reload} />;
   if (!h.data) return <Loading what="history" />;
-  if (series.ts.length === 0) return <p class="muted">No history in the last days of data.</p>;
-  return (
-    <RateChart
-      ts={series.ts}
-      sent={series.sent}
-      rcvd={series.rcvd}
-      label={`Throughput of this host over ${series.ts.length} intervals`}
-    />
-  );
-}
-
-const RRD_FILES = ['bytesSent.rrd', 'bytesRcvd.rrd', 'pktSent.rrd', 'pktRcvd.rrd'];
-
-/** The RRD archive's graph of this host, when it has an archive (fetched with the token). */
-function RrdGraph({ dir, from, to }: { dir: string; from: string | null; to: string | null }) {
-  const files = useApi<{ files: string[] }>(`/api/v1/rrd/files?prefix=${encodeURIComponent(`${dir}/`)}&limit=100`);
-  const [file, setFile] = useState('bytesSent.rrd');
-  const [img, setImg] = useState<{ url?: string; error?: unknown }>({});
-  const have = (files.data?.files ?? []).map((f) => f.slice(dir.length + 1)).filter((f) => RRD_FILES.includes(f));
-  const path = have.includes(file) ? `${dir}/${file}` : have[0] ? `${dir}/${have[0]}` : null;
-  useEffect(() => {
-    if (!path) return;
-    let live = true;
-    let url: string | undefined;
-    // Packet time: the host's own span (a replayed capture is years old), a minute around it.
-    const end = Math.ceil((to ? Date.parse(to) : Date.now()) / 1000) + 60;
-    const start = Math.max(1, Math.floor((from ? Date.parse(from) : end * 1000 - 86_400_000) / 1000) - 60);
-    const q = `path=${encodeURIComponent(path)}&start=${start}&end=${Math.max(end, start + 300)}&width=640&height=200`;
-    apiBlob(`/api/v1/rrd/graph?${q}`).then(
-      (b) => {
-        url = URL.createObjectURL(b);
-        if (live) setImg({ url });
-        else URL.revokeObjectURL(url);
-      },
-      (error: unknown) => live && setImg({ error }),
-    );
-    return () => {
-      live = false;
-      if (url) URL.revokeObjectURL(url);
-    };
-  }, [path, from, to]);
-  if (files.error) return <ErrorMessage error={files.error} onRetry={files.reload} />;
-  if (!files.data) return <Loading what="the archive" />;
-  if (!path) return <p class="muted">This host has no RRD archive (only the top hosts by traffic and configured networks have one).</p>;
-  return (
-    <div class="rrd">
-      <label>
-        Archive file{' '}
-        <select value={path.slice(dir.length + 1)} onChange={(e) => setFile((e.currentTarget as HTMLSelectElement).value)}>
-          {have.map((f) => (
-            <option key={f} value={f}>
-              {f}
-            </option>
-          ))}
-        </select>
-      </label>
-      {img.error ? (
-        <ErrorMessage error={img.error} />
-      ) : img.url ? (
-        <img src={img.url} alt={`RRD graph of ${path}`} width={640} height={200} class="rrd-graph" />
-      ) : (
-        <Loading what="the graph" />
-      )}
-    </div>
-  );
+  if (chart.ts.length === 0) return <p class="muted">No history in the last days of data.</p>;
+  return <RateChart ts={chart.ts} series={chart.series} label={`Throughput of this host over ${chart.ts.length} intervals`} />;
 }
 
 export function Host({ iface, ip }: { iface: string; ip: string }) {
@@ -165,7 +97,9 @@ export function Host({ iface, ip }: { iface: string; ip: string }) {
         {d.name && <span class="muted"> {d.ip}</span>}
       </h1>
       <p class="summary">
-        <a href={`/hosts?probe=${encodeURIComponent(d.probe)}`}>{d.probe}</a> · {d.interface} · site {d.site}
+        probe <a href={`/hosts?probe=${encodeURIComponent(d.probe)}`}>{d.probe}</a> · interface{' '}
+        <a href={`/interfaces/${d.interface_id}`}>{d.interface}</a> · site{' '}
+        <a href={`/sites/${encodeURIComponent(d.site)}`}>{d.site}</a>
       </p>
       <div class="grid2">
         <section aria-labelledby="h-id">
@@ -286,7 +220,7 @@ export function Host({ iface, ip }: { iface: string; ip: string }) {
       <section aria-labelledby="h-rrd">
         <h2 id="h-rrd">RRD archive</h2>
         {d.archive ? (
-          <RrdGraph dir={d.archive} from={d.first_seen} to={d.last_seen} />
+          <RrdGraph dir={d.archive} files={HOST_FILES} from={d.first_seen} to={d.last_seen} what="host" />
         ) : (
           <p class="muted">This controller keeps no RRD archive.</p>
         )}

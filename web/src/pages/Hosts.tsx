@@ -11,6 +11,7 @@ type Unit = 'bytes' | 'packets';
 interface View {
   site?: string;
   probe?: string;
+  iface?: string;
   cidr?: string;
   q?: string;
   sort: string;
@@ -29,6 +30,7 @@ function readView(q: URLSearchParams): View {
   return {
     site: get('site'),
     probe: get('probe'),
+    iface: /^\d+$/.test(q.get('interface') ?? '') ? (q.get('interface') ?? undefined) : undefined,
     cidr: get('cidr'),
     q: get('q'),
     sort: sort && SORTS.includes(sort) ? sort : 'bytes',
@@ -43,6 +45,7 @@ function href(v: View, path = '/hosts'): string {
   return withQuery(path, {
     site: v.site,
     probe: v.probe,
+    interface: v.iface,
     cidr: v.cidr,
     q: v.q,
     sort: v.sort === 'bytes' ? undefined : v.sort,
@@ -57,6 +60,7 @@ function apiPath(v: View): string {
   return withQuery('/api/v1/hosts', {
     site: v.site,
     probe: v.probe,
+    interface: v.iface,
     cidr: v.cidr,
     q: v.q,
     sort: v.sort,
@@ -154,16 +158,21 @@ export function Hosts({ loc }: { loc: Loc }) {
           </select>
         </label>
         <button type="submit">Apply</button>
-        {(v.q || v.cidr || v.site || v.probe) && (
+        {(v.q || v.cidr || v.site || v.probe || v.iface) && (
           <a class="button-like" href={href({ sort: v.sort, order: v.order, unit: v.unit, limit: v.limit })}>
             Clear filters
           </a>
         )}
       </form>
-      {(v.site || v.probe) && (
+      {(v.site || v.probe || v.iface) && (
         <p class="summary">
           {v.site && <>Site <strong>{v.site}</strong> </>}
-          {v.probe && <>Probe <strong>{v.probe}</strong></>}
+          {v.probe && <>Probe <strong>{v.probe}</strong> </>}
+          {v.iface && (
+            <>
+              Interface <a href={`/interfaces/${v.iface}`}>{v.iface}</a>
+            </>
+          )}
         </p>
       )}
       {page.error ? (

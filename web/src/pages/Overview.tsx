@@ -136,6 +136,18 @@ export function Overview({ only }: { only?: string }) {
                       <li key={p.name} data-probe={p.name}>
                         <span class={`status ${p.status}`}>{p.status}</span> {p.name}
                         {p.hostname && <span class="muted"> ({p.hostname})</span>}
+                        {p.interfaces.length > 0 && (
+                          <ul class="ifaces" aria-label={`Interfaces of ${p.name}`}>
+                            {p.interfaces.map((i) => (
+                              <li key={i.id}>
+                                <a href={`/interfaces/${i.id}`} data-interface={i.id}>
+                                  {i.name}
+                                </a>{' '}
+                                <span class="muted">{bytes(i.bytes)}</span>
+                              </li>
+                            ))}
+                          </ul>
+                        )}
                       </li>
                     ))}
                   </ul>
