@@ -215,6 +215,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn clients_name_directories_as_the_archiver_writes_them() {
+        assert_eq!(interface_dir("pa", "eth0:1"), "pa/interfaces/eth0%3A1");
+        assert_eq!(host_dir("scripts", "2001:db8::1".parse().unwrap()), "%73cripts/hosts/2001_db8__1");
+        assert_eq!(host_dir("pa", "192.0.2.1".parse().unwrap()), "pa/hosts/192.0.2.1");
+    }
+
+    #[test]
     fn names_become_single_safe_components() {
         assert_eq!(dir_name("eth0"), "eth0");
         assert_eq!(dir_name("eth0.100"), "eth0.100");
