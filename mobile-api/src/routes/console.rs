@@ -26,7 +26,7 @@ use crate::error::ApiError;
 
 /// The console's policy: nothing inline, nothing from elsewhere.
 pub(crate) const CSP_CONSOLE: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self' blob: data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; \
+     img-src 'self' blob:; connect-src 'self'; font-src 'self'; manifest-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Paths that belong to the server, never to the app.
