@@ -260,6 +260,7 @@ impl Config {
             "session_cache_ms",
             "public_url",
             "cookie_secure",
+            "web_dir",
         ];
         const PYTHON_KEYS: &[&str] = &[
             "enabled",

@@ -17,7 +17,8 @@
 //! - `routes::extract` (extractors, request parsing) and `routes::convert` (store values →
 //!   response pieces);
 //! - the resource modules `routes::{auth, inventory, hosts, history, geo, preferences, live,
-//!   health, pages, rrd}`, which never use each other;
+//!   health, pages, rrd, alarms, reports, console}`, which never use each other (`console`
+//!   serves the built web app, the router's fallback);
 //! - `routes` (`routes/mod.rs`: the router and the OpenAPI document).
 
 pub mod auth;
@@ -124,6 +125,9 @@ pub struct ApiConfig {
     /// The session cookie's `Secure` attribute: `auto` (on when `public_url` is https),
     /// `always` or `never`.
     pub cookie_secure: CookieSecure,
+    /// The built web console (`npm run build` in `web/`); empty: `web/dist` of the source tree
+    /// this binary was built from. Without its `index.html` the console's paths answer 503.
+    pub web_dir: Option<PathBuf>,
 }
 
 /// When the session cookie is marked `Secure`.
@@ -174,6 +178,7 @@ impl Default for ApiConfig {
             session_cache_ms: 1000,
             public_url: String::new(),
             cookie_secure: CookieSecure::Auto,
+            web_dir: None,
         }
     }
 }
@@ -258,6 +263,10 @@ impl ApiState {
                     .map_err(|_| ApiInitError::Proxy(p.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let web = routes::console::web_dir(config.web_dir.as_deref());
+        if !web.join("index.html").is_file() {
+            tracing::warn!(dir = %web.display(), "the web console is not built (scripts/setup builds it): its pages answer 503");
+        }
         let dummy_hash = tokio::task::spawn_blocking(|| auth::hash_password("no such user, no such password"))
             .await
             .map_err(|e| auth::AuthError::Hash(e.to_string()))??;

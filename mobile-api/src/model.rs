@@ -180,6 +180,10 @@ pub struct Interface {
     /// ntop's pktsStats and securityPkts counters.
     #[schema(value_type = Object)]
     pub pkts_stats: serde_json::Value,
+    /// The interface's directory in the RRD archive (`probe/interfaces/name`, as `/rrd/files`
+    /// and `/rrd/graph` name paths; list its files with `/rrd/files?prefix=…/`). `null`: this
+    /// controller keeps no archive.
+    pub archive: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -346,6 +350,10 @@ pub struct HostDetail {
     pub throughput_rcvd: Throughput,
     /// ntop's host role flags (`http_host`, `dns_server`, `dhcp_client`, …).
     pub roles: Vec<String>,
+    /// The host's directory in the RRD archive (`probe/hosts/address`, as `/rrd/files` and
+    /// `/rrd/graph` name paths); its files exist only for archived hosts (list them with
+    /// `/rrd/files?prefix=…/`). `null`: this controller keeps no archive.
+    pub archive: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

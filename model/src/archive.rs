@@ -91,6 +91,16 @@ pub fn host_dir_name(ip: IpAddr) -> String {
     ip.to_string().replace(':', "_")
 }
 
+/// A host's directory relative to the root, as clients name it (`probe/hosts/address`).
+pub fn host_dir(probe: &str, ip: IpAddr) -> String {
+    format!("{}/hosts/{}", probe_dir_name(probe), host_dir_name(ip))
+}
+
+/// An interface's directory relative to the root, as clients name it (`probe/interfaces/name`).
+pub fn interface_dir(probe: &str, interface: &str) -> String {
+    format!("{}/interfaces/{}", probe_dir_name(probe), dir_name(interface))
+}
+
 /// The first 16 hex digits of a SHA-256.
 fn sha256_hex16(data: &[u8]) -> String {
     use sha2::Digest;
@@ -203,6 +213,13 @@ pub trait Archives: Send + Sync {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clients_name_directories_as_the_archiver_writes_them() {
+        assert_eq!(interface_dir("pa", "eth0:1"), "pa/interfaces/eth0%3A1");
+        assert_eq!(host_dir("scripts", "2001:db8::1".parse().unwrap()), "%73cripts/hosts/2001_db8__1");
+        assert_eq!(host_dir("pa", "192.0.2.1".parse().unwrap()), "pa/hosts/192.0.2.1");
+    }
 
     #[test]
     fn names_become_single_safe_components() {

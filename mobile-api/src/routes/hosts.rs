@@ -160,6 +160,7 @@ pub(super) async fn host(
             peak: f64::from(g.thpt.peak_rx),
         },
         roles: role_names,
+        archive: st.archives.as_ref().map(|_| wirewatch_model::archive::host_dir(&h.probe, ip)),
         summary: summary(&st, &h, q.unit.unwrap_or_default()),
     }))
 }

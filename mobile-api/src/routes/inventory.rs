@@ -27,10 +27,11 @@ fn online(st: &ApiState, p: &store_api::ProbeRow, connected: &[String]) -> bool 
     recent && p.controller.as_deref().is_some_and(|c| c != st.controller)
 }
 
-fn interface_model(i: store_api::InterfaceRow) -> Interface {
+fn interface_model(st: &ApiState, i: store_api::InterfaceRow) -> Interface {
     let c = i.counters;
     let g = i.gauges;
     Interface {
+        archive: st.archives.as_ref().map(|_| wirewatch_model::archive::interface_dir(&i.probe, &i.name)),
         id: i.id,
         probe: i.probe,
         site: i.site,
@@ -93,7 +94,7 @@ fn probe_model(st: &ApiState, p: store_api::ProbeRow, connected: &[String]) -> P
             last_reason: p.quarantined.last_reason,
             last_at: p.quarantined.last_at,
         },
-        interfaces: p.interfaces.into_iter().map(interface_model).collect(),
+        interfaces: p.interfaces.into_iter().map(|i| interface_model(st, i)).collect(),
         name: p.name,
         site: p.site,
     }
@@ -174,5 +175,5 @@ pub(super) async fn probe(State(st): S, p: Principal, Path(name): Path<String>) 
     responses((status = 200, body = Interface), Errors))]
 pub(super) async fn interface(State(st): S, p: Principal, Path(id): Path<i64>) -> ApiResult<Json<Interface>> {
     let i = st.store.interface(p.allowed(), id).await?.ok_or_else(|| ApiError::not_found("interface"))?;
-    Ok(Json(interface_model(i)))
+    Ok(Json(interface_model(&st, i)))
 }

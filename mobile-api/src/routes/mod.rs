@@ -6,6 +6,7 @@
 
 mod alarms;
 mod auth;
+pub(crate) mod console;
 mod convert;
 mod extract;
 mod geo;
@@ -114,7 +115,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
             async move { axum::Json(d.as_ref().clone()) }
         }),
     )
-    .fallback(|| async { ApiError::not_found("this path") })
+    // Everything else is the web console (its files, or index.html for its deep links);
+    // unknown /api/… paths stay the API's JSON 404 there.
+    .fallback(console::console)
     .method_not_allowed_fallback(|| async {
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
     })

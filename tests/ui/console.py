@@ -1,0 +1,538 @@
+#!/usr/bin/env python3
+"""The web console in a real browser: Playwright driving Debian's Chromium (no browser
+download) against a controller that tests/tests/console.rs started, with a probe's replayed
+capture stored and an alarm event recorded.
+
+    console.py SPEC.json
+
+SPEC (written by the Rust test): url, url_short_ttl (a second controller of the same database
+whose access tokens live 2 s), stop_pid (that controller's process, stopped at the end),
+user, password (an admin), viewer, viewer_password, probe, frames (the capture's), hosts {ip: [tx_packets, tx_bytes, rx_packets, rx_bytes]} (the
+capture's oracle), cidr, event_id, event_subject, hostile_ip, hostile_name, hostile_event_id,
+out (a directory for screenshots).
+
+Every step collects the page's console errors and uncaught exceptions; a step that provokes a
+failure on purpose (wrong password, a refused token, a stopped controller, a missing host)
+allows only the browser's own report of that failed request. Exits non-zero with the reason on
+the first failed check.
+"""
+
+import contextlib
+import gzip
+import ipaddress
+import json
+import os
+import re
+import sys
+import time
+import urllib.request
+
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+# The page a failure is shown on (its screenshot is written on the way out).
+CURRENT = []
+# Started in __main__ and stopped after a failure's screenshot.
+PLAYWRIGHT = []
+PHONE = {"width": 390, "height": 844}
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", flush=True)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+class Errors:
+    """A page's console errors and uncaught exceptions, per step."""
+
+    def __init__(self, page):
+        self.items = []
+        page.on("console", lambda m: self.items.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.items.append(f"pageerror: {e}"))
+
+    def take(self):
+        out, self.items = self.items, []
+        return out
+
+    def none(self, step, allowed=()):
+        """No error in this step but the failed requests `allowed` names (regexes)."""
+        bad = [e for e in self.take() if not any(re.search(a, e) for a in allowed)]
+        check(not bad, f"{step}: console errors: {bad}")
+
+
+def api(url, token, path, method="GET", body=None):
+    req = urllib.request.Request(url + path, method=method, data=None if body is None else json.dumps(body).encode())
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    if body is not None:
+        req.add_header("content-type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def token(url, user, password):
+    return api(url, None, "/api/v1/auth/login", "POST", {"username": user, "password": password})["access_token"]
+
+
+def shot(page, out, name):
+    page.screenshot(path=os.path.join(out, f"{name}.png"), full_page=True)
+
+
+def rows(page):
+    """The host table's rows: [(ip, sent, rcvd, total)] in display order."""
+    return page.eval_on_selector_all(
+        "table.hosts tbody tr",
+        """trs => trs.map(tr => [tr.dataset.ip,
+            Number(tr.querySelector('td.sent').dataset.value),
+            Number(tr.querySelector('td.rcvd').dataset.value),
+            Number(tr.querySelector('td.total').dataset.value)])""",
+    )
+
+
+def wait_table(page):
+    expect(page.locator("table.hosts")).to_be_visible()
+    expect(page.locator("table.hosts")).not_to_have_attribute("aria-busy", "true")
+
+
+def no_horizontal_scroll(page, what):
+    w = page.evaluate("document.documentElement.scrollWidth")
+    check(w <= PHONE["width"], f"{what} at 390x844: scrollWidth {w} > 390")
+
+
+def sign_in(page, password):
+    page.get_by_label("User name").fill(SPEC["user"])
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def served_sizes(url):
+    """The console's JS and CSS as served, raw and gzip-compressed."""
+    with urllib.request.urlopen(url + "/", timeout=30) as r:
+        html = r.read().decode()
+    total_raw = total_gz = 0
+    for asset in re.findall(r'(?:src|href)="(/assets/[^"]+\.(?:js|css))"', html):
+        with urllib.request.urlopen(url + asset, timeout=30) as r:
+            data = r.read()
+        total_raw += len(data)
+        total_gz += len(gzip.compress(data, 9))
+    return total_raw, total_gz
+
+
+def main():
+    url = SPEC["url"]
+    out = SPEC["out"]
+    os.makedirs(out, exist_ok=True)
+    oracle = {ip: v for ip, v in SPEC["hosts"].items()}
+    admin = token(url, SPEC["user"], SPEC["password"])
+    raw, gz = served_sizes(url)
+    log(f"console size: JS + CSS {raw} B, {gz} B gzip-compressed ({gz / 1024:.1f} KiB)")
+
+    with contextlib.nullcontext(PLAYWRIGHT[0]) as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        ctx = browser.new_context(viewport=DESKTOP)
+        page = ctx.new_page()
+        page.set_default_timeout(20_000)
+        errors = Errors(page)
+        CURRENT[:] = [page]
+
+        # A wrong password: the message, no session.
+        page.goto(url + "/hosts?probe=" + SPEC["probe"])
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        errors.none("sign-in form")
+        shot(page, out, "signin-desktop")
+        sign_in(page, "not-the-password")
+        expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
+        errors.none("wrong password", [r"status of 401"])
+
+        # Signing in opens the page the link named (the deep link), not another one.
+        sign_in(page, SPEC["password"])
+        expect(page.get_by_role("heading", name="Hosts", level=1)).to_be_visible()
+        check(page.url.endswith("/hosts?probe=" + SPEC["probe"]), f"after sign-in: {page.url}")
+        wait_table(page)
+        errors.none("sign-in")
+
+        # The sites overview: both sites, their probes, a throughput sparkline, open alarms.
+        page.get_by_role("navigation", name="Console").get_by_role("link", name="Sites").click()
+        expect(page.get_by_role("heading", name="Sites", level=1)).to_be_visible()
+        for site in ("site-a", "site-b"):
+            card = page.locator(f"li.site[data-site='{site}']")
+            expect(card).to_be_visible()
+            expect(card.locator("li[data-probe]")).to_have_count(1)
+        expect(page.locator("li.site[data-site='site-a'] svg.sparkline")).to_be_visible()
+        expect(page.locator("li.site[data-site='site-a'] .alarm-count")).to_have_text("1")
+        expect(page.locator("p.summary")).to_contain_text("open alarms")
+        errors.none("overview")
+        shot(page, out, "overview-desktop")
+        # A site's own page (a deep link too).
+        page.locator("li.site[data-site='site-a'] h2 a").click()
+        expect(page).to_have_url(re.compile(r"/sites/site-a$"))
+        expect(page.get_by_role("heading", name="Site site-a", level=1)).to_be_visible()
+        expect(page.locator("li.site")).to_have_count(1)
+        page.goto(url + "/sites/no-such-site")
+        expect(page.get_by_role("alert")).to_contain_text("no site no-such-site")
+        errors.none("site page")
+
+        # An interface's page, from the probe's list: the API's counters, history, RRD graph.
+        page.goto(url + "/")
+        link = page.locator(f"li[data-probe='{SPEC['probe']}'] a[data-interface]").first
+        iid = link.get_attribute("data-interface")
+        link.click()
+        expect(page).to_have_url(re.compile(rf"/interfaces/{iid}$"))
+        i = api(url, admin, f"/api/v1/interfaces/{iid}")
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"{i['probe']} · {i['name']}")
+
+        def value(row):
+            return page.eval_on_selector(f"table.counters tr[data-row='{row}'] td", "td => Number(td.dataset.value)")
+
+        check(value("Packets") == SPEC["frames"], f"interface packets {value('Packets')}, the capture has {SPEC['frames']}")
+        check((value("Bytes"), value("Packets"), value("Hosts")) == (i["bytes"], i["packets"], i["hosts"]),
+              f"interface page {(value('Bytes'), value('Packets'), value('Hosts'))} vs API {i}")
+        for k, v in i["bytes_stats"].items():
+            if v:
+                check(page.eval_on_selector(f"table.bytes-stats tr[data-row='{k}'] td", "td => Number(td.dataset.value)") == v,
+                      f"bytesStats {k}")
+        expect(page.locator(".chart canvas").first).to_be_visible()
+        page.wait_for_function("() => document.querySelector('img.rrd-graph')?.naturalWidth > 0")
+        errors.none("interface page")
+        shot(page, out, "interface-desktop")
+        page.get_by_role("link", name="its hosts").click()
+        expect(page).to_have_url(re.compile(rf"/hosts\?interface={iid}$"))
+        wait_table(page)
+        ifaces = page.eval_on_selector_all("table.hosts tbody tr", "trs => trs.map(tr => tr.dataset.interface)")
+        check(len(ifaces) > 0 and set(ifaces) == {iid}, f"hosts of interface {iid}: {set(ifaces)}")
+        errors.none("hosts of an interface")
+
+        # The host table: every host the probe sent with the oracle's byte counts, by bytes.
+        page.goto(url + f"/hosts?probe={SPEC['probe']}&limit=1000")
+        wait_table(page)
+        got = rows(page)
+        check(len(got) == len(oracle), f"host table: {len(got)} rows, the oracle has {len(oracle)}")
+        for ip, sent, rcvd, total in got:
+            check(ip in oracle, f"host table: {ip} is not in the capture")
+            _, txb, _, rxb = oracle[ip]
+            check((sent, rcvd) == (txb, rxb), f"host table: {ip} sent/received {sent}/{rcvd}, oracle {txb}/{rxb}")
+            check(total == sent + rcvd, f"host table: {ip} total {total}")
+        totals = [r[3] for r in got]
+        check(totals == sorted(totals, reverse=True), "host table: not sorted by bytes, descending")
+        taipei = [ip for ip in oracle if ip.startswith("203.69.81.")]
+        if taipei:
+            expect(page.locator(f"tr[data-ip='{taipei[0]}'] td.loc")).to_contain_text("TW Taipei")
+        errors.none("host table")
+        shot(page, out, "hosts-desktop")
+
+        # Sorted the other way by a click on the column header (a link: the URL keeps it).
+        page.get_by_role("link", name="Total").click()
+        expect(page).to_have_url(re.compile(r"order=asc"))
+        wait_table(page)
+        page.wait_for_function("() => { const r = document.querySelectorAll('table.hosts tbody tr'); "
+                               "return r.length > 1 && Number(r[0].querySelector('td.total').dataset.value) <= "
+                               "Number(r[r.length - 1].querySelector('td.total').dataset.value) }")
+        asc = [r[3] for r in rows(page)]
+        check(asc == sorted(asc), "host table: the header click did not sort ascending")
+        errors.none("sort")
+
+        # Filtered by a subnet typed in the form.
+        net = ipaddress.ip_network(SPEC["cidr"])
+        want = {ip for ip in oracle if ipaddress.ip_address(ip) in net}
+        check(0 < len(want) < len(oracle), f"the test's subnet {net} should hold some hosts, not all")
+        page.get_by_label("Subnet (CIDR)").fill(SPEC["cidr"])
+        page.get_by_role("button", name="Apply").click()
+        expect(page).to_have_url(re.compile(r"cidr="))
+        page.wait_for_function(f"() => document.querySelectorAll('table.hosts tbody tr').length === {len(want)}")
+        shown = {r[0] for r in rows(page)}
+        check(shown == want, f"subnet {net}: shown {sorted(shown ^ want)} differ")
+        # A reload of that deep link keeps the session and the view.
+        page.reload()
+        wait_table(page)
+        page.wait_for_function(f"() => document.querySelectorAll('table.hosts tbody tr').length === {len(want)}")
+        check({r[0] for r in rows(page)} == want, "reload: another view")
+        check(page.get_by_role("button", name="Sign out").is_visible(), "reload: signed out")
+        errors.none("subnet filter and reload")
+
+        # Packets as the unit.
+        page.goto(url + f"/hosts?probe={SPEC['probe']}&limit=1000")
+        wait_table(page)
+        page.get_by_label("Unit").select_option("packets")
+        page.get_by_role("button", name="Apply").click()
+        expect(page).to_have_url(re.compile(r"unit=packets"))
+        page.wait_for_function("() => document.querySelector('td.sent')?.textContent.includes('pkts')")
+        for ip, sent, rcvd, _ in rows(page):
+            txp, _, rxp, _ = oracle[ip]
+            check((sent, rcvd) == (txp, rxp), f"packets: {ip} {sent}/{rcvd}, oracle {txp}/{rxp}")
+        errors.none("unit packets")
+
+        # Paged with the cursor: 7 a page, every host once, in order across pages.
+        page.goto(url + f"/hosts?probe={SPEC['probe']}&limit=7")
+        seen = []
+        pages = 0
+        while True:
+            wait_table(page)
+            page.wait_for_function("() => document.querySelectorAll('table.hosts tbody tr').length > 0")
+            seen.extend(rows(page))
+            pages += 1
+            nxt = page.get_by_role("link", name="Next page")
+            if nxt.count() == 0:
+                break
+            before = page.url
+            nxt.click()
+            page.wait_for_url(lambda u: u != before)
+            check(pages < 100, "paging does not end")
+        ips = [r[0] for r in seen]
+        check(len(ips) == len(set(ips)) == len(oracle), f"paging: {len(ips)} rows, {len(set(ips))} distinct, want {len(oracle)}")
+        check(pages == -(-len(oracle) // 7), f"paging: {pages} pages")
+        check([r[3] for r in seen] == sorted((r[3] for r in seen), reverse=True), "paging: order broken across pages")
+        errors.none("paging")
+
+        # A host's page shows the API's figures, its history chart and its RRD graph.
+        top = got[0][0]
+        page.goto(url + f"/hosts?probe={SPEC['probe']}")
+        wait_table(page)
+        page.locator(f"tr[data-ip='{top}'] th a").click()
+        expect(page).to_have_url(re.compile(r"/hosts/\d+/"))
+        expect(page.get_by_role("heading", name="Counters")).to_be_visible()
+        iface = page.url.rstrip("/").split("/")[-2]
+        d = api(url, admin, f"/api/v1/interfaces/{iface}/hosts/{top}")
+
+        def cells(row):
+            return page.eval_on_selector_all(f"tr[data-row='{row}'] td[data-value]", "tds => tds.map(t => Number(t.dataset.value))")
+
+        check(cells("bytes") == [d["bytes"]["sent"], d["bytes"]["rcvd"]], f"host page bytes {cells('bytes')} vs API {d['bytes']}")
+        check(cells("packets") == [d["packets"]["sent"], d["packets"]["rcvd"]], "host page packets")
+        check(cells("peers") == [d["peers_sent"], d["peers_rcvd"]], "host page peers")
+        check(cells("tcp") == [d["tcp_sessions_active"], d["tcp_sessions_total"]], "host page TCP sessions")
+        t = d["protocols"]["tcp"]
+        check(cells("TCP") == [t["sent_bytes"], t["rcvd_bytes"], t["sent_packets"], t["rcvd_packets"]], "host page TCP split")
+        u = d["protocols"]["udp"]
+        check(cells("UDP") == [u["sent_bytes"], u["rcvd_bytes"], u["sent_packets"], u["rcvd_packets"]], "host page UDP split")
+        for s in d["services"]:
+            expect(page.locator(f"table.services tr[data-row='{s['service']}']")).to_be_visible()
+        check(oracle[top][1] == d["bytes"]["sent"], "the API differs from the oracle")
+        expect(page.locator(".chart canvas").first).to_be_visible()
+        img = page.locator("img.rrd-graph")
+        expect(img).to_be_visible()
+        page.wait_for_function("() => document.querySelector('img.rrd-graph')?.naturalWidth > 0")
+        check(page.evaluate("document.querySelector('img.rrd-graph').src").startswith("blob:"), "the graph is not a blob URL")
+        errors.none("host page")
+        shot(page, out, "host-desktop")
+
+        # A host whose name is markup: shown as text, never run or parsed.
+        page.goto(url + f"/hosts?probe={SPEC['probe']}&limit=1000")
+        wait_table(page)
+        expect(page.locator(f"tr[data-ip='{SPEC['hostile_ip']}'] td.name")).to_have_text(SPEC["hostile_name"])
+        page.locator(f"tr[data-ip='{SPEC['hostile_ip']}'] th a").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(SPEC["hostile_name"])
+        check(page.evaluate("String(window.__pwned)") == "undefined", "a stored name ran as script")
+        check(page.locator("img[src=x]").count() == 0, "a stored name became markup")
+        errors.none("hostile host name")
+
+        # A missing host: "not found".
+        page.goto(url + "/hosts/999999/10.255.255.1")
+        expect(page.get_by_role("alert")).to_contain_text("Not found")
+        errors.none("missing host", [r"status of 404"])
+
+        # The controller's other refusals as the API words them (answers replaced in the
+        # browser: nothing here makes the controller fail on purpose).
+        for status, code, message, shown in [
+            (403, "forbidden", "needs the operator role", "Not allowed: needs the operator role"),
+            (500, "internal", "internal error (logged on the controller)", "The controller failed (HTTP 500)"),
+            (503, "unavailable", "database unavailable", "The controller is unavailable"),
+        ]:
+            body = json.dumps({"error": {"code": code, "message": message}})
+            def answer(route, s=status, b=body):
+                route.fulfill(status=s, body=b, content_type="application/json")
+
+            page.route("**/api/v1/sites", lambda route: answer(route))
+            page.goto(url + "/")
+            expect(page.get_by_role("alert")).to_contain_text(shown)
+            page.unroute("**/api/v1/sites")
+            errors.none(f"HTTP {status}", [rf"status of {status}"])
+        page.get_by_role("button", name="Try again").click()
+        expect(page.locator("li.site").first).to_be_visible()
+        errors.none("try again")
+
+        # Alarms: the event the threshold check recorded, acknowledged by a click.
+        page.get_by_role("navigation", name="Console").get_by_role("link", name="Alarms").click()
+        row = page.locator(f"tr[data-event='{SPEC['event_id']}']")
+        expect(row).to_contain_text(SPEC["event_subject"])
+        expect(page.get_by_role("link", name="thresholds (configurator)")).to_have_attribute("href", "/python/rrdalarm/config.py")
+        expect(page.get_by_role("link", name="report and check")).to_have_attribute("href", "/python/rrdalarm/report.py")
+        hostile = page.locator(f"tr[data-event='{SPEC['hostile_event_id']}']")
+        expect(hostile.locator(".message-text")).to_contain_text(SPEC["hostile_name"])
+        check(page.evaluate("String(window.__pwned)") == "undefined", "an event's message ran as script")
+        shot(page, out, "alarms-desktop")
+        row.get_by_role("button", name=re.compile("^Acknowledge")).click()
+        expect(row).to_contain_text("acknowledged by " + SPEC["user"])
+        acked = api(url, admin, "/api/v1/alarms/events?state=acked")["items"]
+        check(any(e["id"] == SPEC["event_id"] and e["acked_by"] == SPEC["user"] for e in acked), "not acknowledged in the API")
+        errors.none("alarms")
+
+        # The dark theme by the toggle (kept across a reload).
+        page.goto(url + "/")
+        page.get_by_role("button", name=re.compile("^Theme")).click()
+        expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+        page.reload()
+        expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+        expect(page.locator("li.site").first).to_be_visible()
+        shot(page, out, "overview-dark-desktop")
+        page.goto(url + f"/hosts/{iface}/{top}")
+        expect(page.locator(".chart canvas").first).to_be_visible()
+        shot(page, out, "host-dark-desktop")
+        page.get_by_role("button", name=re.compile("^Theme")).click()
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        page.get_by_role("button", name=re.compile("^Theme")).click()
+        expect(page.locator("html")).not_to_have_attribute("data-theme", re.compile("."))
+        errors.none("theme")
+
+        # Keyboard: the skip link, then the navigation, reachable with Tab; focus is visible.
+        page.goto(url + "/")
+        expect(page.locator("li.site").first).to_be_visible()
+        page.keyboard.press("Tab")
+        check(page.evaluate("document.activeElement.textContent") == "Skip to content", "first Tab: not the skip link")
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        check(outline != "none", "no visible focus")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        check(page.evaluate("document.activeElement.textContent") == "Hosts", "Tab order: Hosts is not the third link")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Hosts", level=1)).to_be_visible()
+        errors.none("keyboard")
+
+        # At 390x844 nothing scrolls sideways.
+        page.set_viewport_size(PHONE)
+        for name, path, ready in [
+            ("overview", "/", "li.site"),
+            ("hosts", f"/hosts?probe={SPEC['probe']}", "table.hosts tbody tr"),
+            ("host", f"/hosts/{iface}/{top}", ".chart canvas"),
+            ("interface", f"/interfaces/{iid}", ".chart canvas"),
+            ("alarms", "/alarms?state=all", "table.events tbody tr"),
+        ]:
+            page.goto(url + path)
+            expect(page.locator(ready).first).to_be_visible()
+            page.wait_for_timeout(300)
+            no_horizontal_scroll(page, name)
+            shot(page, out, f"{name}-phone")
+        errors.none("phone layout")
+
+        # A viewer sees the events, without the button to acknowledge them.
+        viewer = browser.new_context(viewport=DESKTOP)
+        vpage = viewer.new_page()
+        verrors = Errors(vpage)
+        vpage.goto(url + "/alarms?state=all")
+        vpage.get_by_label("User name").fill(SPEC["viewer"])
+        vpage.get_by_label("Password").fill(SPEC["viewer_password"])
+        vpage.get_by_role("button", name="Sign in").click()
+        expect(vpage.locator(f"tr[data-event='{SPEC['hostile_event_id']}']")).to_contain_text("open")
+        check(vpage.get_by_role("button", name=re.compile("^Acknowledge")).count() == 0, "a viewer may acknowledge")
+        expect(vpage.locator(".who")).to_contain_text("(viewer)")
+        verrors.none("viewer")
+        viewer.close()
+
+        # Sign-out ends the session: a reload shows the form.
+        page.set_viewport_size(DESKTOP)
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.locator("p.notice")).to_contain_text("signed out")
+        page.reload()
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        check(page.evaluate("localStorage.getItem('wirewatch.refresh')") is None, "the refresh token stayed")
+        page.set_viewport_size(PHONE)
+        no_horizontal_scroll(page, "sign-in")
+        shot(page, out, "signin-phone")
+        page.set_viewport_size(DESKTOP)
+        errors.none("sign-out")
+        ctx.close()
+
+        # A 2-second access token: expired between pages, refreshed silently.
+        short = SPEC["url_short_ttl"]
+        ctx = browser.new_context(viewport=DESKTOP)
+        page = ctx.new_page()
+        page.set_default_timeout(20_000)
+        errors = Errors(page)
+        CURRENT[:] = [page]
+        refreshes = []
+        page.on("request", lambda r: refreshes.append(r.url) if r.url.endswith("/api/v1/auth/refresh") else None)
+        page.goto(short + "/")
+        sign_in(page, SPEC["password"])
+        expect(page.locator("li.site").first).to_be_visible()
+        page.wait_for_timeout(3_000)
+        before = len(refreshes)
+        page.get_by_role("navigation", name="Console").get_by_role("link", name="Hosts").click()
+        wait_table(page)
+        page.wait_for_function("() => document.querySelectorAll('table.hosts tbody tr').length > 0")
+        check(page.get_by_role("alert").count() == 0, "an error shown after the token expired")
+        check(len(refreshes) > before, "no refresh after the access token expired")
+        errors.none("silent refresh", [r"status of 401"])
+        # A reload (the access token is gone with the page): the stored refresh token resumes.
+        page.reload()
+        wait_table(page)
+        check(page.get_by_role("alert").count() == 0, "an error after reload")
+        errors.none("reload with the refresh token", [r"status of 401"])
+
+        # A refresh token the controller refuses: "your session expired".
+        page.evaluate("localStorage.setItem('wirewatch.refresh', 'wwr_not-a-real-token')")
+        page.reload()
+        expect(page.locator("p.notice")).to_contain_text("Your session expired, sign in again")
+        errors.none("expired session", [r"status of 401"])
+
+        # A stopped controller: "cannot reach the controller".
+        sign_in(page, SPEC["password"])
+        expect(page.get_by_role("heading", name="Hosts", level=1)).to_be_visible()
+        wait_table(page)
+        os.kill(int(SPEC["stop_pid"]), 15)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(short + "/healthz", timeout=2)
+                time.sleep(0.2)
+            except Exception:
+                break
+        page.get_by_role("navigation", name="Console").get_by_role("link", name="Alarms").click()
+        expect(page.get_by_role("alert")).to_contain_text("Cannot reach the controller")
+        shot(page, out, "unreachable-desktop")
+        errors.none("stopped controller", [r"ERR_CONNECTION_REFUSED", r"Failed to fetch", r"ERR_CONNECTION_RESET"])
+        ctx.close()
+        browser.close()
+    log(f"screenshots in {out}")
+    log("console: every check passed")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    with open(sys.argv[1]) as f:
+        SPEC = json.load(f)
+    PLAYWRIGHT.append(sync_playwright().start())
+    try:
+        main()
+    except BaseException:
+        # What the page showed when a check timed out or failed.
+        if CURRENT:
+            try:
+                CURRENT[0].screenshot(path=os.path.join(SPEC["out"], "failure.png"), full_page=True)
+                print(f"the page at the failure: {CURRENT[0].url}, {SPEC['out']}/failure.png", flush=True)
+                print(CURRENT[0].inner_text("body")[:3000], flush=True)
+            except Exception as e:
+                print(f"(no screenshot of the failure: {e})", flush=True)
+        raise
+    finally:
+        PLAYWRIGHT[0].stop()
