@@ -192,6 +192,19 @@ impl Spool {
         Ok(true)
     }
 
+    /// Makes the numbers given from now on come after `seq`, the controller's last committed
+    /// batch of this probe: a spool that was lost or made anew must not number new traffic
+    /// with numbers the controller holds (it would take those batches for copies and drop
+    /// them). Returns whether the next number moved.
+    pub fn number_after(&mut self, seq: u64) -> Result<bool, SpoolError> {
+        if self.state.next_seq > seq {
+            return Ok(false);
+        }
+        self.state.next_seq = seq.saturating_add(1);
+        self.save()?;
+        Ok(true)
+    }
+
     /// Spools a batch with the next sequence number (live capture), then enforces the bounds
     /// by dropping the oldest batches.
     pub fn put(&mut self, batch: &mut Batch) -> Result<u64, SpoolError> {
@@ -409,6 +422,21 @@ mod tests {
         assert!(s.run_complete("files-a"));
         let r = s.begin_run("files-b").expect("another run");
         assert_eq!(r.base, 4);
+    }
+
+    #[test]
+    fn numbers_after_the_controllers_last_survive_a_lost_spool() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(d.path(), Bounds::default()).expect("open");
+        assert_eq!(s.put(&mut batch()).expect("put"), 0);
+        // The controller holds batches up to 41 from this probe's earlier spool.
+        assert!(s.number_after(41).expect("after"));
+        assert_eq!(s.put(&mut batch()).expect("put"), 42);
+        assert!(!s.number_after(41).expect("after"), "already past it");
+        assert!(!s.number_after(10).expect("after"));
+        drop(s);
+        let mut s = Spool::open(d.path(), Bounds::default()).expect("reopen");
+        assert_eq!(s.put(&mut batch()).expect("put"), 43, "kept in the state file");
     }
 
     #[test]
