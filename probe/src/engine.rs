@@ -23,6 +23,9 @@ pub struct Engine {
     track_changes: bool,
     /// What was left out because of the interface cap.
     pub over_cap: OverCap,
+    /// The first interval starts no earlier than this (packet time; see
+    /// [`Engine::start_intervals_at`]).
+    floor_ns: u64,
 }
 
 /// Interfaces refused by the interface cap, and their frames (not counted anywhere else).
@@ -92,7 +95,21 @@ impl Progress for NoProgress {
 
 impl Engine {
     pub fn new(limits: Limits) -> Engine {
-        Engine { interfaces: Vec::new(), limits, interval: (0, 0), track_changes: false, over_cap: OverCap::default() }
+        Engine {
+            interfaces: Vec::new(),
+            limits,
+            interval: (0, 0),
+            track_changes: false,
+            over_cap: OverCap::default(),
+            floor_ns: 0,
+        }
+    }
+
+    /// The first interval starts at `ns` at the earliest (it still ends where an aligned one
+    /// would): a looping replay restarted within an interval it already sent does not send an
+    /// interval overlapping that one.
+    pub fn start_intervals_at(&mut self, ns: u64) {
+        self.floor_ns = ns;
     }
 
     /// Adds an interface and returns its index.
@@ -182,7 +199,7 @@ impl Engine {
             let ts = p.ts_ns;
             if self.interval.1 == 0 {
                 let start = ts - ts % every;
-                self.interval = (start, start + every);
+                self.interval = (start.max(self.floor_ns.min(ts)), start + every);
             } else if ts >= self.interval.1 {
                 let (start, end) = self.interval;
                 hooks.interval_end(&mut self.interfaces, start, end, false);

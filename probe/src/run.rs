@@ -311,14 +311,19 @@ impl Hooks for LoopHooks {
         let moved = o.to.saturating_add(offset);
         let due = o.at.checked_add(Duration::from_nanos(offset));
         pace(due, &self.shared.stop, &self.inbox, interfaces);
-        self.last_ts = self.last_ts.max(moved);
+        if !self.stopped() {
+            self.last_ts = self.last_ts.max(moved); // not counted once stopped
+        }
         moved
     }
 
-    fn interval_end(&mut self, interfaces: &mut [Interface], start: u64, end: u64, _last: bool) {
+    fn interval_end(&mut self, interfaces: &mut [Interface], start: u64, end: u64, last: bool) {
         if end == 0 {
             return; // not a packet was read
         }
+        // The loop's last interval ends with its last packet, not in the future: a restarted
+        // loop starts there (see `replay_loop`), so no interval overlaps another.
+        let end = if last { end.min(self.last_ts.saturating_add(1)).max(start.saturating_add(1)) } else { end };
         publish_interfaces(&self.shared, interfaces, false);
         for mut b in split_batch(batch_of(interfaces, start, end), self.shared.max_batch_bytes) {
             if let Err(e) = self.shared.put_live_batch(&mut b) {
@@ -393,18 +398,23 @@ pub fn replay_loop(
     factor: f64,
     shared: Arc<Shared>,
 ) -> (LoopOutcome, Vec<ReadError>) {
+    // A restarted loop goes on after what its spool last took (a stop's interval ends with its
+    // last packet), never inside an interval it already sent.
+    let after =
+        shared.spool.lock().map(|s| s.last_interval_end()).unwrap_or_else(|p| p.into_inner().last_interval_end());
     let mut hooks = LoopHooks {
         shared: shared.clone(),
         interval_ns: interval.as_nanos().max(1) as u64,
         factor,
         inbox: shared.query_inbox(),
         pass: None,
-        last_ts: 0,
+        last_ts: after.saturating_sub(1),
         passes: 0,
         pass_base: (0, 0),
     };
     let mut engine = Engine::new(limits);
     engine.track_changes();
+    engine.start_intervals_at(after);
     let read_errors = engine.read_files_with(files, &mut NoProgress, &mut hooks);
     let (frames, bytes) = totals(&engine.interfaces);
     let outcome = LoopOutcome {

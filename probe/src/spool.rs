@@ -74,6 +74,10 @@ struct State {
     /// Batch files moved to `quarantine/` (also counted as dropped).
     #[serde(default)]
     quarantined_batches: u64,
+    /// The latest interval end of a batch spooled with the next number (live capture, looping
+    /// replay): where a restarted looping replay starts.
+    #[serde(default)]
+    last_end_ns: u64,
 }
 
 /// The spool. Not thread-safe by itself: the uplink shares it behind a mutex.
@@ -192,6 +196,11 @@ impl Spool {
         Ok(true)
     }
 
+    /// The latest interval end of the batches spooled with [`Spool::put`] (0: none).
+    pub fn last_interval_end(&self) -> u64 {
+        self.state.last_end_ns
+    }
+
     /// Makes the numbers given from now on come after `seq`, the controller's last committed
     /// batch of this probe: a spool that was lost or made anew must not number new traffic
     /// with numbers the controller holds (it would take those batches for copies and drop
@@ -211,6 +220,7 @@ impl Spool {
         batch.seq = self.state.next_seq;
         self.write_batch(batch)?;
         self.state.next_seq += 1;
+        self.state.last_end_ns = self.state.last_end_ns.max(batch.interval_end_ns);
         self.enforce_bounds(batch.seq)?;
         self.save()?;
         Ok(batch.seq)

@@ -4,7 +4,6 @@
 //! request, and reads the same files into the same interfaces pass after pass.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -47,7 +46,11 @@ fn cpu_secs() -> f64 {
 /// clock before and after, and the CPU time the process used meanwhile.
 fn run_for(file: &Path, factor: f64, secs: f64) -> (LoopOutcome, Vec<Batch>, u64, u64, f64) {
     let spool_dir = tempfile::tempdir().expect("spool");
-    let shared = Shared::new(Spool::open(spool_dir.path(), Bounds::default()).expect("spool"));
+    run_in(spool_dir.path(), file, factor, secs)
+}
+
+fn run_in(spool_dir: &Path, file: &Path, factor: f64, secs: f64) -> (LoopOutcome, Vec<Batch>, u64, u64, f64) {
+    let shared = Shared::new(Spool::open(spool_dir, Bounds::default()).expect("spool"));
     let (t0, cpu0) = (now_ns(), cpu_secs());
     let s = shared.clone();
     let files = vec![file.to_path_buf()];
@@ -128,4 +131,19 @@ fn a_gap_of_years_is_slept_through_and_a_stop_ends_it() {
     let (out, batches, t0, t1, _) = run_for(&file, 1e-300, 1.0);
     assert_eq!((out.passes, out.partial_frames), (0, 1), "{out:?}");
     check_intervals(&batches, t0, t1);
+}
+
+#[test]
+fn a_restarted_loop_goes_on_after_the_interval_it_stopped_in() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let spool = tempfile::tempdir().expect("spool");
+    let base = 1_700_000_000_000_000;
+    // 0.6 s of packets, intervals of 1 s: a stop lands inside an interval most of the time.
+    let (file, _) = capture(dir.path(), "short.pcap", &[base, base + 200_000, base + 400_000, base + 600_000]);
+    let (_, first, t0, _, _) = run_in(spool.path(), &file, 1.0, 1.3);
+    let (_, second, _, t1, _) = run_in(spool.path(), &file, 1.0, 1.3);
+    let last = first.last().expect("first run");
+    assert!(last.interval_end_ns <= now_ns(), "the stop's interval ends with its last packet: {last:?}");
+    assert_eq!(second.first().map(|b| b.seq), Some(last.seq + 1), "numbered on");
+    check_intervals(&[first, second].concat(), t0, t1);
 }
