@@ -559,13 +559,13 @@ pub fn run(config: RunConfig, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunEr
     if config.controllers.is_empty() {
         return Err(RunError::Invalid("no controller: give --controller HOST:PORT"));
     }
+    if let Source::Replay { looping: true, speed: Speed::Max, .. } = config.source {
+        return Err(RunError::Invalid("--loop needs a replay speed (a number such as 1), not max"));
+    }
     let identity = Identity::load(&config.identity)?;
     let spool = Spool::open(&config.spool_dir, config.spool_bounds)?;
     if config.max_batch_bytes < 4096 {
         return Err(RunError::Invalid("max_batch_bytes must be at least 4096"));
-    }
-    if let Source::Replay { looping: true, speed: Speed::Max, .. } = config.source {
-        return Err(RunError::Invalid("--loop needs a replay speed (a number such as 1), not max"));
     }
     let shared = Shared::with_max_batch(spool, config.max_batch_bytes);
     let interval = config.interval.max(Duration::from_secs(1));
