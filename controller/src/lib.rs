@@ -98,6 +98,8 @@ pub struct Running {
     /// The first admin's password, when this start created the account and made it up
     /// (print it once: it is stored only hashed).
     pub admin_password: Option<String>,
+    /// The GeoIP database's attribution, when it asks for one (`[api] geoip_db`).
+    pub geo_attribution: Option<wirewatch_model::geo::Attribution>,
     shutdown: CancellationToken,
     tasks: tokio::task::JoinSet<()>,
     db: Option<Database>,
@@ -186,6 +188,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     .await
     .context("starting the JSON API")?;
     let mut api = api;
+    let geo_attribution = api.geo.as_ref().and_then(|g| g.attribution.clone());
     let mut engine_handle: Option<wirewatch_python::Engine> = None;
     if cfg.python.enabled {
         let engine = wirewatch_python::Engine::start(
@@ -258,6 +261,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         metrics,
         store,
         admin_password,
+        geo_attribution,
         shutdown,
         tasks,
         db: Some(db),

@@ -55,18 +55,32 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Start a controller with its embedded database, enrol a probe, replay a capture through
-    /// it, print what to open, and keep serving until interrupted.
+    /// Start a controller with its embedded database, enrol probes into sites and start them
+    /// as `wirewatch-probe run --loop` processes (each replaying a capture again and again,
+    /// packet times moved to now), import a threshold that fires, print what to open, and keep
+    /// serving until interrupted (then stop the probes and the database).
     Demo {
-        /// Capture to replay (default: the bundled demo/lab.pcap).
+        /// A probe: SITE/NAME=CAPTURE (repeatable). Default: lab/demo=demo/lab.pcap.
+        #[arg(long = "probe")]
+        probes: Vec<wirewatch_controller::demo::DemoProbe>,
+        /// Shorthand for --probe lab/demo=FILE.
         #[arg(long)]
         capture: Option<PathBuf>,
-        /// Replay speed: a factor of the capture's timing, or "max".
-        #[arg(long, default_value = "max")]
-        speed: wirewatch_probe::run::Speed,
-        /// Exit once the replay is stored instead of serving on.
+        /// Replay speed: a factor of the captures' own timing (1: their own pace).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// The probes' batch interval in seconds.
+        #[arg(long, default_value_t = 10)]
+        interval_secs: u64,
+        /// Seconds between RRD archive updates and between alarm checks.
+        #[arg(long, default_value_t = 10)]
+        check_every_secs: u64,
+        /// Stop once every probe is online and an alarm event was recorded (a smoke test);
+        /// fail if that takes longer than --exit-within seconds.
         #[arg(long)]
         exit: bool,
+        #[arg(long, default_value_t = 300)]
+        exit_within: u64,
     },
     /// The RRD archive of this controller (under `[rrd] dir`).
     Rrd {
@@ -231,7 +245,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Alarm { cmd: AlarmCmd::Export } => alarms::export(&cfg).await?,
         Cmd::Alarm { cmd: AlarmCmd::Check { format } } => alarms::check(&cfg, format).await?,
         Cmd::Hosts { site, probe, format } => admin::hosts(&cfg, site, probe, format).await?,
-        Cmd::Demo { capture, speed, exit } => return wirewatch_controller::demo::demo(cfg, capture, speed, exit).await,
+        Cmd::Demo { mut probes, capture, speed, interval_secs, check_every_secs, exit, exit_within } => {
+            if let Some(c) = capture {
+                probes.push(wirewatch_controller::demo::DemoProbe {
+                    site: "lab".into(),
+                    name: "demo".into(),
+                    capture: c,
+                });
+            }
+            let opts = wirewatch_controller::demo::DemoOptions {
+                probes,
+                speed,
+                interval_secs,
+                check_every_secs,
+                exit,
+                exit_within: std::time::Duration::from_secs(exit_within),
+            };
+            return wirewatch_controller::demo::demo(cfg, opts).await;
+        }
         Cmd::User { cmd: UserCmd::Add { name, role, sites, .. } } => admin::add_user(&cfg, &name, &role, sites).await?,
         Cmd::User { cmd: UserCmd::List { format } } => admin::list_users(&cfg, format).await?,
         Cmd::User { cmd: UserCmd::Disable { name } } => admin::set_user_disabled(&cfg, &name, true).await?,

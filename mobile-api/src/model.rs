@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Role;
-use wirewatch_model::geo::Place;
+use wirewatch_model::geo::{Attribution, Place};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -457,6 +457,10 @@ pub struct CountryCount {
 pub struct CountryCounts {
     /// Whether a GeoIP database is configured.
     pub geoip: bool,
+    /// What must be shown with these figures (the database's licence asks for it), e.g.
+    /// "IP geolocation by DB-IP", https://db-ip.com, CC BY 4.0; null for a database that
+    /// asks for none.
+    pub attribution: Option<Attribution>,
     /// Distinct host addresses considered.
     pub hosts_considered: i64,
     /// Of those, the ones in no known country (private ranges, unknown space).
@@ -475,6 +479,8 @@ pub struct CityCount {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CityCounts {
     pub geoip: bool,
+    /// As in [`CountryCounts`].
+    pub attribution: Option<Attribution>,
     pub country: String,
     /// Hosts in the country.
     pub hosts_considered: i64,

@@ -24,6 +24,10 @@ pub struct ProbeConfig {
     /// Each batch's encoded size stays under this many bytes; a larger interval is sent as
     /// several batches. Keep it well under the controllers' `max_frame_bytes`.
     pub max_batch_bytes: usize,
+    /// With `--read`: replay the files again and again, each pass moved to now, until stopped
+    /// (needs a numeric `--replay-speed`).
+    #[serde(rename = "loop")]
+    pub loop_replay: bool,
 }
 
 impl Default for ProbeConfig {
@@ -38,6 +42,7 @@ impl Default for ProbeConfig {
             interfaces: Vec::new(),
             filter: String::new(),
             max_batch_bytes: wirewatch_wire::DEFAULT_MAX_BATCH,
+            loop_replay: false,
         }
     }
 }

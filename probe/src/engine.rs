@@ -23,6 +23,9 @@ pub struct Engine {
     track_changes: bool,
     /// What was left out because of the interface cap.
     pub over_cap: OverCap,
+    /// The first interval starts no earlier than this (packet time; see
+    /// [`Engine::start_intervals_at`]).
+    floor_ns: u64,
 }
 
 /// Interfaces refused by the interface cap, and their frames (not counted anywhere else).
@@ -50,15 +53,29 @@ pub trait Hooks {
     fn interval_ns(&self) -> u64 {
         0
     }
-    /// Called before a frame is counted (the tables as they are, for queries while pacing).
-    fn before_frame(&mut self, _interfaces: &mut [Interface], _ts_ns: u64) {}
+    /// Called before a frame is counted (the tables as they are, for queries while pacing);
+    /// returns the packet time to count the frame at (a looping replay moves it to now). A
+    /// frame for which [`Hooks::stopped`] is true afterwards is not counted.
+    fn before_frame(&mut self, _interfaces: &mut [Interface], ts_ns: u64) -> u64 {
+        ts_ns
+    }
     /// Called when packet time reaches `end_ns`, before the first frame at or past it is
     /// counted, and once more after the last frame (with `last` set).
     fn interval_end(&mut self, _interfaces: &mut [Interface], _start_ns: u64, _end_ns: u64, _last: bool) {}
     /// Called every few thousand frames (to answer queries while a long replay runs).
     fn poll(&mut self, _interfaces: &mut [Interface]) {}
-    /// A stop was requested: reading ends early (and no last interval is cut).
+    /// A stop was requested: reading ends early (and no last interval is cut, unless
+    /// [`Hooks::cut_at_stop`]).
     fn stopped(&self) -> bool {
+        false
+    }
+    /// Every file was read once more (`pass` from 0; `frames` read in this pass, `errors` of
+    /// this pass): whether to read them all again (a looping replay). Not called once stopped.
+    fn pass_end(&mut self, _interfaces: &mut [Interface], _pass: u64, _frames: u64, _errors: &[ReadError]) -> bool {
+        false
+    }
+    /// Whether the interval in progress is cut (with `last` set) when reading ends on a stop.
+    fn cut_at_stop(&self) -> bool {
         false
     }
 }
@@ -78,7 +95,21 @@ impl Progress for NoProgress {
 
 impl Engine {
     pub fn new(limits: Limits) -> Engine {
-        Engine { interfaces: Vec::new(), limits, interval: (0, 0), track_changes: false, over_cap: OverCap::default() }
+        Engine {
+            interfaces: Vec::new(),
+            limits,
+            interval: (0, 0),
+            track_changes: false,
+            over_cap: OverCap::default(),
+            floor_ns: 0,
+        }
+    }
+
+    /// The first interval starts at `ns` at the earliest (it still ends where an aligned one
+    /// would): a looping replay restarted within an interval it already sent does not send an
+    /// interval overlapping that one.
+    pub fn start_intervals_at(&mut self, ns: u64) {
+        self.floor_ns = ns;
     }
 
     /// Adds an interface and returns its index.
@@ -102,7 +133,10 @@ impl Engine {
         self.read_files_with(paths, progress, &mut NoHooks)
     }
 
-    /// [`Engine::read_files`] with hooks that pace the replay and cut intervals.
+    /// [`Engine::read_files`] with hooks that pace the replay and cut intervals, and read the
+    /// files again for as long as [`Hooks::pass_end`] asks. The errors returned are the first
+    /// pass's, and the last pass's if it was another (a looping replay reads the same files
+    /// for ever: its errors are the hooks' to report as they come).
     pub fn read_files_with(
         &mut self,
         paths: &[PathBuf],
@@ -114,25 +148,47 @@ impl Engine {
         // decoded RING packets before it is counted, and its flow rows prefetched AHEAD
         // packets before.
         let mut ring: Vec<(usize, Prepared)> = (0..RING).map(|_| (0, Prepared::default())).collect();
-        for path in paths {
-            if hooks.stopped() {
+        // Per file: its interfaces → engine interfaces, kept over passes (a file read again
+        // counts into the interfaces it made the first time).
+        let mut maps: Vec<Vec<Option<usize>>> = vec![Vec::new(); paths.len()];
+        let mut pass = 0u64;
+        loop {
+            let before = self.frames_seen();
+            let mut pass_errors = Vec::new();
+            for (path, map) in paths.iter().zip(maps.iter_mut()) {
+                if hooks.stopped() {
+                    break;
+                }
+                let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                progress.file_started(path, size);
+                if let Err(e) = self.read_one(path, map, &mut ring, progress, hooks) {
+                    pass_errors.push(e);
+                }
+                progress.file_done();
+            }
+            let frames = self.frames_seen() - before;
+            let again = !hooks.stopped() && hooks.pass_end(&mut self.interfaces, pass, frames, &pass_errors);
+            if pass == 0 || !again {
+                errors.extend(pass_errors);
+            }
+            if !again {
                 break;
             }
-            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            progress.file_started(path, size);
-            if let Err(e) = self.read_one(path, &mut ring, progress, hooks) {
-                errors.push(e);
-            }
-            progress.file_done();
+            pass += 1;
         }
         for i in &mut self.interfaces {
             i.finish();
         }
-        if hooks.interval_ns() > 0 && !hooks.stopped() {
+        if hooks.interval_ns() > 0 && (!hooks.stopped() || hooks.cut_at_stop()) {
             let (start, end) = self.interval;
             hooks.interval_end(&mut self.interfaces, start, end, true);
         }
         errors
+    }
+
+    /// Frames read so far, counted or left out by the interface cap.
+    fn frames_seen(&self) -> u64 {
+        self.interfaces.iter().map(|i| i.stats.packets).sum::<u64>() + self.over_cap.frames
     }
 
     /// Accounts one prepared frame, cutting the interval first if the frame is past its end.
@@ -143,7 +199,7 @@ impl Engine {
             let ts = p.ts_ns;
             if self.interval.1 == 0 {
                 let start = ts - ts % every;
-                self.interval = (start, start + every);
+                self.interval = (start.max(self.floor_ns.min(ts)), start + every);
             } else if ts >= self.interval.1 {
                 let (start, end) = self.interval;
                 hooks.interval_end(&mut self.interfaces, start, end, false);
@@ -157,13 +213,13 @@ impl Engine {
     fn read_one(
         &mut self,
         path: &std::path::Path,
+        map: &mut Vec<Option<usize>>,
         ring: &mut [(usize, Prepared)],
         progress: &mut dyn Progress,
         hooks: &mut dyn Hooks,
     ) -> Result<(), ReadError> {
         let mut reader = FileReader::open(path)?;
-        // File interface index → engine interface index (created on its first frame).
-        let mut map: Vec<Option<usize>> = Vec::new();
+        // `map`: file interface index → engine interface index (made on its first frame).
         let mut n: u64 = 0;
         let mut result = Ok(());
         // Frames prepared and accounted so far (head - tail frames are in flight).
@@ -218,10 +274,13 @@ impl Engine {
                 self.account_frame(*i, p, hooks);
                 tail += 1;
             }
-            hooks.before_frame(&mut self.interfaces, f.ts_ns);
+            let ts = hooks.before_frame(&mut self.interfaces, f.ts_ns);
+            if hooks.stopped() {
+                break;
+            }
             let slot = &mut ring[head % RING];
             slot.0 = idx;
-            self.interfaces[idx].prepare(f.ts_ns, f.wire_len, f.data, &mut slot.1);
+            self.interfaces[idx].prepare(ts, f.wire_len, f.data, &mut slot.1);
             if head >= AHEAD && head - AHEAD >= tail {
                 let (i, p) = &ring[(head - AHEAD) % RING];
                 self.interfaces[*i].prefetch(p);
@@ -234,14 +293,20 @@ impl Engine {
             tail += 1;
         }
         progress.advanced(reader.position());
-        // Interfaces declared without packets still appear in the report.
+        // Interfaces declared without packets still appear in the report (once: the map
+        // remembers them for the next pass of a looping replay).
         for (i, ifc) in reader.interfaces().iter().enumerate() {
             if map.get(i).copied().flatten().is_none() {
-                if self.interfaces.len() >= self.limits.max_interfaces {
+                let idx = if self.interfaces.len() >= self.limits.max_interfaces {
                     self.over_cap.interfaces += 1;
-                    continue;
+                    REFUSED
+                } else {
+                    self.add_interface(ifc.name.clone(), ifc.link_type)
+                };
+                if map.len() <= i {
+                    map.resize(i + 1, None);
                 }
-                self.add_interface(ifc.name.clone(), ifc.link_type);
+                map[i] = Some(idx);
             }
         }
         result

@@ -177,6 +177,11 @@ struct RunArgs {
     /// Replay speed: a factor of the capture's own timing (1 = real time), or "max".
     #[arg(long, default_value = "1")]
     replay_speed: wirewatch_probe::run::Speed,
+    /// Replay the --read files again and again until stopped, each pass moved to now (its
+    /// first packet at the time the pass starts, the capture's gaps kept); batches are
+    /// numbered and bounded as a live capture's. Needs a numeric --replay-speed.
+    #[arg(long = "loop")]
+    loop_replay: bool,
     /// Live interface (repeatable).
     #[arg(short, long = "interface")]
     interfaces: Vec<String>,
@@ -199,7 +204,7 @@ fn run_uplinked(a: RunArgs) -> anyhow::Result<ExitCode> {
         let filter = a.filter.clone().or((!cfg.filter.is_empty()).then(|| cfg.filter.clone()));
         Source::Live(LiveOptions { interfaces, filter, ..LiveOptions::default() })
     } else {
-        Source::Replay { files: a.read.clone(), speed: a.replay_speed }
+        Source::Replay { files: a.read.clone(), speed: a.replay_speed, looping: a.loop_replay || cfg.loop_replay }
     };
     let config = RunConfig {
         controllers: if a.controllers.is_empty() { cfg.controllers.clone() } else { a.controllers.clone() },
@@ -216,6 +221,12 @@ fn run_uplinked(a: RunArgs) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handler")?;
     }
     let outcome = wirewatch_probe::run(config, stop)?;
+    if let Some(l) = &outcome.looped {
+        eprintln!(
+            "looping replay stopped: {} passes read, then {} frames ({} bytes) of the next",
+            l.passes, l.partial_frames, l.partial_bytes
+        );
+    }
     Ok(if outcome.incomplete {
         eprintln!("stopped before every batch was acknowledged; the spool keeps the rest for the next start");
         ExitCode::from(3)

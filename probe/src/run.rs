@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use wirewatch_wire::{Batch, InterfaceInfo, SpoolStatus};
 
+use crate::capture::file::ReadError;
 use crate::capture::live::{self, LiveOptions};
 use crate::delta::split_batch;
 use crate::engine::{Engine, Hooks, NoProgress};
@@ -80,6 +81,26 @@ fn publish_interfaces(shared: &Shared, interfaces: &[Interface], live: bool) {
     }
 }
 
+/// `gap_ns` of capture time at replay speed `f`, in ns of wall time (saturating: a gap of
+/// centuries at a tiny speed is simply never reached).
+fn scaled(gap_ns: u64, f: f64) -> u64 {
+    if f == 1.0 { gap_ns } else { (gap_ns as f64 / f) as u64 }
+}
+
+/// Sleeps until `due` (`None`: for ever), in slices so that queries are answered and a stop
+/// request ends the wait.
+fn pace(due: Option<Instant>, stop: &AtomicBool, inbox: &Receiver<Query>, interfaces: &mut [Interface]) {
+    loop {
+        serve_queries(inbox, interfaces);
+        let now = Instant::now();
+        if stop.load(Ordering::Relaxed) || due.is_some_and(|d| d <= now + Duration::from_millis(1)) {
+            return;
+        }
+        let left = due.map(|d| d - now).unwrap_or(Duration::MAX);
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
 /// Hooks of a replay: pace, cut numbered batches into the spool, answer queries.
 struct ReplayHooks {
     shared: Arc<Shared>,
@@ -98,24 +119,15 @@ impl Hooks for ReplayHooks {
         self.interval_ns
     }
 
-    fn before_frame(&mut self, interfaces: &mut [Interface], ts: u64) {
-        let Speed::Factor(f) = self.speed else { return };
+    fn before_frame(&mut self, interfaces: &mut [Interface], ts: u64) -> u64 {
+        let Speed::Factor(f) = self.speed else { return ts };
         if self.index < self.produced {
-            return; // fast-forward through what a previous run already spooled
+            return ts; // fast-forward through what a previous run already spooled
         }
         let (t0, w0) = *self.pace_origin.get_or_insert((ts, Instant::now()));
-        let due = w0 + Duration::from_secs_f64(ts.saturating_sub(t0) as f64 / 1e9 / f);
-        let now = Instant::now();
-        if due > now + Duration::from_millis(1) {
-            // Sleep in slices so that queries and stop requests are still served.
-            let mut left = due - now;
-            while left > Duration::ZERO && !self.stopped() {
-                let step = left.min(Duration::from_millis(100));
-                std::thread::sleep(step);
-                left = left.saturating_sub(step);
-                serve_queries(&self.inbox, interfaces);
-            }
-        }
+        let due = w0.checked_add(Duration::from_nanos(scaled(ts.saturating_sub(t0), f)));
+        pace(due, &self.shared.stop, &self.inbox, interfaces);
+        ts
     }
 
     fn interval_end(&mut self, interfaces: &mut [Interface], start: u64, end: u64, last: bool) {
@@ -237,6 +249,184 @@ fn delivered(shared: &Shared) -> bool {
     shared.producer_done.load(Ordering::Acquire) && shared.spool.lock().map(|s| s.is_empty()).unwrap_or(false)
 }
 
+/// A pass of a looping replay starts at least this long after the previous one started: a
+/// capture spanning less (one packet, every packet at the same time) is not replayed flat out.
+pub const MIN_PASS: Duration = Duration::from_secs(1);
+
+/// The pass of a looping replay in progress.
+struct PassOrigin {
+    /// The first packet's own time, and the latest packet time read so far (a packet older than
+    /// one before it is counted at that one's time: the pass's times never go back).
+    t0: u64,
+    hi: u64,
+    /// Where the first packet was moved to (ns since the epoch), and when (wall clock).
+    to: u64,
+    at: Instant,
+}
+
+/// Hooks of a looping replay: each pass over the files is moved to now (its first packet at
+/// the wall clock as the pass starts, never before the previous pass's last packet; the gaps
+/// kept, divided by the speed), paced to match, and cut into batches numbered as a live
+/// capture numbers them (see [`replay_loop`]).
+struct LoopHooks {
+    shared: Arc<Shared>,
+    interval_ns: u64,
+    factor: f64,
+    inbox: Receiver<Query>,
+    pass: Option<PassOrigin>,
+    /// The latest packet time given out.
+    last_ts: u64,
+    /// Passes read to their end, and the interfaces' (frames, bytes) when the pass in
+    /// progress started.
+    passes: u64,
+    pass_base: (u64, u64),
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn totals(interfaces: &[Interface]) -> (u64, u64) {
+    interfaces.iter().fold((0, 0), |(f, b), i| (f + i.stats.packets, b + i.stats.bytes))
+}
+
+impl Hooks for LoopHooks {
+    fn interval_ns(&self) -> u64 {
+        self.interval_ns
+    }
+
+    fn before_frame(&mut self, interfaces: &mut [Interface], ts: u64) -> u64 {
+        let last = self.last_ts;
+        let o = self.pass.get_or_insert_with(|| PassOrigin {
+            t0: ts,
+            hi: ts,
+            to: now_ns().max(last.saturating_add(1)),
+            at: Instant::now(),
+        });
+        o.hi = o.hi.max(ts);
+        let offset = scaled(o.hi - o.t0, self.factor);
+        let moved = o.to.saturating_add(offset);
+        let due = o.at.checked_add(Duration::from_nanos(offset));
+        pace(due, &self.shared.stop, &self.inbox, interfaces);
+        if !self.stopped() {
+            self.last_ts = self.last_ts.max(moved); // not counted once stopped
+        }
+        moved
+    }
+
+    fn interval_end(&mut self, interfaces: &mut [Interface], start: u64, end: u64, last: bool) {
+        if end == 0 {
+            return; // not a packet was read
+        }
+        // The loop's last interval ends with its last packet, not in the future: a restarted
+        // loop starts there (see `replay_loop`), so no interval overlaps another.
+        let end = if last { end.min(self.last_ts.saturating_add(1)).max(start.saturating_add(1)) } else { end };
+        publish_interfaces(&self.shared, interfaces, false);
+        for mut b in split_batch(batch_of(interfaces, start, end), self.shared.max_batch_bytes) {
+            if let Err(e) = self.shared.put_live_batch(&mut b) {
+                tracing::error!(error = %e, "spool write failed; this interval is lost");
+            }
+        }
+        if let Ok(mut s) = self.shared.spool.lock()
+            && let Err(e) = s.expire()
+        {
+            tracing::warn!(error = %e, "spool expiry failed");
+        }
+    }
+
+    fn poll(&mut self, interfaces: &mut [Interface]) {
+        serve_queries(&self.inbox, interfaces);
+    }
+
+    fn stopped(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+    }
+
+    fn pass_end(&mut self, interfaces: &mut [Interface], pass: u64, frames: u64, errors: &[ReadError]) -> bool {
+        for e in errors {
+            if pass == 0 {
+                tracing::error!(error = %e, "looping replay: a file could not be read to its end; looping over what it holds");
+            } else {
+                tracing::debug!(error = %e, pass = pass + 1, "looping replay: read error again");
+            }
+        }
+        if frames == 0 {
+            tracing::error!(pass = pass + 1, "looping replay: a pass read no packet; the loop ends");
+            return false;
+        }
+        self.passes = pass + 1;
+        self.pass_base = totals(interfaces);
+        tracing::info!(pass = pass + 1, frames, "looping replay: pass read; the next starts now");
+        let started = self.pass.take().map(|o| o.at).unwrap_or_else(Instant::now);
+        pace(started.checked_add(MIN_PASS), &self.shared.stop, &self.inbox, interfaces);
+        !self.stopped()
+    }
+
+    fn cut_at_stop(&self) -> bool {
+        true
+    }
+}
+
+/// How a looping replay ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoopOutcome {
+    /// Passes read to their end.
+    pub passes: u64,
+    /// Frames and bytes counted of the pass in progress when the loop stopped.
+    pub partial_frames: u64,
+    pub partial_bytes: u64,
+}
+
+/// Replays `files` again and again, each pass moved to now (see [`LoopHooks`]) at speed
+/// `factor`, until a stop is requested or a pass reads no packet (an empty capture, a file
+/// gone). The interval in progress at the stop is spooled too.
+///
+/// Its batches are numbered like a live capture's (the spool's next number, saved with each
+/// batch), not `base + index` like a replay's: a replay's numbers let a restarted probe
+/// produce the *same* batches again so that the controller drops the copies, but a looping
+/// pass moved to now is new traffic every time; a restarted looping probe starts a new pass at
+/// now, numbered after everything its spool ever held (and after the controller's last
+/// committed number, see the uplink's Welcome), so no number is used twice. Its spool is
+/// bounded like a live probe's: it never ends, so it cannot wait for room.
+pub fn replay_loop(
+    files: &[PathBuf],
+    limits: Limits,
+    interval: Duration,
+    factor: f64,
+    shared: Arc<Shared>,
+) -> (LoopOutcome, Vec<ReadError>) {
+    // A restarted loop goes on after what its spool last took (a stop's interval ends with its
+    // last packet), never inside an interval it already sent.
+    let after =
+        shared.spool.lock().map(|s| s.last_interval_end()).unwrap_or_else(|p| p.into_inner().last_interval_end());
+    let mut hooks = LoopHooks {
+        shared: shared.clone(),
+        interval_ns: interval.as_nanos().max(1) as u64,
+        factor,
+        inbox: shared.query_inbox(),
+        pass: None,
+        last_ts: after.saturating_sub(1),
+        passes: 0,
+        pass_base: (0, 0),
+    };
+    let mut engine = Engine::new(limits);
+    engine.track_changes();
+    engine.start_intervals_at(after);
+    let read_errors = engine.read_files_with(files, &mut NoProgress, &mut hooks);
+    let (frames, bytes) = totals(&engine.interfaces);
+    let outcome = LoopOutcome {
+        passes: hooks.passes,
+        partial_frames: frames - hooks.pass_base.0,
+        partial_bytes: bytes - hooks.pass_base.1,
+    };
+    tracing::info!(?outcome, "looping replay ended");
+    std::mem::forget(engine);
+    (outcome, read_errors)
+}
+
 /// Hooks of a live capture thread: cut a batch every interval of wall-clock time.
 struct LiveHooks {
     shared: Arc<Shared>,
@@ -302,8 +492,9 @@ pub fn live(
 /// What a probe captures.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// Replay capture files as one run, paced at `speed`.
-    Replay { files: Vec<PathBuf>, speed: Speed },
+    /// Replay capture files as one run, paced at `speed`; with `looping`, again and again,
+    /// each pass moved to now, until stopped ([`replay_loop`]).
+    Replay { files: Vec<PathBuf>, speed: Speed, looping: bool },
     /// Capture live from these interfaces until stopped.
     Live(LiveOptions),
 }
@@ -338,6 +529,8 @@ pub struct RunOutcome {
     /// acknowledged; the spool keeps the rest for the next start. Never set by a live capture,
     /// which ends only when stopped.
     pub incomplete: bool,
+    /// A looping replay: how far it came.
+    pub looped: Option<LoopOutcome>,
 }
 
 /// Why a [`run`] could not start or went wrong.
@@ -366,6 +559,9 @@ pub fn run(config: RunConfig, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunEr
     if config.controllers.is_empty() {
         return Err(RunError::Invalid("no controller: give --controller HOST:PORT"));
     }
+    if let Source::Replay { looping: true, speed: Speed::Max, .. } = config.source {
+        return Err(RunError::Invalid("--loop needs a replay speed (a number such as 1), not max"));
+    }
     let identity = Identity::load(&config.identity)?;
     let spool = Spool::open(&config.spool_dir, config.spool_bounds)?;
     if config.max_batch_bytes < 4096 {
@@ -393,6 +589,9 @@ pub fn run(config: RunConfig, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunEr
     result
 }
 
+/// How long a stopped looping replay goes on delivering what its spool holds.
+pub const FINAL_DELIVERY: Duration = Duration::from_secs(5);
+
 /// [`run`] once the spool is open: the uplink on its runtime, the capture on this thread.
 fn deliver(
     controllers: Vec<String>,
@@ -405,10 +604,33 @@ fn deliver(
 ) -> Result<RunOutcome, RunError> {
     let client = uplink::client_config(identity)?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let up = rt.spawn(uplink::run(UplinkOptions::new(controllers), client, shared.clone()));
+    let up = rt.spawn(uplink::run(UplinkOptions::new(controllers.clone()), client.clone(), shared.clone()));
     let spool_empty = || shared.spool.lock().map(|s| s.is_empty()).unwrap_or(false);
     let outcome = match source {
-        Source::Replay { files, speed } => {
+        Source::Replay { files, speed: Speed::Factor(factor), looping: true } => {
+            let (looped, read_errors) = replay_loop(&files, limits, interval, factor, shared.clone());
+            for e in &read_errors {
+                eprintln!("error: {e}");
+            }
+            // Nothing more will be spooled: deliver what is left, within FINAL_DELIVERY once
+            // stopped (the uplink ends at the stop request; it is started again for this).
+            shared.producer_done.store(true, Ordering::Release);
+            shared.new_batch.notify_one();
+            let stopped = shared.stop.load(Ordering::Relaxed);
+            rt.block_on(up).map_err(|e| RunError::Task(e.to_string()))??;
+            if stopped && !spool_empty() {
+                shared.stop.store(false, Ordering::Relaxed);
+                let last = rt.spawn(uplink::run(UplinkOptions::new(controllers), client, shared.clone()));
+                let _ = rt.block_on(async { tokio::time::timeout(FINAL_DELIVERY, last).await });
+                shared.stop.store(true, Ordering::Relaxed);
+            }
+            let delivered = spool_empty();
+            RunOutcome { read_errors, delivered, incomplete: !delivered, looped: Some(looped) }
+        }
+        Source::Replay { looping: true, .. } => {
+            return Err(RunError::Invalid("--loop needs a replay speed (a number such as 1), not max"));
+        }
+        Source::Replay { files, speed, looping: false } => {
             let outcome = replay(&files, limits, interval, speed, shared.clone())?;
             // Told at once (delivery may take long), as `listening on` is for live capture.
             for e in &outcome.read_errors {
@@ -417,7 +639,7 @@ fn deliver(
             rt.block_on(up).map_err(|e| RunError::Task(e.to_string()))??;
             let delivered = spool_empty();
             let incomplete = outcome.interrupted || shared.stop.load(Ordering::Relaxed) && !delivered;
-            RunOutcome { read_errors: outcome.read_errors, delivered, incomplete }
+            RunOutcome { read_errors: outcome.read_errors, delivered, incomplete, looped: None }
         }
         Source::Live(opts) => {
             if opts.interfaces.is_empty() {
@@ -426,7 +648,7 @@ fn deliver(
             live(&opts, limits, interval, shared.clone(), stop)?;
             // Deliver what the last interval left, briefly, then leave the rest in the spool.
             let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), up).await });
-            RunOutcome { read_errors: Vec::new(), delivered: spool_empty(), incomplete: false }
+            RunOutcome { read_errors: Vec::new(), delivered: spool_empty(), incomplete: false, looped: None }
         }
     };
     rt.shutdown_timeout(Duration::from_secs(1));

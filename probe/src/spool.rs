@@ -74,6 +74,10 @@ struct State {
     /// Batch files moved to `quarantine/` (also counted as dropped).
     #[serde(default)]
     quarantined_batches: u64,
+    /// The latest interval end of a batch spooled with the next number (live capture, looping
+    /// replay): where a restarted looping replay starts.
+    #[serde(default)]
+    last_end_ns: u64,
 }
 
 /// The spool. Not thread-safe by itself: the uplink shares it behind a mutex.
@@ -192,12 +196,31 @@ impl Spool {
         Ok(true)
     }
 
+    /// The latest interval end of the batches spooled with [`Spool::put`] (0: none).
+    pub fn last_interval_end(&self) -> u64 {
+        self.state.last_end_ns
+    }
+
+    /// Makes the numbers given from now on come after `seq`, the controller's last committed
+    /// batch of this probe: a spool that was lost or made anew must not number new traffic
+    /// with numbers the controller holds (it would take those batches for copies and drop
+    /// them). Returns whether the next number moved.
+    pub fn number_after(&mut self, seq: u64) -> Result<bool, SpoolError> {
+        if self.state.next_seq > seq {
+            return Ok(false);
+        }
+        self.state.next_seq = seq.saturating_add(1);
+        self.save()?;
+        Ok(true)
+    }
+
     /// Spools a batch with the next sequence number (live capture), then enforces the bounds
     /// by dropping the oldest batches.
     pub fn put(&mut self, batch: &mut Batch) -> Result<u64, SpoolError> {
         batch.seq = self.state.next_seq;
         self.write_batch(batch)?;
         self.state.next_seq += 1;
+        self.state.last_end_ns = self.state.last_end_ns.max(batch.interval_end_ns);
         self.enforce_bounds(batch.seq)?;
         self.save()?;
         Ok(batch.seq)
@@ -409,6 +432,21 @@ mod tests {
         assert!(s.run_complete("files-a"));
         let r = s.begin_run("files-b").expect("another run");
         assert_eq!(r.base, 4);
+    }
+
+    #[test]
+    fn numbers_after_the_controllers_last_survive_a_lost_spool() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(d.path(), Bounds::default()).expect("open");
+        assert_eq!(s.put(&mut batch()).expect("put"), 0);
+        // The controller holds batches up to 41 from this probe's earlier spool.
+        assert!(s.number_after(41).expect("after"));
+        assert_eq!(s.put(&mut batch()).expect("put"), 42);
+        assert!(!s.number_after(41).expect("after"), "already past it");
+        assert!(!s.number_after(10).expect("after"));
+        drop(s);
+        let mut s = Spool::open(d.path(), Bounds::default()).expect("reopen");
+        assert_eq!(s.put(&mut batch()).expect("put"), 43, "kept in the state file");
     }
 
     #[test]

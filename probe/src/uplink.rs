@@ -454,6 +454,15 @@ async fn session(
         other => return Err(fail(format!("expected Welcome, got {other:?}"))),
     };
     *welcomed = true;
+    if let Some(last) = welcome.last_committed_seq {
+        let mut spool = shared.spool();
+        match spool.number_after(last) {
+            Ok(true) => tracing::warn!(controller = %addr, last_committed = last,
+                "uplink: the controller holds later batches than this spool numbered: numbering after them"),
+            Ok(false) => {}
+            Err(e) => return Err(UplinkError::Spool(e)),
+        }
+    }
     tracing::info!(controller = %addr, probe = %welcome.probe, site = %welcome.site,
         last_committed = ?welcome.last_committed_seq, "uplink: connected");
     let queries = tokio::spawn(serve_controller_queries(conn.clone(), shared.clone(), opts.max_frame));

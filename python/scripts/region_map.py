@@ -100,6 +100,7 @@ page = env.get_template("region_map.html").render(
     considered=len(seen),
     unknown=unknown,
     nonce=wirewatch.csp_nonce(),
+    attribution=wirewatch.geo_attribution(),
 )
 ntop.printHTMLHeader("Host Region Map", 1, 0)
 ntop.sendString(page)

@@ -14,7 +14,7 @@ from _wirewatch import Forbidden
 __all__ = [
     "Forbidden", "Host", "Interface", "Probe", "Site", "request", "params", "interfaces",
     "probes", "sites", "hosts", "host", "get_preference", "set_preference", "preferences",
-    "csp_nonce", "raise_alarm", "alarms",
+    "csp_nonce", "geo_attribution", "raise_alarm", "alarms",
 ]
 
 
@@ -32,6 +32,13 @@ def csp_nonce():
 def params():
     """The query-string and form parameters as a plain dict."""
     return _wirewatch.request()["params"]
+
+
+def geo_attribution():
+    """What a page must show with geolocation figures, as {"text", "url", "license"} (e.g.
+    "IP geolocation by DB-IP", "https://db-ip.com", "CC BY 4.0"), or None (no GeoIP database,
+    or one whose licence asks for nothing)."""
+    return _wirewatch.geo_attribution()
 
 
 class Host:

@@ -241,37 +241,65 @@ async fn scenario(pg: &Pg, db: &str, url: &str, now: chrono::DateTime<chrono::Ut
 }
 
 #[test]
-fn embedded_database_demo_starts_and_stops_its_cluster() {
+fn embedded_database_demo_loops_probes_in_two_sites_fires_an_alarm_and_stops_everything() {
     let dir = scratch();
     let data = dir.path().join("data");
+    // The demo's captures (public addresses in several countries), made as scripts/demo does.
+    let captures = dir.path().join("captures");
+    let made = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/make-demo-world"))
+        .arg(&captures)
+        .output()
+        .expect("make-demo-world");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let probe = |spec: &str, file: &str| format!("{spec}={}", captures.join(file).display());
+    let password = "demo-test-password-1";
     let out = std::process::Command::new(bin("wirewatch-controller"))
         .arg("--data-dir")
         .arg(&data)
-        .args(["demo", "--exit"])
+        .args(["demo", "--exit", "--exit-within", "150", "--interval-secs", "2", "--check-every-secs", "2"])
+        .args(["--probe", &probe("hq/hq-1", "hq-1.pcap"), "--probe", &probe("hq/hq-2", "hq-2.pcap")])
+        .args(["--probe", &probe("branch/branch-1", "branch-1.pcap")])
         .env_remove("DATABASE_URL")
         .env("WIREWATCH_HTTP_LISTEN", "127.0.0.1:0")
         .env("WIREWATCH_METRICS_LISTEN", "127.0.0.1:0")
         .env("WIREWATCH_LOG", "warn")
+        .env("WIREWATCH_ADMIN_PASSWORD", password)
         .output()
         .expect("demo");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("all batches acknowledged: true"), "{text}");
-    assert!(text.contains("192.0.2.10"), "{text}");
+    // What to open comes first, before the database starts.
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.starts_with("wirewatch demo — console http://") && first.contains(password), "{text}");
+    assert!(text.contains("first alarm event"), "{text}");
+    assert!(text.contains("demo alive: 3 probes online, an alarm fired"), "{text}");
+    assert!(text.contains("stopped: 3 probes"), "{text}");
+    // The probes it started (by PID) are gone, and so is its PostgreSQL.
+    let pids: Vec<String> =
+        text.lines().filter_map(|l| l.split("(pid ").nth(1)?.split(')').next().map(str::to_string)).collect();
+    assert_eq!(pids.len(), 3, "{text}");
+    for pid in &pids {
+        assert!(!std::path::Path::new("/proc").join(pid).exists(), "probe {pid} left running");
+    }
     assert!(data.join("postgres/PG_VERSION").is_file());
     assert!(!data.join("postgres/postmaster.pid").exists(), "the embedded cluster was left running");
-    // The stored totals survive: `hosts` starts the cluster again, reads, and stops it.
+    let log = std::fs::read_to_string(data.join("alarms/demo-alarms.log")).expect("the savelog action's file");
+    assert!(log.contains("ethernetBytes.rrd"), "{log}");
+    // The stored totals survive: `hosts` starts the cluster again, reads, and stops it. The
+    // hosts are the generated capture's, with public addresses.
     let out = std::process::Command::new(bin("wirewatch-controller"))
         .arg("--data-dir")
         .arg(&data)
-        .args(["hosts", "--probe", "demo", "--format", "json"])
+        .args(["hosts", "--site", "hq", "--format", "json"])
         .env_remove("DATABASE_URL")
         .output()
         .expect("hosts");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stored: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let read = read_json(&[std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo/lab.pcap")]);
-    assert_eq!(stored, read);
+    let stored = String::from_utf8_lossy(&out.stdout);
+    for ip in ["85.214.20.11", "78.46.85.12"] {
+        assert!(stored.contains(ip), "{ip} not stored: {stored}");
+    }
+    assert!(!stored.contains("200.160.2.3"), "the branch's server is not in site hq");
     assert!(!data.join("postgres/postmaster.pid").exists());
 }
 

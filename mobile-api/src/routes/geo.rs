@@ -36,6 +36,7 @@ pub(super) async fn geo_countries(
     countries.sort_by(|a, b| b.hosts.cmp(&a.hosts).then_with(|| a.code.cmp(&b.code)));
     Ok(Json(CountryCounts {
         geoip: st.geo.is_some(),
+        attribution: st.geo.as_ref().and_then(|g| g.attribution.clone()),
         hosts_considered: addrs.len() as i64,
         hosts_unknown: unknown,
         countries,
@@ -71,6 +72,7 @@ pub(super) async fn geo_cities(State(st): S, p: Principal, Query(q): Query<CityP
     cities.sort_by(|a, b| b.hosts.cmp(&a.hosts).then_with(|| a.name.cmp(&b.name)));
     Ok(Json(CityCounts {
         geoip: st.geo.is_some(),
+        attribution: st.geo.as_ref().and_then(|g| g.attribution.clone()),
         country,
         hosts_considered: considered,
         hosts_unknown: unknown,

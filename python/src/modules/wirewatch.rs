@@ -167,6 +167,20 @@ fn geo<'py>(py: Python<'py>, ip: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
     Ok(if d.is_empty() { None } else { Some(d) })
 }
 
+/// What must be shown with geolocation figures (`{"text", "url", "license"}`), or None when
+/// no database is configured or its licence asks for nothing.
+#[pyfunction]
+fn geo_attribution(py: Python<'_>) -> PyResult<Option<Bound<'_, PyDict>>> {
+    let Some(a) = with_run(|r| Ok(r.ctx.geo.as_ref().and_then(|g| g.attribution.clone())))? else {
+        return Ok(None);
+    };
+    let d = PyDict::new(py);
+    d.set_item("text", a.text)?;
+    d.set_item("url", a.url)?;
+    d.set_item("license", a.license)?;
+    Ok(Some(d))
+}
+
 fn resolution(s: &str) -> PyResult<Resolution> {
     match s {
         "raw" => Ok(Resolution::Raw),
@@ -246,6 +260,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hosts, m)?)?;
     m.add_function(wrap_pyfunction!(host_detail, m)?)?;
     m.add_function(wrap_pyfunction!(geo, m)?)?;
+    m.add_function(wrap_pyfunction!(geo_attribution, m)?)?;
     m.add_function(wrap_pyfunction!(host_history, m)?)?;
     m.add_function(wrap_pyfunction!(interface_history, m)?)?;
     m.add_function(wrap_pyfunction!(preferences, m)?)?;
