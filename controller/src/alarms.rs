@@ -212,7 +212,7 @@ fn events_of(
 /// One check at wall time over the archive root: thresholds and re-arm state read; new
 /// firings, their events, their actions (pending, claimed by this controller) and the run
 /// saved in one transaction that holds the alarms' lock. The actions are the caller's to run.
-pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::Result<CheckOutput> {
+pub async fn run_check(store: &Store, root: &Path, controller: &str, history_step: u64) -> anyhow::Result<CheckOutput> {
     let started = SystemTime::now();
     let clock = Instant::now();
     let probes: std::collections::HashMap<String, i64> = store
@@ -260,13 +260,9 @@ pub async fn run_check(store: &Store, root: &Path, controller: &str) -> anyhow::
         controller: controller.to_string(),
     })
     .await?;
-    if let Err(e) = alarm_history::record(
-        root,
-        SystemTime::now(),
-        duration_ms / 1000.0,
-        report.alarms_fired,
-        crate::alarm_history_step(),
-    ) {
+    if let Err(e) =
+        alarm_history::record(root, SystemTime::now(), duration_ms / 1000.0, report.alarms_fired, history_step)
+    {
         tracing::warn!(error = %e, "writing rrdAlarm's history archives (rrdAlarm/duration.rrd, results.rrd)");
     }
     Ok(CheckOutput { started_at, duration_ms, thresholds: count, report, event_ids, action_ids, actions: Vec::new() })
@@ -298,7 +294,7 @@ pub async fn check(cfg: &Config, format: Format) -> anyhow::Result<()> {
         let scripts = engine.map(|e| Arc::new(e) as Arc<dyn wirewatch_model::scripts::Scripts>);
         let runner = ActionRunner::new(cfg, &name, scripts).map_err(|e| anyhow::anyhow!("alarm actions: {e}"))?;
         let d = Dispatcher::new(db.store.clone(), Arc::new(runner), name.clone(), None);
-        check_and_act(&d, &root).await
+        check_and_act(&d, &root, cfg.alarms.history_step()).await
     }
     .await;
     db.close().await;
@@ -429,6 +425,7 @@ pub fn start(
             dispatcher: dispatcher.clone(),
             routes: cfg.alarms.route.clone(),
             root: root.clone(),
+            history_step: cfg.alarms.history_step(),
             archives,
         }));
     }
@@ -452,8 +449,8 @@ pub fn start(
 }
 
 /// A check, then its actions run at once and waited for (the CLI's and the API's check).
-pub async fn check_and_act(d: &Dispatcher, root: &Path) -> anyhow::Result<CheckOutput> {
-    let mut out = run_check(&d.store, root, &d.controller).await?;
+pub async fn check_and_act(d: &Dispatcher, root: &Path, history_step: u64) -> anyhow::Result<CheckOutput> {
+    let mut out = run_check(&d.store, root, &d.controller, history_step).await?;
     out.actions = d.run(&out.action_ids).await;
     Ok(out)
 }
@@ -462,6 +459,8 @@ pub async fn check_and_act(d: &Dispatcher, root: &Path) -> anyhow::Result<CheckO
 pub struct ApiAlarms {
     pub dispatcher: Dispatcher,
     pub root: std::path::PathBuf,
+    /// The step of rrdAlarm's history files.
+    pub history_step: u64,
 }
 
 impl Alarms for ApiAlarms {
@@ -471,7 +470,10 @@ impl Alarms for ApiAlarms {
 
     fn check(&self) -> BoxFuture<'_, Result<AlarmCheck, String>> {
         Box::pin(async move {
-            check_and_act(&self.dispatcher, &self.root).await.map(api_report).map_err(|e| format!("{e:#}"))
+            check_and_act(&self.dispatcher, &self.root, self.history_step)
+                .await
+                .map(api_report)
+                .map_err(|e| format!("{e:#}"))
         })
     }
 }
@@ -526,7 +528,7 @@ pub async fn periodic(
                 continue;
             }
         };
-        match run_check(&store, &root, &name).await {
+        match run_check(&store, &root, &name, every.as_secs().max(1)).await {
             Ok(out) => {
                 metrics.alarm_checks.inc();
                 metrics.alarm_check_seconds.set(out.duration_ms / 1000.0);

@@ -89,6 +89,14 @@ pub struct AlarmsConfig {
     pub route: Vec<crate::dispatch::AlarmRoute>,
 }
 
+impl AlarmsConfig {
+    /// The step of rrdAlarm's history files (`rrdAlarm/duration.rrd`, `results.rrd`): the
+    /// check period, or 60 s (the default period) with periodic checks off.
+    pub fn history_step(&self) -> u64 {
+        if self.check_every_secs == 0 { 60 } else { self.check_every_secs }
+    }
+}
+
 impl Default for AlarmsConfig {
     fn default() -> Self {
         AlarmsConfig { check_every_secs: 60, route: Vec::new() }

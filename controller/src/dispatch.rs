@@ -223,6 +223,8 @@ pub struct ScriptAlarms {
     pub routes: Vec<AlarmRoute>,
     /// The archive root the checks read.
     pub root: std::path::PathBuf,
+    /// The step of rrdAlarm's history files.
+    pub history_step: u64,
     /// The archive's file listing (`None` without an archive).
     pub archives: Option<Arc<dyn wirewatch_model::archive::Archives>>,
 }
@@ -287,8 +289,9 @@ impl wirewatch_model::alarms::AlarmService for ScriptAlarms {
     fn check_now(&self) -> wirewatch_model::BoxFuture<'_, Result<wirewatch_model::alarms::AlarmCheck, String>> {
         Box::pin(async move {
             let d = &self.dispatcher;
-            let out =
-                crate::alarms::run_check(&d.store, &self.root, &d.controller).await.map_err(|e| format!("{e:#}"))?;
+            let out = crate::alarms::run_check(&d.store, &self.root, &d.controller, self.history_step)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
             let runs = d.store.action_runs(&out.action_ids).await.map_err(|e| e.to_string())?;
             let (d2, ids) = (d.clone(), out.action_ids.clone());
             tokio::spawn(async move {

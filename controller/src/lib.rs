@@ -24,7 +24,6 @@ pub mod tls;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -34,22 +33,6 @@ use wirewatch_store::Store;
 use wirewatch_store::embedded::Cluster;
 
 pub use config::Config;
-
-/// The step of rrdAlarm's history files (`rrdAlarm/duration.rrd`, `results.rrd`, written after
-/// every check): the check period. `alarms::run_check` takes no configuration, so [`start`]
-/// and the command line set it from theirs ([`set_alarm_history_step`]).
-static ALARM_HISTORY_STEP: AtomicU64 = AtomicU64::new(60);
-
-/// Sets the step of rrdAlarm's history files from `[alarms] check_every_secs` (0, periodic
-/// checks off: 60 s, the default period). Only a file's creation uses it.
-pub fn set_alarm_history_step(check_every_secs: u64) {
-    ALARM_HISTORY_STEP.store(if check_every_secs == 0 { 60 } else { check_every_secs }, Ordering::Relaxed);
-}
-
-/// See [`set_alarm_history_step`].
-pub fn alarm_history_step() -> u64 {
-    ALARM_HISTORY_STEP.load(Ordering::Relaxed)
-}
 
 /// The database a controller command works on: the configured server, or the embedded
 /// cluster (started if needed; stopped when this is dropped if this process started it).
@@ -116,7 +99,6 @@ fn hostname() -> String {
 /// Starts a controller: database, CA, QUIC ingest, jobs, HTTP and metrics listeners.
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    set_alarm_history_step(cfg.alarms.check_every_secs);
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     let db = Database::open(&cfg).await?;
     let store = db.store.clone();
@@ -222,7 +204,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         &mut tasks,
         &shutdown,
     )?;
-    api.alarms = Some(Arc::new(alarms::ApiAlarms { dispatcher, root: cfg.rrd.root(&cfg.data_dir) }));
+    api.alarms = Some(Arc::new(alarms::ApiAlarms {
+        dispatcher,
+        root: cfg.rrd.root(&cfg.data_dir),
+        history_step: cfg.alarms.history_step(),
+    }));
     let app = wirewatch_mobile_api::router(Arc::new(api));
     {
         let s = shutdown.clone();

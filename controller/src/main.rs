@@ -200,7 +200,6 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
     if let Some(d) = &cli.data_dir {
         c.data_dir = d.clone();
     }
-    wirewatch_controller::set_alarm_history_step(c.alarms.check_every_secs);
     Ok(c)
 }
 

@@ -81,6 +81,21 @@ fn publish_interfaces(shared: &Shared, interfaces: &[Interface], live: bool) {
     }
 }
 
+/// Spools an interval's deltas as numbered live batches (split at the batch bound), then
+/// expires what the spool's bounds drop (the live capture's and the loop's interval end).
+fn spool_interval(shared: &Shared, interfaces: &mut [Interface], start: u64, end: u64) {
+    for mut b in split_batch(batch_of(interfaces, start, end), shared.max_batch_bytes) {
+        if let Err(e) = shared.put_live_batch(&mut b) {
+            tracing::error!(error = %e, "spool write failed; this interval is lost");
+        }
+    }
+    if let Ok(mut s) = shared.spool.lock()
+        && let Err(e) = s.expire()
+    {
+        tracing::warn!(error = %e, "spool expiry failed");
+    }
+}
+
 /// `gap_ns` of capture time at replay speed `f`, in ns of wall time (saturating: a gap of
 /// centuries at a tiny speed is simply never reached).
 fn scaled(gap_ns: u64, f: f64) -> u64 {
@@ -325,16 +340,7 @@ impl Hooks for LoopHooks {
         // loop starts there (see `replay_loop`), so no interval overlaps another.
         let end = if last { end.min(self.last_ts.saturating_add(1)).max(start.saturating_add(1)) } else { end };
         publish_interfaces(&self.shared, interfaces, false);
-        for mut b in split_batch(batch_of(interfaces, start, end), self.shared.max_batch_bytes) {
-            if let Err(e) = self.shared.put_live_batch(&mut b) {
-                tracing::error!(error = %e, "spool write failed; this interval is lost");
-            }
-        }
-        if let Ok(mut s) = self.shared.spool.lock()
-            && let Err(e) = s.expire()
-        {
-            tracing::warn!(error = %e, "spool expiry failed");
-        }
+        spool_interval(&self.shared, interfaces, start, end);
     }
 
     fn poll(&mut self, interfaces: &mut [Interface]) {
@@ -441,16 +447,7 @@ impl Hooks for LiveHooks {
 
     fn interval_end(&mut self, interfaces: &mut [Interface], start: u64, end: u64, _last: bool) {
         publish_interfaces(&self.shared, interfaces, true);
-        for mut b in split_batch(batch_of(interfaces, start, end), self.shared.max_batch_bytes) {
-            if let Err(e) = self.shared.put_live_batch(&mut b) {
-                tracing::error!(error = %e, "spool write failed; this interval is lost");
-            }
-        }
-        if let Ok(mut s) = self.shared.spool.lock()
-            && let Err(e) = s.expire()
-        {
-            tracing::warn!(error = %e, "spool expiry failed");
-        }
+        spool_interval(&self.shared, interfaces, start, end);
     }
 
     fn poll(&mut self, interfaces: &mut [Interface]) {

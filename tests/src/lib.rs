@@ -303,6 +303,18 @@ impl Controller {
         dir
     }
 
+    /// Adds a user (`role`, limited to `sites` if given, password `<name>-password-123`) and
+    /// signs them in over the API: their access token.
+    pub fn user(&self, name: &str, role: &str, sites: Option<&str>) -> String {
+        let mut args = vec!["user", "add", name, "--role", role, "--password-stdin"];
+        if let Some(s) = sites {
+            args.extend(["--sites", s]);
+        }
+        let password = format!("{name}-password-123");
+        self.cli_stdin(&args, &format!("{password}\n")).expect("user add");
+        login(self.http, name, &password)
+    }
+
     /// `hosts --probe NAME --format json`.
     pub fn hosts(&self, probe: &str) -> Value {
         let s = self.cli(&["hosts", "--probe", probe, "--format", "json"]).expect("hosts");

@@ -382,15 +382,8 @@ fn thresholds_and_check_over_the_api() {
     write_files(&root, last);
     let api = c.http;
     let admin = login(api, "admin", ADMIN_PASSWORD);
-    c.cli_stdin(&["user", "add", "vic", "--role", "viewer", "--password-stdin"], "vic-password-123\n")
-        .expect("user add");
-    c.cli_stdin(
-        &["user", "add", "opa", "--role", "operator", "--sites", "site-a", "--password-stdin"],
-        "opa-password-123\n",
-    )
-    .expect("user add");
-    let vic = login(api, "vic", "vic-password-123");
-    let opa = login(api, "opa", "opa-password-123");
+    let vic = c.user("vic", "viewer", None);
+    let opa = c.user("opa", "operator", Some("site-a"));
     const PATH: &str = "/api/v1/alarms/thresholds";
 
     let empty = http(api, "GET", PATH, Some(&vic), None);

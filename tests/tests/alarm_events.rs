@@ -85,15 +85,8 @@ fn check_records_events_runs_actions_and_scopes_them() {
 
     let api = c.http;
     let admin = login(api, "admin", ADMIN_PASSWORD);
-    c.cli_stdin(&["user", "add", "vic", "--role", "viewer", "--password-stdin"], "vic-password-123\n")
-        .expect("user add");
-    c.cli_stdin(
-        &["user", "add", "opa", "--role", "operator", "--sites", "site-a", "--password-stdin"],
-        "opa-password-123\n",
-    )
-    .expect("user add");
-    let vic = login(api, "vic", "vic-password-123");
-    let opa = login(api, "opa", "opa-password-123");
+    let vic = c.user("vic", "viewer", None);
+    let opa = c.user("opa", "operator", Some("site-a"));
 
     // The check answers once every action has run or failed.
     let r = http(api, "POST", "/api/v1/alarms/check", Some(&admin), None);
@@ -322,15 +315,8 @@ fn scheduled_scripts_raise_alarms_and_store_reports() {
 
     // Scheduled scripts are not pages; a viewer's page may not raise alarms; a site-scoped
     // user does not read outputs made over every site.
-    c.cli_stdin(&["user", "add", "vic", "--role", "viewer", "--password-stdin"], "vic-password-123\n")
-        .expect("user add");
-    c.cli_stdin(
-        &["user", "add", "sam", "--role", "admin", "--sites", "site-a", "--password-stdin"],
-        "sam-password-123\n",
-    )
-    .expect("user add");
-    let vic = login(api, "vic", "vic-password-123");
-    let sam = login(api, "sam", "sam-password-123");
+    let vic = c.user("vic", "viewer", None);
+    let sam = c.user("sam", "admin", Some("site-a"));
     assert_eq!(http(api, "GET", "/python/alarms/disk.py", Some(&vic), None).status, 404);
     assert_eq!(http(api, "GET", "/python/pages/raise.py", Some(&vic), None).status, 403);
     assert_eq!(http(api, "GET", "/api/v1/reports", Some(&sam), None).status, 403);
@@ -396,9 +382,7 @@ fn configurator_and_report_pages() {
     write_minutes(&c.data_dir.join("rrd"), "pa/interfaces/eth0/ethernetBytes.rrd", last, |_| 500.0);
     let api = c.http;
     let admin = login(api, "admin", ADMIN_PASSWORD);
-    c.cli_stdin(&["user", "add", "vic", "--role", "viewer", "--password-stdin"], "vic-password-123\n")
-        .expect("user add");
-    let vic = login(api, "vic", "vic-password-123");
+    let vic = c.user("vic", "viewer", None);
     let post = |token: &str, page: &str, body: &str| {
         http_raw(api, "POST", page, Some(token), Some(("application/x-www-form-urlencoded", body.as_bytes())))
     };
