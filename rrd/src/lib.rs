@@ -49,7 +49,10 @@ pub struct RrdConfig {
     /// else 60.
     pub step_secs: u64,
     /// An interval whose newest batch arrived this long ago counts as complete even if no
-    /// later interval arrived (a split interval's parts arrive together).
+    /// later interval arrived (a split interval's parts arrive together), and a hole in a
+    /// probe's batch numbers this old is taken as permanent. Longer than a probe's failover
+    /// (its QUIC idle timeout is 30 s): a batch re-sent through another controller after a
+    /// crash must still find its interval open.
     pub settle_secs: u64,
     /// Hosts archived per probe: the top N by traffic.
     pub hosts_top_n: u32,
@@ -73,7 +76,7 @@ impl Default for RrdConfig {
             dir: None,
             update_every_secs: 60,
             step_secs: 0,
-            settle_secs: 30,
+            settle_secs: 60,
             hosts_top_n: 100,
             host_networks: Vec::new(),
             hosts_max_networked: 1000,
