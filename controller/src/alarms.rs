@@ -476,6 +476,12 @@ impl Alarms for ApiAlarms {
                 .map_err(|e| format!("{e:#}"))
         })
     }
+
+    fn actions(&self) -> Vec<String> {
+        let mut all = vec![wirewatch_alarm::config::NO_ACTION.to_string()];
+        all.extend(self.dispatcher.runner.available());
+        all
+    }
 }
 
 /// rrdAlarm's periodic check: every `every`, the controller holding the `alarm_check` job's

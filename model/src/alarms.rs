@@ -148,6 +148,8 @@ pub trait Alarms: Send + Sync {
     fn validate(&self, rows: &[ThresholdFields]) -> Result<Vec<u32>, InvalidThreshold>;
     /// Runs one check now, as `wirewatch-controller alarm check` does, and waits for it.
     fn check(&self) -> BoxFuture<'_, Result<AlarmCheck, String>>;
+    /// The action names a threshold may name (`None`, the built-in ones, then `actions/*.py`).
+    fn actions(&self) -> Vec<String>;
 }
 
 /// The severities of an alarm event, weakest first.

@@ -5,8 +5,11 @@ import { Alarms } from './pages/Alarms';
 import { Host } from './pages/Host';
 import { Hosts } from './pages/Hosts';
 import { InterfacePage } from './pages/Interface';
+import { MapPage } from './pages/Map';
 import { Overview } from './pages/Overview';
+import { Phone } from './phone/Phone';
 import { SignIn } from './pages/SignIn';
+import { Thresholds } from './pages/Thresholds';
 import { useLocation, type Loc } from './router';
 import { setThemeChoice, themeChoice, useTheme, type ThemeChoice } from './theme';
 
@@ -19,7 +22,8 @@ function useSession(): Session {
 const NAV = [
   { href: '/', label: 'Sites', match: (p: string) => p === '/' || p.startsWith('/sites/') || p.startsWith('/interfaces/') },
   { href: '/hosts', label: 'Hosts', match: (p: string) => p === '/hosts' || p.startsWith('/hosts/') },
-  { href: '/alarms', label: 'Alarms', match: (p: string) => p === '/alarms' },
+  { href: '/map', label: 'Map', match: (p: string) => p === '/map' },
+  { href: '/alarms', label: 'Alarms', match: (p: string) => p === '/alarms' || p.startsWith('/alarms/') },
 ];
 
 function ThemeToggle() {
@@ -48,6 +52,8 @@ function Page({ loc, me }: { loc: Loc; me: Me }) {
     return <Host key={p} iface={host[1] ?? ''} ip={ip} />;
   }
   if (p === '/alarms') return <Alarms loc={loc} me={me} />;
+  if (p === '/alarms/thresholds') return <Thresholds me={me} />;
+  if (p === '/map') return <MapPage loc={loc} />;
   const iface = /^\/interfaces\/(\d+)$/.exec(p);
   if (iface) return <InterfacePage key={p} id={iface[1] ?? ''} />;
   const site = /^\/sites\/([^/]+)$/.exec(p);
@@ -102,6 +108,7 @@ function Shell({ me, loc }: { me: Me; loc: Loc }) {
               {n.label}
             </a>
           ))}
+          <a href="/m">Phone view</a>
           <a href="/python/hosts.py" class="opt-nav">
             Python pages
           </a>
@@ -145,6 +152,6 @@ export function App() {
     case 'signed-out':
       return <SignIn message={session.message} />;
     case 'signed-in':
-      return <Shell me={session.me} loc={loc} />;
+      return loc.path === '/m' || loc.path.startsWith('/m/') ? <Phone me={session.me} loc={loc} /> : <Shell me={session.me} loc={loc} />;
   }
 }

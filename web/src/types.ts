@@ -151,3 +151,103 @@ export interface EventPage {
   items: AlarmEvent[];
   next_cursor: string | null;
 }
+
+export interface Attribution {
+  text: string;
+  url: string;
+  license: string;
+}
+
+export interface CountryCounts {
+  geoip: boolean;
+  attribution: Attribution | null;
+  hosts_considered: number;
+  hosts_unknown: number;
+  countries: { code: string; name: string | null; hosts: number }[];
+}
+
+export interface CityCounts {
+  geoip: boolean;
+  attribution: Attribution | null;
+  country: string;
+  hosts_considered: number;
+  hosts_unknown: number;
+  cities: { name: string; latitude: number | null; longitude: number | null; hosts: number }[];
+}
+
+export interface Threshold {
+  id: string;
+  rrd_path: string;
+  type: string;
+  value: string;
+  repetitions: string;
+  start: string;
+  end: string;
+  action: string;
+  action_parameter: string;
+  rearm_secs: string;
+}
+
+export interface AlarmRow {
+  threshold_id: number;
+  file: string;
+  value: number | null;
+  type: string;
+  threshold: number | null;
+  time: number | null;
+  action: string;
+  action_parameter: string;
+  outcome: 'fired' | 'ok' | 'error';
+  error: string | null;
+  held_by_rearm: boolean;
+}
+
+export interface AlarmCheck {
+  started_at: string;
+  duration_ms: number;
+  thresholds: number;
+  files_checked: number;
+  alarms_fired: number;
+  rows: AlarmRow[];
+  unmatched: { threshold_id: number; glob: string }[];
+  actions: { id: number; action: string; action_parameter: string; status: string; attempts: number; error: string | null }[];
+  event_ids: number[];
+}
+
+export interface LiveHost {
+  interface: string;
+  ip: string;
+  mac: string | null;
+  vendor: string | null;
+  first_seen: string | null;
+  last_seen: string | null;
+  sent_packets: number;
+  sent_bytes: number;
+  rcvd_packets: number;
+  rcvd_bytes: number;
+  throughput_sent: number;
+  throughput_rcvd: number;
+}
+
+export interface LiveTopTalkers {
+  probe: string;
+  controller: string;
+  hosts: LiveHost[];
+}
+
+export interface Talker extends Traffic {
+  href: string;
+  probe: string;
+  interface_id: number;
+  interface: string;
+  ip: string;
+  mac: string | null;
+  name: string | null;
+}
+
+export interface TopTalkers {
+  from: string | null;
+  to: string | null;
+  unit: 'bytes' | 'packets';
+  hosts: Talker[];
+}

@@ -73,6 +73,16 @@ pub(super) async fn put_thresholds(
     }))
 }
 
+/// The action names a threshold may name: `None`, the built-in actions (`savelog`,
+/// `sendmail`, `webhook`, `alertmanager`) and this controller's `actions/*.py` scripts (what the
+/// configurator offers; any role of every site).
+#[utoipa::path(get, path = "/api/v1/alarms/actions", tag = "alarms",
+    responses((status = 200, body = Vec<String>), Errors))]
+pub(super) async fn actions(State(st): S, p: Principal) -> ApiResult<Json<Vec<String>>> {
+    require_global(&p, Role::Viewer)?;
+    Ok(Json(alarms(&st)?.actions()))
+}
+
 /// Run the alarm check now (operators and admins of every site), as
 /// `wirewatch-controller alarm check` does; answers when it is done, with the seed's report
 /// (globs matching no file included), once the check's actions have run or failed.

@@ -89,6 +89,7 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(rrd::files))
         .routes(routes!(alarms::thresholds, alarms::put_thresholds))
         .routes(routes!(alarms::check))
+        .routes(routes!(alarms::actions))
         .routes(routes!(alarms::events))
         .routes(routes!(alarms::ack_event))
         .routes(routes!(reports::reports))

@@ -97,9 +97,8 @@ export function Alarms({ loc, me }: { loc: Loc; me: Me }) {
       </nav>
       {everySite && (
         <p class="links">
-          rrdAlarm: <a href="/python/rrdalarm/config.py">thresholds (configurator)</a> ·{' '}
-          <a href="/python/rrdalarm/report.py">report and check</a>{' '}
-          <span class="muted">(Python pages; they sign in with their own form)</span>
+          <a href="/alarms/thresholds">Thresholds and check</a> · rrdAlarm's Python pages:{' '}
+          <a href="/python/rrdalarm/config.py">configurator</a> · <a href="/python/rrdalarm/report.py">report</a>
         </p>
       )}
       <p class="visually-hidden" role="status" aria-live="polite">

@@ -24,21 +24,36 @@ function throughput(histories: InterfaceHistory[]): number[] {
   return out;
 }
 
-function SiteThroughput({ site, interfaces }: { site: string; interfaces: number[] }) {
+/** How often the overview and the phone's home fetch their figures again. */
+export const REFRESH_MS = 15_000;
+
+/** A site's throughput: the sparkline of its interfaces' history and the latest figure. */
+export function SiteThroughput({ site, interfaces }: { site: string; interfaces: number[] }) {
   const [values, setValues] = useState<number[] | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [tick, setTick] = useState(0);
   const key = interfaces.join(',');
   useEffect(() => {
     let live = true;
     Promise.all(interfaces.map((id) => api<InterfaceHistory>(`/api/v1/interfaces/${id}/history?resolution=raw`))).then(
-      (hs) => live && setValues(throughput(hs)),
+      (hs) => {
+        if (!live) return;
+        setValues(throughput(hs));
+        setError(null);
+      },
       (e: unknown) => live && setError(e),
     );
     return () => {
       live = false;
     };
-  }, [key]);
-  if (error) return <span class="muted">history unavailable</span>;
+  }, [key, tick]);
+  useEffect(() => {
+    const t = window.setInterval(() => {
+      if (document.visibilityState === 'visible') setTick((n) => n + 1);
+    }, REFRESH_MS);
+    return () => window.clearInterval(t);
+  }, []);
+  if (error && !values) return <span class="muted">history unavailable</span>;
   if (!values) return <span class="muted">…</span>;
   const last = values[values.length - 1];
   if (last === undefined) return <span class="muted">no history yet</span>;
@@ -52,10 +67,10 @@ function SiteThroughput({ site, interfaces }: { site: string; interfaces: number
 
 /** The sites (`only`: one site's page, `/sites/<name>`). */
 export function Overview({ only }: { only?: string }) {
-  const all = useApi<Site[]>('/api/v1/sites');
+  const all = useApi<Site[]>('/api/v1/sites', REFRESH_MS);
   const sites = { ...all, data: all.data?.filter((s) => only === undefined || s.name === only) };
-  const probes = useApi<Probe[]>('/api/v1/probes');
-  const events = useApi<EventPage>('/api/v1/alarms/events?state=open&limit=1000');
+  const probes = useApi<Probe[]>('/api/v1/probes', REFRESH_MS);
+  const events = useApi<EventPage>('/api/v1/alarms/events?state=open&limit=1000', REFRESH_MS);
   const failed = sites.error ?? probes.error ?? events.error;
   const siteOf = new Map((probes.data ?? []).map((p) => [p.name, p.site]));
   const openBySite = new Map<string, number>();
