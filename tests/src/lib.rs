@@ -385,6 +385,27 @@ impl Probe {
         Probe { child: Self::launch(&args), args }
     }
 
+    /// A probe replaying `file` in a loop at its own pace, packet times moved to now (`--loop`):
+    /// online until it is stopped.
+    pub fn looping(controllers: &[SocketAddr], identity: &Path, file: &Path, interval_secs: u32) -> Probe {
+        let list: Vec<String> = controllers.iter().map(|c| c.to_string()).collect();
+        let args = vec![
+            "run".to_string(),
+            "--controller".into(),
+            list.join(","),
+            "--identity".into(),
+            identity.display().to_string(),
+            "--replay-speed".into(),
+            "1".into(),
+            "--loop".into(),
+            "--interval-secs".into(),
+            interval_secs.to_string(),
+            "--read".into(),
+            file.display().to_string(),
+        ];
+        Probe { child: Self::launch(&args), args }
+    }
+
     fn launch(args: &[String]) -> Child {
         Command::new(bin("wirewatch-probe"))
             .args(args)

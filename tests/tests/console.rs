@@ -20,6 +20,8 @@ use wirewatch_e2e::*;
 const CAPTURE_A: &str = "1kxun.pcap";
 const CAPTURE_B: &str = "icmp.pcap";
 const ALARM_FILE: &str = "pa/interfaces/alarmtest/ethernetBytes.rrd";
+/// The file of the threshold the test creates in the console's editor (probe pc, site-c).
+const ALARM_FILE2: &str = "pc/interfaces/alarmtest2/ethernetBytes.rrd";
 const HOSTILE_IP: &str = "192.168.5.16";
 const HOSTILE: &str = "<img src=x onerror=window.__pwned=1><script>window.__pwned=2</script>";
 
@@ -142,6 +144,15 @@ fn console_in_a_real_browser() {
     .expect("hostile event");
     let hostile_event = s.pg.scalar("console", "SELECT max(id) FROM alarm_events");
 
+    // A third probe, in site-c, replaying a capture in a loop: online all along, so the phone's
+    // top talkers ask it live; and a file of it for the threshold made in the editor.
+    let idc = s.c.enroll("pc", "site-c", s.dir.path());
+    let mut looping = Probe::looping(&[s.c.quic], &idc, &pcaps().join(CAPTURE_B), 2);
+    wait_for("probe pc online", || {
+        http(api, "GET", "/api/v1/probes/pc", Some(&s.admin), None).json()["status"].as_str() == Some("online")
+    });
+    write_minutes(&root, ALARM_FILE2, last_alarm_step(), |_| 500.0);
+
     s.c.cli_stdin(&["user", "add", "vic", "--role", "viewer", "--password-stdin"], "vic-password-123\n")
         .expect("user add");
 
@@ -174,6 +185,10 @@ fn console_in_a_real_browser() {
         "cidr": "192.168.0.0/16",
         "event_id": event_id,
         "event_subject": ALARM_FILE,
+        "alarm_file2": ALARM_FILE2,
+        "live_probe": "pc",
+        "live_site": "site-c",
+        "live_hosts": oracle_hosts(CAPTURE_B).keys().collect::<Vec<_>>(),
         "hostile_ip": HOSTILE_IP,
         "hostile_name": HOSTILE,
         "hostile_event_id": hostile_event,
@@ -183,6 +198,7 @@ fn console_in_a_real_browser() {
     std::fs::write(&spec_file, spec.to_string()).expect("spec");
     run_ui(&repo().join("tests/ui/console.py"), &spec_file);
     drop(ctl2);
+    looping.kill9();
 
     // Without a built console, its paths say how to build it; the API is unaffected.
     let empty = scratch();

@@ -148,7 +148,9 @@ def main():
 
     with contextlib.nullcontext(PLAYWRIGHT[0]) as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        ctx = browser.new_context(viewport=DESKTOP)
+        # Service workers off here: this page's API answers are replaced below (page.route),
+        # which a worker would bypass; the phone's context below has them on.
+        ctx = browser.new_context(viewport=DESKTOP, service_workers="block")
         page = ctx.new_page()
         page.set_default_timeout(20_000)
         errors = Errors(page)
@@ -373,8 +375,9 @@ def main():
         page.get_by_role("navigation", name="Console").get_by_role("link", name="Alarms").click()
         row = page.locator(f"tr[data-event='{SPEC['event_id']}']")
         expect(row).to_contain_text(SPEC["event_subject"])
-        expect(page.get_by_role("link", name="thresholds (configurator)")).to_have_attribute("href", "/python/rrdalarm/config.py")
-        expect(page.get_by_role("link", name="report and check")).to_have_attribute("href", "/python/rrdalarm/report.py")
+        expect(page.get_by_role("link", name="Thresholds and check")).to_have_attribute("href", "/alarms/thresholds")
+        expect(page.get_by_role("link", name="configurator", exact=True)).to_have_attribute("href", "/python/rrdalarm/config.py")
+        expect(page.get_by_role("link", name="report", exact=True)).to_have_attribute("href", "/python/rrdalarm/report.py")
         hostile = page.locator(f"tr[data-event='{SPEC['hostile_event_id']}']")
         expect(hostile.locator(".message-text")).to_contain_text(SPEC["hostile_name"])
         check(page.evaluate("String(window.__pwned)") == "undefined", "an event's message ran as script")
@@ -384,6 +387,82 @@ def main():
         acked = api(url, admin, "/api/v1/alarms/events?state=acked")["items"]
         check(any(e["id"] == SPEC["event_id"] and e["acked_by"] == SPEC["user"] for e in acked), "not acknowledged in the API")
         errors.none("alarms")
+
+        # The region map: the countries of the test's GeoIP database shaded, others not; a
+        # click on a country lists and draws its cities.
+        page.get_by_role("navigation", name="Console").get_by_role("link", name="Map").click()
+        expect(page.get_by_role("heading", name="Region map", level=1)).to_be_visible()
+        expect(page.locator("#worldmap path").first).to_be_visible()
+        geo = api(url, admin, "/api/v1/geo/countries")
+        check(len(geo["countries"]) >= 2, f"the test's GeoIP database should place hosts in 2+ countries: {geo}")
+        plain = page.eval_on_selector("#worldmap path[data-country='RU']", "p => getComputedStyle(p).fill")
+        for c in geo["countries"]:
+            code = c["code"]
+            shape = page.locator(f"#worldmap a[data-country='{code}'] path")
+            expect(shape).to_have_count(1)
+            fill = shape.evaluate("p => getComputedStyle(p).fill")
+            check(fill != plain, f"{code} ({c['hosts']} hosts) is not shaded: {fill}")
+            expect(page.locator(f"#countries tr[data-country='{code}'] td.num")).to_have_text(str(c["hosts"]))
+        check("shade-0" in page.get_attribute("#worldmap path[data-country='RU']", "class"), "Russia has no hosts")
+        if geo.get("attribution"):
+            expect(page.locator(".attribution")).to_contain_text(geo["attribution"]["text"])
+        errors.none("region map")
+        shot(page, out, "map-desktop")
+        busiest = max(geo["countries"], key=lambda c: c["hosts"])["code"]
+        page.locator(f"#worldmap a[data-country='{busiest}']").click()
+        expect(page).to_have_url(re.compile(rf"/map\?country={busiest}$"))
+        cities = api(url, admin, f"/api/v1/geo/cities?country={busiest}")
+        want_rows = len(cities["cities"]) + (1 if cities["hosts_unknown"] > 0 else 0)
+        expect(page.locator("#cities tbody tr")).to_have_count(want_rows)
+        located = [x for x in cities["cities"] if x["latitude"] is not None]
+        expect(page.locator("#cityplot circle")).to_have_count(len(located))
+        for x in cities["cities"]:
+            expect(page.locator(f"#cities tr[data-city='{x['name']}'] td.num")).to_have_text(str(x["hosts"]))
+        errors.none("a country's cities")
+        shot(page, out, "map-country-desktop")
+
+        # A threshold made in the editor: a wrong value is refused with its row named and kept,
+        # then saved; "Check now" fires it; its event is listed and acknowledged.
+        page.goto(url + "/alarms/thresholds")
+        expect(page.locator("table.thresholds tbody tr")).to_have_count(1)
+        page.get_by_role("button", name="Add a threshold").click()
+        expect(page.locator("table.thresholds tbody tr")).to_have_count(2)
+        page.get_by_label("RRD path of row 2").fill("*/interfaces/alarmtest2/ethernetBytes.rrd")
+        check(page.eval_on_selector_all("#rrd-paths option", "os => os.map(o => o.value)").count(SPEC["alarm_file2"]) == 1,
+              "the archive's files are not offered for completion")
+        check("savelog" in page.eval_on_selector_all("#alarm-actions option", "os => os.map(o => o.value)"),
+              "the actions are not offered for completion")
+        page.get_by_label("Value of row 2").fill("lots")
+        page.get_by_label("Start of row 2").fill("now-30min")
+        page.get_by_label("Action of row 2", exact=True).fill("savelog")
+        page.get_by_label("Action parameter of row 2").fill("console2.log")
+        page.get_by_role("button", name="Save thresholds").click()
+        expect(page.get_by_role("alert")).to_contain_text("row 2")
+        expect(page.locator("tr[data-row='2']")).to_have_class("refused")
+        expect(page.get_by_label("Value of row 2")).to_have_value("lots")
+        check(len(api(url, admin, "/api/v1/alarms/thresholds")) == 1, "a refused list was saved")
+        errors.none("refused thresholds", [r"status of 400"])
+        page.get_by_label("Value of row 2").fill("200")
+        page.get_by_role("button", name="Save thresholds").click()
+        expect(page.locator("p.message.notice")).to_contain_text("Saved 2 thresholds")
+        saved = api(url, admin, "/api/v1/alarms/thresholds")
+        check(len(saved) == 2 and saved[1]["rrd_path"] == "*/interfaces/alarmtest2/ethernetBytes.rrd" and saved[1]["value"] == "200",
+              f"saved thresholds: {saved}")
+        shot(page, out, "thresholds-desktop")
+        page.get_by_role("button", name="Check now").click()
+        fired = page.locator(f"table.check tr[data-outcome='fired']:has-text('{SPEC['alarm_file2']}')")
+        expect(fired).to_contain_text("ALARM FIRED")
+        expect(page.locator("section.report p.summary")).to_contain_text("1 alarm fired")
+        errors.none("check now")
+        shot(page, out, "check-desktop")
+        page.locator("section.report").get_by_role("link", name="the events").click()
+        new_event = page.locator("tr[data-event]").filter(has_text=SPEC["alarm_file2"])
+        expect(new_event).to_have_count(1)
+        new_event.get_by_role("button", name=re.compile("^Acknowledge")).click()
+        expect(new_event).to_contain_text("acknowledged by " + SPEC["user"])
+        acked = api(url, admin, "/api/v1/alarms/events?state=acked")["items"]
+        check(any(e["subject"] == SPEC["alarm_file2"] for e in acked), "the editor's alarm was not acknowledged in the API")
+        errors.none("the editor's alarm")
 
         # The dark theme by the toggle (kept across a reload).
         page.goto(url + "/")
@@ -434,7 +513,7 @@ def main():
         errors.none("phone layout")
 
         # A viewer sees the events, without the button to acknowledge them.
-        viewer = browser.new_context(viewport=DESKTOP)
+        viewer = browser.new_context(viewport=DESKTOP, service_workers="block")
         vpage = viewer.new_page()
         verrors = Errors(vpage)
         vpage.goto(url + "/alarms?state=all")
@@ -446,6 +525,82 @@ def main():
         expect(vpage.locator(".who")).to_contain_text("(viewer)")
         verrors.none("viewer")
         viewer.close()
+
+        # The phone client at 390x844: the site switcher, each site's status, top talkers now
+        # (asked live of the looping probe), alarms with acknowledge, host search and a card;
+        # installable (manifest, icons, a service worker); nothing scrolls sideways.
+        phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+        ppage = phone.new_page()
+        ppage.set_default_timeout(20_000)
+        perrors = Errors(ppage)
+        CURRENT[:] = [ppage]
+        ppage.goto(url + "/m")
+        sign_in(ppage, SPEC["password"])
+        switcher = ppage.get_by_label("Site")
+        expect(switcher).to_be_visible()
+        for site in ("site-a", "site-b", SPEC["live_site"]):
+            expect(ppage.locator(f"li.site[data-site='{site}']")).to_be_visible()
+        expect(ppage.locator(f"li.site[data-site='{SPEC['live_site']}'] .status")).to_have_text("online")
+        perrors.none("phone home")
+        no_horizontal_scroll(ppage, "phone home")
+        shot(ppage, out, "m-home-phone")
+        switcher.select_option(SPEC["live_site"])
+        expect(ppage).to_have_url(re.compile(rf"/m\?site={SPEC['live_site']}$"))
+        expect(ppage.locator("li.site")).to_have_count(1)
+        talkers = ppage.locator(f"ol.talker-list[data-probe='{SPEC['live_probe']}'] li[data-ip]")
+        expect(talkers.first).to_be_visible(timeout=30_000)
+        live_ips = talkers.evaluate_all("ls => ls.map(l => l.dataset.ip)")
+        check(set(live_ips) <= set(SPEC["live_hosts"]) and live_ips, f"live top talkers {live_ips} vs the capture's {SPEC['live_hosts']}")
+        expect(ppage.get_by_role("heading", name="Top talkers now")).to_be_visible()
+        ppage.wait_for_timeout(300)
+        no_horizontal_scroll(ppage, "phone top talkers")
+        perrors.none("phone top talkers")
+        shot(ppage, out, "m-talkers-phone")
+        # The choice is remembered: a reload of /m keeps site-c.
+        ppage.goto(url + "/m")
+        expect(ppage.get_by_label("Site")).to_have_value(SPEC["live_site"])
+        ppage.get_by_label("Site").select_option("")
+        expect(ppage.locator("li.site")).to_have_count(3)
+        # Alarms: the stored markup event is open; acknowledged from the phone.
+        ppage.get_by_role("navigation", name="Phone").get_by_role("link", name="Alarms").click()
+        card = ppage.locator(f"li.event[data-event='{SPEC['hostile_event_id']}']")
+        expect(card.locator(".message-text")).to_have_text(SPEC["hostile_name"])
+        check(ppage.evaluate("String(window.__pwned)") == "undefined", "an event ran as script on the phone")
+        no_horizontal_scroll(ppage, "phone alarms")
+        shot(ppage, out, "m-alarms-phone")
+        card.get_by_role("button", name=re.compile("^Acknowledge")).click()
+        expect(card).to_contain_text("acknowledged by " + SPEC["user"])
+        perrors.none("phone alarms")
+        # Host search and the host card with the API's figures.
+        ppage.get_by_role("navigation", name="Phone").get_by_role("link", name="Search").click()
+        ppage.get_by_label("Address, MAC or name").fill(top)
+        ppage.get_by_role("button", name="Search").click()
+        hit = ppage.locator(f"ul.hit-list a[data-ip='{top}']")
+        expect(hit).to_be_visible()
+        no_horizontal_scroll(ppage, "phone search")
+        hit.click()
+        expect(ppage).to_have_url(re.compile(r"/m/hosts/\d+/"))
+        card = ppage.locator("article.host-card")
+        expect(card).to_have_attribute("data-ip", top)
+        expect(card.locator("dd[data-field='sent_bytes']")).to_contain_text(f"({d['packets']['sent']:,} pkts)")
+        expect(card.locator("dd[data-field='rcvd_bytes']")).to_contain_text(f"({d['packets']['rcvd']:,} pkts)")
+        no_horizontal_scroll(ppage, "phone host card")
+        perrors.none("phone host card")
+        shot(ppage, out, "m-host-phone")
+        # Installable: the manifest, its icons, a service worker in control of the app.
+        manifest = ppage.evaluate("fetch('/manifest.webmanifest').then(r => r.json())")
+        check(manifest["start_url"] == "/m" and manifest["display"] == "standalone", f"manifest {manifest}")
+        sizes = set()
+        for icon in manifest["icons"]:
+            kind = ppage.evaluate(f"fetch('{icon['src']}').then(r => r.ok ? r.headers.get('content-type') : 'HTTP ' + r.status)")
+            check(kind == icon["type"], f"icon {icon['src']}: {kind}")
+            sizes.add(icon["sizes"])
+        check({"192x192", "512x512"} <= sizes, f"icon sizes {sizes}")
+        scope = ppage.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+        check(scope == url + "/", f"service worker scope {scope}")
+        perrors.none("installable")
+        phone.close()
+        CURRENT[:] = [page]
 
         # Sign-out ends the session: a reload shows the form.
         page.set_viewport_size(DESKTOP)
@@ -497,6 +652,13 @@ def main():
         sign_in(page, SPEC["password"])
         expect(page.get_by_role("heading", name="Hosts", level=1)).to_be_visible()
         wait_table(page)
+        # (The phone client's offline shell is installed first: its worker keeps the app.)
+        page.goto(short + "/m")
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        expect(page.get_by_label("Site")).to_be_visible()
+        page.goto(short + "/hosts")
+        wait_table(page)
         os.kill(int(SPEC["stop_pid"]), 15)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -509,6 +671,19 @@ def main():
         expect(page.get_by_role("alert")).to_contain_text("Cannot reach the controller")
         shot(page, out, "unreachable-desktop")
         errors.none("stopped controller", [r"ERR_CONNECTION_REFUSED", r"Failed to fetch", r"ERR_CONNECTION_RESET"])
+        # The phone client opened with the controller down: the shell from the worker's cache
+        # says it cannot reach the controller; offline, it says so.
+        page.set_viewport_size(PHONE)
+        page.goto(short + "/m")
+        expect(page.get_by_role("alert")).to_contain_text("Cannot reach the controller")
+        no_horizontal_scroll(page, "unreachable phone")
+        shot(page, out, "m-unreachable-phone")
+        ctx.set_offline(True)
+        page.reload()
+        expect(page.get_by_role("alert")).to_contain_text("You are offline")
+        shot(page, out, "m-offline-phone")
+        errors.none("offline shell", [r"ERR_CONNECTION_REFUSED", r"Failed to fetch", r"ERR_CONNECTION_RESET",
+                                      r"ERR_INTERNET_DISCONNECTED", r"ERR_FAILED"])
         ctx.close()
         browser.close()
     log(f"screenshots in {out}")

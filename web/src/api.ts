@@ -49,6 +49,7 @@ const REFRESH_KEY = 'wirewatch.refresh';
 export const EXPIRED = 'Your session expired, sign in again.';
 export const UNREACHABLE =
   'Cannot reach the controller: it is stopped, or the network is down. Try again in a moment.';
+export const OFFLINE = 'You are offline: this device has no network. The figures come back with it.';
 
 let access: string | null = null;
 let refreshing: Promise<'ok' | 'expired'> | null = null;
@@ -90,7 +91,8 @@ async function send(path: string, init: RequestInit): Promise<Response> {
   try {
     return await fetch(path, { ...init, credentials: 'omit', cache: 'no-store', redirect: 'error' });
   } catch {
-    throw new ApiError('network', 0, 'network', UNREACHABLE);
+    const offline = typeof navigator !== 'undefined' && navigator.onLine === false;
+    throw new ApiError('network', 0, 'network', offline ? OFFLINE : UNREACHABLE);
   }
 }
 
