@@ -78,7 +78,7 @@ function WorldMap({ world, geo, site, chosen }: { world: World; geo: CountryCoun
   );
 }
 
-function Cities({ world, code, site }: { world: World | null; code: string; site?: string }) {
+function Cities({ world, code, name, site }: { world: World | null; code: string; name: string; site?: string }) {
   const cities = useApi<CityCounts>(withQuery('/api/v1/geo/cities', { country: code, site }));
   if (cities.error) return <ErrorMessage error={cities.error} onRetry={cities.reload} />;
   if (!cities.data) return <Loading what={`the cities of ${code}`} />;
@@ -92,10 +92,10 @@ function Cities({ world, code, site }: { world: World | null; code: string; site
     <section aria-labelledby="h-cities" class="cities">
       <h2 id="h-cities">
         <span aria-hidden="true">{flag(code)} </span>
-        Cities of {code}
+        Cities of {name}
       </h2>
       <p class="summary">
-        {count(c.hosts_considered)} hosts in {code}
+        {count(c.hosts_considered)} hosts in {name}
         {c.hosts_unknown > 0 && `, ${count(c.hosts_unknown)} without a city`} ·{' '}
         <a href={withQuery('/map', { site })}>Back to the world</a>
       </p>
@@ -180,7 +180,7 @@ export function MapPage({ loc }: { loc: Loc }) {
           {error ? <ErrorMessage error={error} /> : !world ? <Loading what="the world map" /> : null}
           {world && <WorldMap world={world} geo={geo.data} site={site} chosen={chosen} />}
           <Credit a={geo.data.attribution} />
-          {chosen && <Cities key={`${chosen}/${site ?? ''}`} world={world} code={chosen} site={site} />}
+          {chosen && <Cities key={`${chosen}/${site ?? ''}`} world={world} code={chosen} name={names.get(chosen) ?? chosen} site={site} />}
           <section aria-labelledby="h-countries">
             <h2 id="h-countries">Countries</h2>
             {geo.data.countries.length === 0 ? (

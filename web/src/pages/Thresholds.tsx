@@ -11,16 +11,16 @@ import { useApi } from '../hooks';
 import type { AlarmCheck, Threshold } from '../types';
 
 const FIELDS: { key: keyof Threshold; label: string; hint: string; size: number }[] = [
-  { key: 'id', label: 'ID', hint: 'a whole number, unique', size: 4 },
-  { key: 'rrd_path', label: 'RRD path', hint: 'a glob below the archive, e.g. */interfaces/*/ethernetBytes.rrd', size: 34 },
+  { key: 'id', label: 'ID', hint: 'a whole number, unique', size: 3 },
+  { key: 'rrd_path', label: 'RRD path', hint: 'a glob below the archive, e.g. */interfaces/*/ethernetBytes.rrd', size: 28 },
   { key: 'type', label: 'Type', hint: 'above or below', size: 6 },
-  { key: 'value', label: 'Value', hint: 'the threshold', size: 8 },
-  { key: 'repetitions', label: 'Repetitions', hint: 'intervals over the threshold before it fires', size: 3 },
-  { key: 'start', label: 'Start', hint: 'rrdfetch time, e.g. now-10min', size: 9 },
-  { key: 'end', label: 'End', hint: 'rrdfetch time, e.g. now', size: 6 },
-  { key: 'action', label: 'Action', hint: 'None, savelog, sendmail, webhook, alertmanager or a script', size: 10 },
-  { key: 'action_parameter', label: 'Action parameter', hint: 'e.g. a file name, an address or a URL', size: 16 },
-  { key: 'rearm_secs', label: 'Re-arm (s)', hint: 'seconds before it may fire again', size: 6 },
+  { key: 'value', label: 'Value', hint: 'the threshold', size: 6 },
+  { key: 'repetitions', label: 'Repetitions', hint: 'intervals over the threshold before it fires', size: 2 },
+  { key: 'start', label: 'Start', hint: 'rrdfetch time, e.g. now-10min', size: 8 },
+  { key: 'end', label: 'End', hint: 'rrdfetch time, e.g. now', size: 5 },
+  { key: 'action', label: 'Action', hint: 'None, savelog, sendmail, webhook, alertmanager or a script', size: 8 },
+  { key: 'action_parameter', label: 'Action parameter', hint: 'e.g. a file name, an address or a URL', size: 12 },
+  { key: 'rearm_secs', label: 'Re-arm (s)', hint: 'seconds before it may fire again', size: 5 },
 ];
 
 function blank(rows: Threshold[]): Threshold {

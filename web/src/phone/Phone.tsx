@@ -48,7 +48,10 @@ function SiteSwitcher({ loc, sites }: { loc: Loc; sites: Site[] }) {
         onChange={(e) => {
           const v = (e.target as HTMLSelectElement).value;
           remember(v);
-          navigate(withQuery(loc.path, { site: v, q: loc.query.get('q') }), true);
+          // Explicit even when empty (`?site=`: every site), so the URL wins over the memory.
+          const q = new URLSearchParams(loc.query);
+          q.set('site', v);
+          navigate(`${loc.path}?${q.toString()}`, true);
         }}
       >
         <option value="">Every site</option>
@@ -161,7 +164,7 @@ function Talkers({ me, probes }: { me: Me; probes: Probe[] }) {
               ))}
             </ol>
           )}
-          {live.error !== null && live.data !== undefined && <ErrorMessage error={live.error} />}
+          {live.error != null && live.data !== undefined && <ErrorMessage error={live.error} />}
         </>
       )}
     </section>
