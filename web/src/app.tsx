@@ -134,6 +134,12 @@ export function App() {
   const loc = useLocation();
   useEffect(() => {
     void resume();
+    // Back online: try again by itself (the "Try again" button stays for the stopped controller).
+    const back = () => {
+      if (getSession().status === 'unreachable') void resume();
+    };
+    window.addEventListener('online', back);
+    return () => window.removeEventListener('online', back);
   }, []);
   switch (session.status) {
     case 'starting':
