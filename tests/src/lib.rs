@@ -4,7 +4,6 @@
 //! `Drop`, by PID.
 #![allow(clippy::unwrap_used)]
 
-pub mod browser;
 pub mod dns;
 
 use std::collections::BTreeMap;
@@ -461,6 +460,30 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A browser script of `tests/ui/` (Playwright driving Debian's Chromium).
+pub fn ui_script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui").join(name)
+}
+
+/// Runs a Playwright script with its spec; fails with everything it printed.
+pub fn run_ui(script: &Path, spec: &Path) {
+    let out = Command::new("python3").arg(script).arg(spec).output().expect("python3");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "{} failed (Playwright from PyPI and Debian's chromium: scripts/setup installs both):\n{text}",
+        script.display()
+    );
+}
+
+/// Writes `spec` beside the test's other files (`dir`) and runs `tests/ui/<name>` with it.
+pub fn ui(name: &str, spec: &Value, dir: &Path) {
+    let file = dir.join(format!("{name}.spec.json"));
+    std::fs::write(&file, spec.to_string()).expect("spec");
+    run_ui(&ui_script(name), &file);
 }
 
 /// Per-address counters of a report (`hosts` or `read` JSON): address → (tx p, tx b, rx p, rx b).

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use wirewatch_e2e::browser::{Browser, chromium};
 use wirewatch_e2e::*;
 
 /// Markup a reverse zone, a capture or a database row can carry. Each part, if it ran, sets
@@ -205,44 +204,36 @@ fn bundled_pages_show_stored_markup_as_text_in_a_browser() {
         Some(iface.as_str())
     );
 
-    // In the browser: signed in through the form (a same-origin POST), every page opened.
-    let mut b = Browser::start(&chromium(), s.dir.path());
-    b.navigate(&format!("http://{}/login", s.c.http));
-    b.eval(&format!(
-        "document.querySelector('input[name=username]').value = 'admin';\
-         document.querySelector('input[name=password]').value = '{ADMIN_PASSWORD}';\
-         document.querySelector('form').submit()"
-    ));
-    b.wait_event("Page.loadEventFired");
-    assert_eq!(b.eval("location.pathname"), "/python/hosts.py", "signed in");
-    for (path, _) in PAGES {
-        b.navigate(&format!("http://{}{path}", s.c.http));
-        assert_eq!(b.eval("String(window.__pwned)"), "undefined", "{path}: a stored name ran as script");
-        assert_ne!(b.eval("document.title"), "1", "{path}: a stored name ran as script");
-        assert_eq!(b.eval("document.querySelectorAll('img[src=x]').length"), "0", "{path}: markup became elements");
-    }
-    // The names are visible as text where the pages show them.
-    let text = |b: &mut Browser, path: &str| {
-        b.navigate(&format!("http://{}{path}", s.c.http));
-        b.eval("document.title + '\\n' + document.body.innerText")
-    };
-    for path in ["/python/hosts.py", "/python/throughput.py", "/python/json/iphone/iftophosts.py?if=0"] {
-        let t = text(&mut b, path);
-        assert!(t.contains(HOST_PAYLOAD), "{path}: the name is not shown as text: {t}");
-    }
-    for path in [
-        "/python/hello_world.py",
-        "/python/throughput.py",
-        "/python/json/interfaces.py",
-        "/python/json/iphone/iflist.py",
-    ] {
-        let t = text(&mut b, path);
-        assert!(t.contains(IF_PAYLOAD), "{path}: the interface name is not shown as text: {t}");
-    }
-    // The region map's own script carries the response's nonce (python.rs's
-    // region_map_draws_and_zooms_in_a_browser clicks through it under this policy).
-    b.navigate(&format!("http://{}/python/region_map.py", s.c.http));
-    assert_eq!(b.eval("document.querySelectorAll('script[nonce]').length"), "1");
+    // In the browser (tests/ui/python_pages.py; Playwright in Debian's Chromium): signed in
+    // through the form (a same-origin POST), every page opened, no markup run or parsed, the
+    // names visible as text where the pages show them, and the region map's own script
+    // carrying the response's nonce (python.rs's region_map_draws_and_zooms_in_a_browser
+    // clicks through it under this policy).
+    let mut shown: Vec<(&str, &str)> =
+        ["/python/hosts.py", "/python/throughput.py", "/python/json/iphone/iftophosts.py?if=0"]
+            .into_iter()
+            .map(|p| (p, HOST_PAYLOAD))
+            .collect();
+    shown.extend(
+        [
+            "/python/hello_world.py",
+            "/python/throughput.py",
+            "/python/json/interfaces.py",
+            "/python/json/iphone/iflist.py",
+        ]
+        .into_iter()
+        .map(|p| (p, IF_PAYLOAD)),
+    );
+    let spec = serde_json::json!({
+        "url": format!("http://{}", s.c.http),
+        "user": "admin",
+        "password": ADMIN_PASSWORD,
+        "pages": PAGES.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        "shown": shown,
+        "nonce_page": "/python/region_map.py",
+        "out": std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-pages-screenshots"),
+    });
+    ui("python_pages.py", &spec, s.dir.path());
 }
 
 #[test]
