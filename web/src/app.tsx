@@ -7,6 +7,8 @@ import { Hosts } from './pages/Hosts';
 import { InterfacePage } from './pages/Interface';
 import { Overview } from './pages/Overview';
 import { SignIn } from './pages/SignIn';
+import { Tokens } from './pages/Tokens';
+import { Users } from './pages/Users';
 import { useLocation, type Loc } from './router';
 import { setThemeChoice, themeChoice, useTheme, type ThemeChoice } from './theme';
 
@@ -20,6 +22,8 @@ const NAV = [
   { href: '/', label: 'Sites', match: (p: string) => p === '/' || p.startsWith('/sites/') || p.startsWith('/interfaces/') },
   { href: '/hosts', label: 'Hosts', match: (p: string) => p === '/hosts' || p.startsWith('/hosts/') },
   { href: '/alarms', label: 'Alarms', match: (p: string) => p === '/alarms' },
+  { href: '/tokens', label: 'API tokens', match: (p: string) => p === '/tokens' },
+  { href: '/admin/users', label: 'Admin', match: (p: string) => p === '/admin' || p.startsWith('/admin/'), admin: true },
 ];
 
 function ThemeToggle() {
@@ -48,6 +52,8 @@ function Page({ loc, me }: { loc: Loc; me: Me }) {
     return <Host key={p} iface={host[1] ?? ''} ip={ip} />;
   }
   if (p === '/alarms') return <Alarms loc={loc} me={me} />;
+  if (p === '/admin' || p === '/admin/users') return <Users me={me} />;
+  if (p === '/tokens') return <Tokens me={me} />;
   const iface = /^\/interfaces\/(\d+)$/.exec(p);
   if (iface) return <InterfacePage key={p} id={iface[1] ?? ''} />;
   const site = /^\/sites\/([^/]+)$/.exec(p);
@@ -97,7 +103,7 @@ function Shell({ me, loc }: { me: Me; loc: Loc }) {
           wirewatch
         </a>
         <nav aria-label="Console">
-          {NAV.map((n) => (
+          {NAV.filter((n) => !n.admin || me.role === 'admin').map((n) => (
             <a key={n.href} href={n.href} aria-current={n.match(loc.path) ? 'page' : undefined}>
               {n.label}
             </a>
