@@ -59,6 +59,46 @@ pub struct UserInfo {
     pub created_at: DateTime<Utc>,
 }
 
+/// A new user (`POST /api/v1/users`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// 1–64 of `A-Z a-z 0-9 . _ - @` (the CLI's rule).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._@-]+$")]
+    pub username: String,
+    /// At least 10 characters, at most 1024 bytes (the CLI's rule).
+    #[schema(min_length = 10)]
+    pub password: String,
+    pub role: Role,
+    /// The sites the user may see, each an existing site; `null` or absent: every site.
+    #[serde(default)]
+    pub sites: Option<Vec<String>>,
+}
+
+/// Changes of a user (`PATCH /api/v1/users/{id}`): each field optional, absent = unchanged.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// A list of existing sites, or `null` for every site (absent: unchanged).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub sites: Option<Option<Vec<String>>>,
+    /// `true` disables the user (sign-in refused, sessions and API tokens revoked); `false`
+    /// enables them again (old tokens stay revoked).
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    /// A new password (the CLI's rule); their sessions end.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A field that is present, `null` included (`Some(None)`), as opposed to absent (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiToken {

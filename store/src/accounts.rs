@@ -80,6 +80,41 @@ fn api_token(r: &sqlx::postgres::PgRow) -> Result<ApiToken> {
     })
 }
 
+/// What [`Store::update_user`] changes of a user (`None`: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub role: Option<String>,
+    /// `Some(None)`: every site.
+    pub sites: Option<Option<Vec<String>>>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+    /// With a new password: the session (refresh family) that stays signed in — the caller's
+    /// own, when they change their own password. Every other session of the user ends.
+    pub keep_family: Option<Vec<u8>>,
+}
+
+/// What [`Store::update_user`] did.
+#[derive(Debug, Clone)]
+pub enum UserUpdate {
+    Updated(User),
+    /// Nothing: the change would have left no enabled admin.
+    LastAdmin,
+}
+
+/// Revokes every refresh family and API token of a user (a disabled user holds nothing that
+/// works, even after being enabled again).
+async fn revoke_everything(tx: &mut sqlx::PgConnection, user_id: i64) -> Result<()> {
+    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// A stored preference.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Preference {
@@ -166,17 +201,85 @@ impl Store {
         .await?;
         let id = id.ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
         if disabled {
-            sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            revoke_everything(&mut tx, id).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Changes a user (the console's user administration), in one transaction with changes of
+    /// users serialised: refused ([`UserUpdate::LastAdmin`]) when it would leave no enabled
+    /// admin. Disabling revokes every session and API token of the user, as
+    /// [`Store::set_user_disabled`] does; a new password ends their sessions (refresh
+    /// families) but `keep_family`, and leaves their API tokens alone.
+    pub async fn update_user(&self, id: i64, change: &UserChange) -> Result<UserUpdate> {
+        let mut tx = self.pool.begin().await?;
+        // Only writers of `users` wait on this lock (reads and sign-ins do not): two admins
+        // demoting each other at once cannot both pass the check below.
+        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        let q = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
+        let before = sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map(user)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        let role = change.role.as_deref().unwrap_or(&before.role);
+        let disabled = change.disabled.unwrap_or(before.disabled);
+        if before.role == "admin" && !before.disabled && (role != "admin" || disabled) {
+            let others: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if others == 0 {
+                return Ok(UserUpdate::LastAdmin);
+            }
+        }
+        let q = format!(
+            "UPDATE users SET role = $2, sites = CASE WHEN $3 THEN $4::text[] ELSE sites END, \
+             disabled_at = CASE WHEN $5 THEN coalesce(disabled_at, now()) END, \
+             password_hash = coalesce($6, password_hash) WHERE id = $1 RETURNING {USER_COLS}"
+        );
+        let after = sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(id)
+            .bind(role)
+            .bind(change.sites.is_some())
+            .bind(change.sites.clone().flatten())
+            .bind(disabled)
+            .bind(change.password_hash.as_deref())
+            .fetch_one(&mut *tx)
+            .await?;
+        let after = user(&after)?;
+        if disabled && !before.disabled {
+            revoke_everything(&mut tx, id).await?;
+        }
+        if change.password_hash.is_some() {
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = now() \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND ($2::bytea IS NULL OR family <> $2)",
+            )
+            .bind(id)
+            .bind(change.keep_family.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(UserUpdate::Updated(after))
+    }
+
+    /// The names in `names` that are no site's, in their order.
+    pub async fn unknown_sites(&self, names: &[String]) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT x.n FROM unnest($1::text[]) WITH ORDINALITY AS x(n, i) \
+             WHERE NOT EXISTS (SELECT 1 FROM sites s WHERE s.name = x.n) ORDER BY x.i",
+        )
+        .bind(names)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Replaces a user's password.

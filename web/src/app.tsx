@@ -10,6 +10,8 @@ import { Overview } from './pages/Overview';
 import { Phone } from './phone/Phone';
 import { SignIn } from './pages/SignIn';
 import { Thresholds } from './pages/Thresholds';
+import { Tokens } from './pages/Tokens';
+import { Users } from './pages/Users';
 import { useLocation, type Loc } from './router';
 import { setThemeChoice, themeChoice, useTheme, type ThemeChoice } from './theme';
 
@@ -24,6 +26,8 @@ const NAV = [
   { href: '/hosts', label: 'Hosts', match: (p: string) => p === '/hosts' || p.startsWith('/hosts/') },
   { href: '/map', label: 'Map', match: (p: string) => p === '/map' },
   { href: '/alarms', label: 'Alarms', match: (p: string) => p === '/alarms' || p.startsWith('/alarms/') },
+  { href: '/tokens', label: 'API tokens', match: (p: string) => p === '/tokens' },
+  { href: '/admin/users', label: 'Admin', match: (p: string) => p === '/admin' || p.startsWith('/admin/'), admin: true },
 ];
 
 function ThemeToggle() {
@@ -54,6 +58,8 @@ function Page({ loc, me }: { loc: Loc; me: Me }) {
   if (p === '/alarms') return <Alarms loc={loc} me={me} />;
   if (p === '/alarms/thresholds') return <Thresholds me={me} />;
   if (p === '/map') return <MapPage loc={loc} />;
+  if (p === '/admin' || p === '/admin/users') return <Users me={me} />;
+  if (p === '/tokens') return <Tokens me={me} />;
   const iface = /^\/interfaces\/(\d+)$/.exec(p);
   if (iface) return <InterfacePage key={p} id={iface[1] ?? ''} />;
   const site = /^\/sites\/([^/]+)$/.exec(p);
@@ -103,7 +109,7 @@ function Shell({ me, loc }: { me: Me; loc: Loc }) {
           wirewatch
         </a>
         <nav aria-label="Console">
-          {NAV.map((n) => (
+          {NAV.filter((n) => !n.admin || me.role === 'admin').map((n) => (
             <a key={n.href} href={n.href} aria-current={n.match(loc.path) ? 'page' : undefined}>
               {n.label}
             </a>

@@ -94,6 +94,20 @@ impl Hashing {
         }
     }
 
+    /// Hashes a new password ([`hash_password`]) under the same limit as the checks, so
+    /// setting passwords through the API cannot run more argon2 jobs at once either.
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        let permit = self.permit().await?;
+        tokio::task::spawn_blocking(move || {
+            let hash = hash_password(&password);
+            drop(permit);
+            hash
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+    }
+
     /// Checks `password` against the PHC string `phc` under the limit.
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, ApiError> {
         let permit = self.permit().await?;

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 
 use super::extract::{ClientAddr, Json, Path, S};
+use crate::ApiState;
 use crate::auth::{self, Principal, Role, Via};
 use crate::error::{ApiError, ApiResult, Errors};
 use crate::model::*;
@@ -98,25 +99,160 @@ pub(super) async fn me(p: Principal) -> Json<Me> {
     })
 }
 
-/// Users (admins only; accounts are managed with `wirewatch-controller user`).
+fn user_info(u: wirewatch_store::accounts::User) -> UserInfo {
+    UserInfo {
+        id: u.id,
+        username: u.name,
+        role: u.role,
+        sites: u.sites,
+        disabled: u.disabled,
+        created_at: u.created_at,
+    }
+}
+
+/// Users (admins only). Admins manage them here (`POST`, `PATCH`) or with
+/// `wirewatch-controller user`.
 #[utoipa::path(get, path = "/api/v1/users", tag = "auth", responses((status = 200, body = Vec<UserInfo>), Errors))]
 pub(super) async fn users(State(st): S, p: Principal) -> ApiResult<Json<Vec<UserInfo>>> {
     p.require(Role::Admin)?;
-    Ok(Json(
-        st.store
-            .users()
-            .await?
-            .into_iter()
-            .map(|u| UserInfo {
-                id: u.id,
-                username: u.name,
-                role: u.role,
-                sites: u.sites,
-                disabled: u.disabled,
-                created_at: u.created_at,
-            })
-            .collect(),
-    ))
+    Ok(Json(st.store.users().await?.into_iter().map(user_info).collect()))
+}
+
+fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "conflict", message)
+}
+
+/// The caller may change users: an admin, signed in (an API token cannot, as it cannot create
+/// tokens), and still an enabled admin in the store — an access token's role may be up to
+/// `access_ttl_secs` old, and a demoted admin must not go on managing accounts meanwhile.
+async fn user_admin(st: &ApiState, p: &Principal) -> ApiResult<()> {
+    p.require(Role::Admin)?;
+    if p.via == Via::ApiToken {
+        return Err(ApiError::forbidden(
+            "an API token cannot manage users: sign in (POST /api/v1/auth/login) and use that session",
+        ));
+    }
+    match st.store.user_by_id(p.user_id).await? {
+        Some(u) if u.role == Role::Admin.as_str() && !u.disabled => Ok(()),
+        _ => Err(ApiError::forbidden("this needs the admin role (yours was changed since you signed in)")),
+    }
+}
+
+/// A user's site list: `None` (every site) or a list of existing sites, none empty or twice.
+async fn check_sites(st: &ApiState, sites: Option<&[String]>) -> ApiResult<()> {
+    let Some(list) = sites else { return Ok(()) };
+    if list.is_empty() {
+        return Err(ApiError::bad_request("sites: list at least one site, or send null for every site"));
+    }
+    if list.len() > 1000 {
+        return Err(ApiError::bad_request("sites: at most 1000 sites (send null for every site)"));
+    }
+    for (i, s) in list.iter().enumerate() {
+        if list[..i].contains(s) {
+            return Err(ApiError::bad_request(format!("sites: site {s:?} is listed twice")));
+        }
+    }
+    let unknown = st.store.unknown_sites(list).await?;
+    match unknown.as_slice() {
+        [] => Ok(()),
+        [one] => Err(ApiError::bad_request(format!("sites: unknown site {one:?}"))),
+        many => Err(ApiError::bad_request(format!(
+            "sites: unknown sites {}",
+            many.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Create a user (admins, signed in: an API token cannot). The rules of
+/// `wirewatch-controller user add`: the user name's characters, the password's length (argon2id,
+/// as every password). `sites`: existing sites, or `null` for every site.
+#[utoipa::path(post, path = "/api/v1/users", tag = "auth", request_body = NewUser,
+    responses((status = 201, body = UserInfo), Errors))]
+pub(super) async fn create_user(
+    State(st): S,
+    p: Principal,
+    Json(req): Json<NewUser>,
+) -> ApiResult<(StatusCode, Json<UserInfo>)> {
+    user_admin(&st, &p).await?;
+    auth::check_user_name(&req.username).map_err(|e| ApiError::bad_request(format!("username: {e}")))?;
+    auth::check_password(&req.password).map_err(|e| ApiError::bad_request(format!("password: {e}")))?;
+    check_sites(&st, req.sites.as_deref()).await?;
+    let hash = st.hashing.hash(req.password).await?;
+    let u = st.store.create_user(&req.username, &hash, req.role.as_str(), req.sites.as_deref()).await?;
+    tracing::info!(by = %p.name, user = %u.name, role = %u.role, "user created");
+    Ok((StatusCode::CREATED, Json(user_info(u))))
+}
+
+/// Change a user (admins, signed in): role, sites, disabled, a new password — each optional.
+/// Refused with 409: disabling or demoting yourself, and any change that would leave no enabled
+/// admin. Disabling ends the user's sessions and revokes their API tokens (enabling again does
+/// not bring them back); a new password ends their sessions (yours but this one, when it is
+/// your own) and keeps their API tokens. A new role or sites apply to the user's API tokens at
+/// once, and to their signed-in sessions at their next access-token refresh (access tokens carry
+/// role and sites and live `access_ttl_secs`, 15 minutes by default).
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "auth", params(("id" = i64, Path)),
+    request_body = UserPatch, responses((status = 200, body = UserInfo), Errors))]
+pub(super) async fn update_user(
+    State(st): S,
+    p: Principal,
+    Path(id): Path<i64>,
+    Json(req): Json<UserPatch>,
+) -> ApiResult<Json<UserInfo>> {
+    use wirewatch_store::accounts::{UserChange, UserUpdate};
+    user_admin(&st, &p).await?;
+    if req.role.is_none() && req.sites.is_none() && req.disabled.is_none() && req.password.is_none() {
+        return Err(ApiError::bad_request("nothing to change: send role, sites, disabled or password"));
+    }
+    let yourself = id == p.user_id;
+    if yourself && req.disabled == Some(true) {
+        return Err(conflict("you cannot disable yourself: another admin must do it"));
+    }
+    if yourself && req.role.is_some_and(|r| r != Role::Admin) {
+        return Err(conflict("you cannot demote yourself: another admin must do it"));
+    }
+    if let Some(sites) = &req.sites {
+        check_sites(&st, sites.as_deref()).await?;
+    }
+    let password_hash = match req.password {
+        Some(pw) => {
+            auth::check_password(&pw).map_err(|e| ApiError::bad_request(format!("password: {e}")))?;
+            Some(st.hashing.hash(pw).await?)
+        }
+        None => None,
+    };
+    let keep_family = match &p.via {
+        Via::Session { family } if yourself => Some(family.clone()),
+        _ => None,
+    };
+    let change = UserChange {
+        role: req.role.map(|r| r.as_str().to_string()),
+        sites: req.sites,
+        disabled: req.disabled,
+        password_hash,
+        keep_family,
+    };
+    match st.store.update_user(id, &change).await? {
+        UserUpdate::Updated(u) => {
+            if change.disabled == Some(true) || change.password_hash.is_some() {
+                // This controller stops honouring their access tokens at once (others within
+                // their session cache's lifetime).
+                st.sessions.forget_user(id);
+            }
+            tracing::info!(
+                by = %p.name,
+                user = %u.name,
+                role = ?change.role,
+                sites = change.sites.is_some(),
+                disabled = ?change.disabled,
+                password = change.password_hash.is_some(),
+                "user changed"
+            );
+            Ok(Json(user_info(u)))
+        }
+        UserUpdate::LastAdmin => Err(conflict(
+            "this is the last enabled admin: make another user admin before disabling or demoting this one",
+        )),
+    }
 }
 
 fn token_info(t: wirewatch_store::accounts::ApiToken) -> ApiTokenInfo {

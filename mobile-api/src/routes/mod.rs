@@ -67,7 +67,8 @@ fn api_routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
-        .routes(routes!(auth::users))
+        .routes(routes!(auth::users, auth::create_user))
+        .routes(routes!(auth::update_user))
         .routes(routes!(auth::list_tokens, auth::create_token))
         .routes(routes!(auth::revoke_token))
         .routes(routes!(inventory::sites))
@@ -174,6 +175,7 @@ mod tests {
                 "/api/v1/tokens/{id}",
                 "/api/v1/top-talkers",
                 "/api/v1/users",
+                "/api/v1/users/{id}",
                 "/healthz",
             ]
         );
