@@ -146,6 +146,7 @@ mod tests {
             paths,
             [
                 "/api/v1/alarms/check",
+                "/api/v1/alarms/actions",
                 "/api/v1/alarms/events",
                 "/api/v1/alarms/events/{id}/ack",
                 "/api/v1/alarms/thresholds",
