@@ -145,8 +145,8 @@ mod tests {
         assert_eq!(
             paths,
             [
-                "/api/v1/alarms/check",
                 "/api/v1/alarms/actions",
+                "/api/v1/alarms/check",
                 "/api/v1/alarms/events",
                 "/api/v1/alarms/events/{id}/ack",
                 "/api/v1/alarms/thresholds",
