@@ -479,6 +479,18 @@ pub fn run_ui(script: &Path, spec: &Path) {
     );
 }
 
+/// `scripts/build-web`: the console in `web/dist` (quick when it is up to date).
+pub fn build_web() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-web");
+    let out = Command::new(script).output().expect("scripts/build-web");
+    assert!(
+        out.status.success(),
+        "scripts/build-web failed (scripts/setup installs Node.js and builds the console):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Writes `spec` beside the test's other files (`dir`) and runs `tests/ui/<name>` with it.
 pub fn ui(name: &str, spec: &Value, dir: &Path) {
     let file = dir.join(format!("{name}.spec.json"));

@@ -349,3 +349,34 @@ fn the_last_enabled_admin_stays() {
         "exactly one admin left"
     );
 }
+
+/// An admin limited to some sites manages no account but their own tokens: they could
+/// otherwise give an account of theirs every site, or mint a token for an admin of every site.
+#[test]
+fn an_admin_of_some_sites_cannot_reach_past_them_through_accounts() {
+    let b = bare("users_scoped");
+    let api = b.c.http;
+    let (admin, _) = session(api, "admin", ADMIN_PASSWORD);
+    let r = post_user(
+        api,
+        &admin,
+        &json!({"username": "sam", "password": "sam-password-12", "role": "admin", "sites": ["site-a"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sam_id = r.json()["id"].as_i64().expect("id");
+    let (sam, _) = session(api, "sam", "sam-password-12");
+    let everything = json!({"username": "eve", "password": "eve-password-123", "role": "admin", "sites": null});
+    assert!(refused(&post_user(api, &sam, &everything), 403).contains("every site"));
+    assert!(refused(&patch_user(api, &sam, sam_id, &json!({"sites": null})), 403).contains("every site"));
+    assert_eq!(http(api, "GET", "/api/v1/users", Some(&sam), None).status, 403);
+    let mint = json!({"name": "steal", "username": "admin"}).to_string();
+    assert_eq!(http(api, "POST", "/api/v1/tokens", Some(&sam), Some(&mint)).status, 403);
+    // Their own tokens still work; the admin of every site's stay out of their list.
+    new_token(api, &admin, "admins-own");
+    new_token(api, &sam, "sams-own");
+    let mine = http(api, "GET", "/api/v1/tokens", Some(&sam), None).json();
+    let names: Vec<&str> = mine.as_array().expect("tokens").iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["sams-own"], "{mine}");
+    assert_eq!(site_names(api, &sam), ["site-a"]);
+    assert_eq!(b.pg.scalar("users_scoped", "SELECT count(*) FROM users WHERE name = 'eve'"), 0);
+}

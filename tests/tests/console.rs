@@ -10,8 +10,7 @@
 //! and a stopped controller, with no console error on any page. Screenshots of each
 //! page go to `<target>/tmp/console-screenshots`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
@@ -24,21 +23,6 @@ const ALARM_FILE: &str = "pa/interfaces/alarmtest/ethernetBytes.rrd";
 const ALARM_FILE2: &str = "pc/interfaces/alarmtest2/ethernetBytes.rrd";
 const HOSTILE_IP: &str = "192.168.5.16";
 const HOSTILE: &str = "<img src=x onerror=window.__pwned=1><script>window.__pwned=2</script>";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `scripts/build-web` (quick when web/dist is up to date).
-fn build_web() {
-    let out = Command::new(repo().join("scripts/build-web")).output().expect("scripts/build-web");
-    assert!(
-        out.status.success(),
-        "scripts/build-web failed (scripts/setup installs Node.js and builds the console):\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The console's index.html as served at `path`.
 fn assert_index(addr: std::net::SocketAddr, path: &str) -> Resp {
@@ -194,9 +178,7 @@ fn console_in_a_real_browser() {
         "hostile_event_id": hostile_event,
         "out": out,
     });
-    let spec_file = s.dir.path().join("console-spec.json");
-    std::fs::write(&spec_file, spec.to_string()).expect("spec");
-    run_ui(&repo().join("tests/ui/console.py"), &spec_file);
+    ui("console.py", &spec, s.dir.path());
     drop(ctl2);
     looping.kill9();
 
@@ -221,16 +203,4 @@ fn console_in_a_real_browser() {
     }
     assert_eq!(http(ctl3.http, "GET", "/api/v1/sites", Some(&s.admin), None).status, 200);
     ctl3.terminate();
-}
-
-/// Runs a Playwright script with its spec; fails with everything it printed.
-fn run_ui(script: &Path, spec: &Path) {
-    let out = Command::new("python3").arg(script).arg(spec).output().expect("python3");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    println!("{text}");
-    assert!(
-        out.status.success(),
-        "{} failed (Playwright from PyPI and Debian's chromium: scripts/setup installs both):\n{text}",
-        script.display()
-    );
 }

@@ -7,38 +7,10 @@
 //! entry and `/admin/users` tells them why. Labels, keyboard focus, the 390×844 layout, no
 //! console error. Screenshots go to `<target>/tmp/console-admin-screenshots`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use serde_json::json;
 use wirewatch_e2e::*;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `scripts/build-web` (quick when web/dist is up to date).
-fn build_web() {
-    let out = Command::new(repo().join("scripts/build-web")).output().expect("scripts/build-web");
-    assert!(
-        out.status.success(),
-        "scripts/build-web failed (scripts/setup installs Node.js and builds the console):\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Runs a Playwright script with its spec; fails with everything it printed.
-fn run_ui(script: &Path, spec: &Path) {
-    let out = Command::new("python3").arg(script).arg(spec).output().expect("python3");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    println!("{text}");
-    assert!(
-        out.status.success(),
-        "{} failed (Playwright from PyPI and Debian's chromium: scripts/setup installs both):\n{text}",
-        script.display()
-    );
-}
 
 #[test]
 fn admin_pages_in_a_real_browser() {
@@ -69,9 +41,7 @@ fn admin_pages_in_a_real_browser() {
         "other_site": "site-b",
         "out": out,
     });
-    let spec_file = dir.path().join("admin-spec.json");
-    std::fs::write(&spec_file, spec.to_string()).expect("spec");
-    run_ui(&repo().join("tests/ui/admin.py"), &spec_file);
+    ui("admin.py", &spec, dir.path());
 
     // What the pages did, as the database has it.
     let q = |sql: &str| pg.psql(DB, sql).expect("psql").trim().to_string();

@@ -15,8 +15,7 @@ A script is run as `python3 tests/ui/NAME.py SPEC.json` (its directory is on sys
     if __name__ == "__main__":
         common.run(main, __doc__)
 
-Names and behaviour are console.py's (fail, check, log, Errors, shot, api, token, CURRENT,
-PLAYWRIGHT, CHROMIUM, ARGS, DESKTOP, PHONE), so that script can move onto this module as is.
+console.py, admin.py, region_map.py and python_pages.py use it.
 """
 
 import json
@@ -71,6 +70,9 @@ class Errors:
         self.items = []
         page.on("console", lambda m: self.items.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: self.items.append(f"pageerror: {e}"))
+        # Which request a "Failed to load resource" line was (the browser's line omits it).
+        self.failed = []
+        page.on("response", lambda r: self.failed.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
 
     def take(self):
         out, self.items = self.items, []
@@ -79,7 +81,8 @@ class Errors:
     def none(self, step, allowed=()):
         """No error in this step but the failed requests `allowed` names (regexes)."""
         bad = [e for e in self.take() if not any(re.search(a, e) for a in allowed)]
-        check(not bad, f"{step}: console errors: {bad}")
+        failed, self.failed = self.failed, []
+        check(not bad, f"{step}: console errors: {bad} (refused requests: {failed})")
 
 
 def api(url, token, path, method="GET", body=None):
@@ -98,6 +101,11 @@ def token(url, user, password):
 
 def shot(page, out, name):
     page.screenshot(path=os.path.join(out, f"{name}.png"), full_page=True)
+
+
+def no_horizontal_scroll(page, what):
+    w = page.evaluate("document.documentElement.scrollWidth")
+    check(w <= PHONE["width"], f"{what} at 390x844: scrollWidth {w} > 390")
 
 
 def run(main, doc):

@@ -109,7 +109,7 @@ function Shell({ me, loc }: { me: Me; loc: Loc }) {
           wirewatch
         </a>
         <nav aria-label="Console">
-          {NAV.filter((n) => !n.admin || me.role === 'admin').map((n) => (
+          {NAV.filter((n) => !n.admin || (me.role === 'admin' && me.sites === null)).map((n) => (
             <a key={n.href} href={n.href} aria-current={n.match(loc.path) ? 'page' : undefined}>
               {n.label}
             </a>

@@ -110,11 +110,26 @@ fn user_info(u: wirewatch_store::accounts::User) -> UserInfo {
     }
 }
 
-/// Users (admins only). Admins manage them here (`POST`, `PATCH`) or with
+/// Whether the caller administers every account: an admin of every site. An admin limited to
+/// some sites manages nothing but their own tokens: an account of theirs could otherwise be
+/// given every site, or a token minted for an admin of every site.
+fn global_admin(p: &Principal) -> bool {
+    p.role == Role::Admin && p.sites.is_none()
+}
+
+fn require_global_admin(p: &Principal) -> ApiResult<()> {
+    p.require(Role::Admin)?;
+    if !global_admin(p) {
+        return Err(ApiError::forbidden("managing accounts needs an admin of every site"));
+    }
+    Ok(())
+}
+
+/// Users (admins of every site). They manage them here (`POST`, `PATCH`) or with
 /// `wirewatch-controller user`.
 #[utoipa::path(get, path = "/api/v1/users", tag = "auth", responses((status = 200, body = Vec<UserInfo>), Errors))]
 pub(super) async fn users(State(st): S, p: Principal) -> ApiResult<Json<Vec<UserInfo>>> {
-    p.require(Role::Admin)?;
+    require_global_admin(&p)?;
     Ok(Json(st.store.users().await?.into_iter().map(user_info).collect()))
 }
 
@@ -126,14 +141,14 @@ fn conflict(message: impl Into<String>) -> ApiError {
 /// tokens), and still an enabled admin in the store — an access token's role may be up to
 /// `access_ttl_secs` old, and a demoted admin must not go on managing accounts meanwhile.
 async fn user_admin(st: &ApiState, p: &Principal) -> ApiResult<()> {
-    p.require(Role::Admin)?;
+    require_global_admin(p)?;
     if p.via == Via::ApiToken {
         return Err(ApiError::forbidden(
             "an API token cannot manage users: sign in (POST /api/v1/auth/login) and use that session",
         ));
     }
     match st.store.user_by_id(p.user_id).await? {
-        Some(u) if u.role == Role::Admin.as_str() && !u.disabled => Ok(()),
+        Some(u) if u.role == Role::Admin.as_str() && !u.disabled && u.sites.is_none() => Ok(()),
         _ => Err(ApiError::forbidden("this needs the admin role (yours was changed since you signed in)")),
     }
 }
@@ -268,15 +283,15 @@ fn token_info(t: wirewatch_store::accounts::ApiToken) -> ApiTokenInfo {
     }
 }
 
-/// API tokens: your own (admins: everyone's).
+/// API tokens: your own (admins of every site: everyone's).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", responses((status = 200, body = Vec<ApiTokenInfo>), Errors))]
 pub(super) async fn list_tokens(State(st): S, p: Principal) -> ApiResult<Json<Vec<ApiTokenInfo>>> {
-    let of = if p.role == Role::Admin { None } else { Some(p.user_id) };
+    let of = if global_admin(&p) { None } else { Some(p.user_id) };
     Ok(Json(st.store.api_tokens(of).await?.into_iter().map(token_info).collect()))
 }
 
 /// Create an API token for scripts (operators and admins, signed in: an API token cannot create
-/// tokens; admins may create one for another user, e.g. a viewer account for a dashboard).
+/// tokens; admins of every site may create one for another user, e.g. a viewer account for a dashboard).
 /// Without `expires_in_days` it expires after `api_token_default_days` (90). The token is in
 /// the answer once.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewApiToken,
@@ -307,7 +322,7 @@ pub(super) async fn create_token(
         None => p.user_id,
         Some(u) if *u == p.name => p.user_id,
         Some(u) => {
-            p.require(Role::Admin)?;
+            require_global_admin(&p)?;
             st.store.user_by_name(u).await?.ok_or_else(|| ApiError::not_found(format!("user {u:?}")))?.id
         }
     };
@@ -317,11 +332,11 @@ pub(super) async fn create_token(
     Ok((StatusCode::CREATED, Json(CreatedApiToken { token, info: token_info(t) })))
 }
 
-/// Revoke an API token (any user: your own; admins: any).
+/// Revoke an API token (any user: your own; admins of every site: any).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", params(("id" = i64, Path)),
     responses((status = 204, description = "revoked"), Errors))]
 pub(super) async fn revoke_token(State(st): S, p: Principal, Path(id): Path<i64>) -> ApiResult<StatusCode> {
-    let of = if p.role == Role::Admin { None } else { Some(p.user_id) };
+    let of = if global_admin(&p) { None } else { Some(p.user_id) };
     if st.store.revoke_api_token(id, of).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

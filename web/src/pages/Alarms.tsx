@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
-import { apiPost, type Me } from '../api';
+import type { Me } from '../api';
+import { AckButton } from '../components/AckButton';
 import { ErrorMessage, Loading } from '../components/Message';
 import { time } from '../format';
 import { useApi } from '../hooks';
@@ -10,19 +11,6 @@ const STATES = ['open', 'acked', 'all'] as const;
 type State = (typeof STATES)[number];
 
 function EventRow({ e, canAck, onAcked }: { e: AlarmEvent; canAck: boolean; onAcked: (e: AlarmEvent) => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const ack = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      onAcked(await apiPost<AlarmEvent>(`/api/v1/alarms/events/${e.id}/ack`));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <tr data-event={e.id} class={e.acked_at ? 'acked' : 'open'}>
       <td class="when">{time(e.raised_at)}</td>
@@ -58,13 +46,10 @@ function EventRow({ e, canAck, onAcked }: { e: AlarmEvent; canAck: boolean; onAc
             acknowledged by {e.acked_by} <span class="muted">{time(e.acked_at)}</span>
           </span>
         ) : canAck ? (
-          <button type="button" onClick={ack} disabled={busy} aria-label={`Acknowledge event ${e.id}: ${e.name}`}>
-            {busy ? 'Acknowledging…' : 'Acknowledge'}
-          </button>
+          <AckButton e={e} onAcked={onAcked} />
         ) : (
           <span class="muted">open</span>
         )}
-        {error !== null && <ErrorMessage error={error} />}
       </td>
     </tr>
   );

@@ -129,7 +129,7 @@ function NewToken({
             onInput={(e) => setDays((e.currentTarget as HTMLInputElement).value)}
           />
         </label>
-        {me.role === 'admin' && others.length > 0 && (
+        {me.role === 'admin' && me.sites === null && others.length > 0 && (
           <label>
             For user
             <select value={owner} onChange={(e) => setOwner((e.currentTarget as HTMLSelectElement).value)}>
@@ -226,7 +226,7 @@ function TokenRow({
 
 /** `/tokens`: your API tokens (admins: everyone's), a new one shown once, revocation. */
 export function Tokens({ me }: { me: Me }) {
-  const admin = me.role === 'admin';
+  const admin = me.role === 'admin' && me.sites === null;
   const tokens = useApi<ApiToken[]>('/api/v1/tokens');
   const users = useApi<User[]>(admin ? '/api/v1/users' : null);
   const [created, setCreated] = useState<CreatedToken | null>(null);

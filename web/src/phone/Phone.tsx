@@ -4,7 +4,8 @@
 // in the URL and remembered in localStorage; its pages refresh themselves while visible.
 
 import { useEffect, useState } from 'preact/hooks';
-import { apiPost, signOut, type Me } from '../api';
+import { signOut, type Me } from '../api';
+import { AckButton } from '../components/AckButton';
 import { ErrorMessage, Loading } from '../components/Message';
 import { amount, bits, bytes, count, flag, time } from '../format';
 import { useApi } from '../hooks';
@@ -212,8 +213,6 @@ function Home({ loc, me }: { loc: Loc; me: Me }) {
 }
 
 function AlarmCard({ e, canAck, onAcked }: { e: AlarmEvent; canAck: boolean; onAcked: (e: AlarmEvent) => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   return (
     <li class="card event" data-event={e.id}>
       <p>
@@ -224,29 +223,7 @@ function AlarmCard({ e, canAck, onAcked }: { e: AlarmEvent; canAck: boolean; onA
         {time(e.raised_at)}
         {e.probe && ` · ${e.probe}`}
       </p>
-      {e.acked_at ? (
-        <p>acknowledged by {e.acked_by}</p>
-      ) : canAck ? (
-        <button
-          type="button"
-          disabled={busy}
-          aria-label={`Acknowledge event ${e.id}: ${e.name}`}
-          onClick={async () => {
-            setBusy(true);
-            setError(null);
-            try {
-              onAcked(await apiPost<AlarmEvent>(`/api/v1/alarms/events/${e.id}/ack`));
-            } catch (err) {
-              setError(err);
-            } finally {
-              setBusy(false);
-            }
-          }}
-        >
-          {busy ? 'Acknowledging…' : 'Acknowledge'}
-        </button>
-      ) : null}
-      {error !== null && <ErrorMessage error={error} />}
+      {e.acked_at ? <p>acknowledged by {e.acked_by}</p> : canAck ? <AckButton e={e} onAcked={onAcked} /> : null}
     </li>
   );
 }
